@@ -1,0 +1,49 @@
+/**
+ * What runtime we are on, and its environment variables, read without
+ * importing anything runtime-specific.
+ */
+
+/** The runtime names used in the `x-stoa-sdk` header. */
+export type RuntimeName = "workerd" | "edge-runtime" | "deno" | "bun" | "node" | "browser" | "unknown";
+
+interface RuntimeGlobals {
+  navigator?: { userAgent?: string };
+  EdgeRuntime?: unknown;
+  Deno?: { env?: { get(name: string): string | undefined } };
+  Bun?: unknown;
+  process?: { versions?: { node?: string }; env?: Record<string, string | undefined> };
+  window?: unknown;
+}
+
+const g = globalThis as unknown as RuntimeGlobals;
+
+/** Detects the current runtime from its globals. */
+export function detectRuntime(): RuntimeName {
+  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
+  if (typeof g.EdgeRuntime === "string") return "edge-runtime";
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  if (g.process?.versions?.node !== undefined) return "node";
+  if (g.window !== undefined) return "browser";
+  return "unknown";
+}
+
+/**
+ * Reads an environment variable where the runtime has an environment
+ * (`process.env`, `Deno.env`). Workers have none: pass values explicitly.
+ */
+export function readEnv(name: string): string | undefined {
+  try {
+    const fromProcess = g.process?.env?.[name];
+    if (fromProcess !== undefined && fromProcess !== "") return fromProcess;
+  } catch {
+    // a locked-down process.env throws: treat as absent
+  }
+  try {
+    const fromDeno = g.Deno?.env?.get(name);
+    if (fromDeno !== undefined && fromDeno !== "") return fromDeno;
+  } catch {
+    // Deno without --allow-env throws: treat as absent
+  }
+  return undefined;
+}
