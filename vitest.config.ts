@@ -1,0 +1,49 @@
+/**
+ * Two projects run the same tests: `node` (Node 22) and `workers` (workerd,
+ * through @cloudflare/vitest-plugin). One global setup serves the fake
+ * provider and the fake Stoa API on 127.0.0.1 for both (`inject("fakeBase")`).
+ */
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/** The newest date the installed workerd (1.20261102.x) supports. */
+const COMPATIBILITY_DATE = "2026-11-01";
+
+const TESTS = ["test/**/*.test.ts"];
+const NODE_ONLY = "test/node-only/**";
+const WORKERS_ONLY = "test/workers-only/**";
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "node",
+          environment: "node",
+          include: TESTS,
+          exclude: [...configDefaults.exclude, WORKERS_ONLY],
+        },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            miniflare: {
+              compatibilityDate: COMPATIBILITY_DATE,
+              compatibilityFlags: [],
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: TESTS,
+          exclude: [...configDefaults.exclude, NODE_ONLY],
+          isolate: false,
+        },
+      },
+    ],
+  },
+});
