@@ -1,0 +1,220 @@
+/**
+ * The Stoa API client: the one file that knows the wire contract of
+ * `stoa-api.md` (headers, idempotency, the error envelope, what to retry).
+ */
+import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../errors.ts";
+import { detectRuntime } from "../runtime.ts";
+import { VERSION } from "../version.ts";
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryClock,
+  type RetryPolicy,
+  SYSTEM_CLOCK,
+  withRetries,
+} from "./retry.ts";
+import type { ApiClient, ApiRequestOptions, FetchLike } from "./types.ts";
+
+/** The contract version this client speaks, sent as `stoa-version`. */
+export const STOA_API_VERSION = "2026-11-01";
+
+/** Default cap of one attempt. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Options of {@link createApiClient}. */
+export interface ApiClientOptions {
+  /** The Stoa API key (`STOA_API_KEY`). Never appears in an error or a log. */
+  apiKey: string;
+  /** The base URL (`STOA_BASE_URL`), e.g. `https://www.onstoa.com/api`. */
+  baseUrl: string;
+  /** The `fetch` to call Stoa with, called without a `this`. Default: the global `fetch`. */
+  fetch?: FetchLike | undefined;
+  /** Default cap of one attempt, in ms (10 000). */
+  timeoutMs?: number | undefined;
+  /** Overrides of the retry policy and clock (tests). */
+  retry?: Partial<RetryPolicy & RetryClock> | undefined;
+}
+
+/**
+ * Creates the Stoa API client. A `POST` without `idempotencyKey` gets a
+ * random one, generated once per call and reused on each of its retries.
+ *
+ * @throws {StoaConfigError} when the key or the base URL is unusable.
+ */
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const { apiKey } = options;
+  if (typeof apiKey !== "string" || apiKey === "") {
+    throw new StoaConfigError("Missing Stoa API key: pass `apiKey` or set STOA_API_KEY.");
+  }
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new StoaConfigError(
+      "The Stoa API key has spaces or characters outside ASCII: check STOA_API_KEY for a stray newline or quote.",
+    );
+  }
+  const base = parseBaseUrl(options.baseUrl);
+  const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const loop = { ...DEFAULT_RETRY_POLICY, ...SYSTEM_CLOCK, ...options.retry };
+  const sdk = `stoa-ts/${VERSION} (${detectRuntime()})`;
+  const redact = (text: string) => text.split(apiKey).join("[redacted]");
+  const retryAfters = new WeakMap<StoaAPIError, number>();
+
+  async function attempt(url: string, init: RequestInit, timeoutMs: number, signal: AbortSignal | undefined) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+
+    const unreachable = (cause: unknown) => {
+      if (signal?.aborted) return signal.reason;
+      const why = timedOut ? `did not answer within ${timeoutMs} ms` : "could not be reached";
+      return new StoaConnectionError(`Stoa API ${why} (${init.method} ${url}).`, { cause: scrub(cause, apiKey) });
+    };
+    try {
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetchFn(url, { ...init, signal: controller.signal });
+      } catch (cause) {
+        throw unreachable(cause);
+      }
+      try {
+        text = await response.text();
+      } catch (cause) {
+        throw unreachable(cause);
+      }
+      if (!response.ok) {
+        const error = apiError(response, text, redact);
+        const retryAfter = parseRetryAfter(response.headers.get("retry-after"), loop.now());
+        if (retryAfter !== undefined) retryAfters.set(error, retryAfter);
+        throw error;
+      }
+      if (text === "") return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new StoaAPIError(`Stoa API answered ${response.status} with a body that is not JSON.`, {
+          status: response.status,
+          requestId: response.headers.get("x-request-id") ?? undefined,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return {
+    async request<T>(method: "GET" | "POST", path: string, request: ApiRequestOptions = {}): Promise<T> {
+      const url = `${base}/${path.replace(/^\/+/, "")}`;
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${apiKey}`,
+        "stoa-version": STOA_API_VERSION,
+        "x-stoa-sdk": sdk,
+      };
+      let body: string | undefined;
+      if (request.body !== undefined) {
+        body = JSON.stringify(request.body);
+        headers["content-type"] = "application/json";
+      }
+      if (method === "POST") headers["idempotency-key"] = request.idempotencyKey ?? crypto.randomUUID();
+      const init: RequestInit = { method, headers, body };
+      const { signal } = request;
+
+      const classify = (error: unknown) => {
+        if (request.retry === false || signal?.aborted) return { retryable: false };
+        if (error instanceof StoaConnectionError) return { retryable: true };
+        if (error instanceof StoaAPIError) {
+          return { retryable: isRetryableStatus(error.status), retryAfterMs: retryAfters.get(error) };
+        }
+        return { retryable: false };
+      };
+      const result = await withRetries((timeoutMs) => attempt(url, init, timeoutMs, signal), classify, {
+        ...loop,
+        attemptTimeoutMs: request.timeoutMs ?? defaultTimeoutMs,
+        signal,
+      });
+      return result as T;
+    },
+  };
+}
+
+/** The base URL without trailing slashes, so that joining never makes `//`. */
+function parseBaseUrl(baseUrl: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    // reported below
+  }
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw new StoaConfigError(
+      `The Stoa base URL must be an absolute http(s) URL such as https://www.onstoa.com/api; got ${JSON.stringify(String(baseUrl))}.`,
+    );
+  }
+  return String(baseUrl).replace(/\/+$/, "");
+}
+
+/** The typed error of a non-2xx answer, read from the error envelope when there is one. */
+function apiError(response: Response, text: string, redact: (text: string) => string): StoaAPIError {
+  let type: string | undefined;
+  let code: string | undefined;
+  let message: string | undefined;
+  try {
+    const error = (JSON.parse(text) as { error?: Record<string, unknown> } | null)?.error;
+    if (typeof error?.type === "string") type = error.type;
+    if (typeof error?.code === "string") code = error.code;
+    if (typeof error?.message === "string") message = error.message;
+  } catch {
+    // not JSON: an HTML error page from a proxy, say; the status is all we have
+  }
+  const what = code === undefined ? "" : ` ${code}`;
+  const why = message === undefined ? "" : `: ${message}`;
+  return new StoaAPIError(redact(`Stoa API answered ${response.status}${what}${why}`), {
+    status: response.status,
+    type,
+    apiCode: code,
+    requestId: response.headers.get("x-request-id") ?? undefined,
+  });
+}
+
+/**
+ * The cause to attach to a connection error. A `fetch` may put what it was
+ * given in its message (an injected one, or a header validation error); when
+ * anything in the cause's chain mentions the key, the chain is replaced by a
+ * redacted copy of its top.
+ */
+function scrub(cause: unknown, apiKey: string): unknown {
+  try {
+    if (!mentions(cause, apiKey, 0)) return cause;
+    const error = cause instanceof Error ? cause : undefined;
+    const copy = new Error(
+      String(error?.message ?? cause)
+        .split(apiKey)
+        .join("[redacted]"),
+    );
+    copy.name = error?.name ?? "Error";
+    copy.stack = `${copy.name}: ${copy.message}`;
+    return copy;
+  } catch {
+    return new Error("fetch failed (details withheld: they could not be checked for the API key)");
+  }
+}
+
+function mentions(value: unknown, apiKey: string, depth: number): boolean {
+  if (depth > 8 || value == null) return false;
+  if (typeof value !== "object") return String(value).includes(apiKey);
+  const error = value as { message?: unknown; stack?: unknown; cause?: unknown };
+  return (
+    String(error.message ?? "").includes(apiKey) ||
+    String(error.stack ?? "").includes(apiKey) ||
+    String(value).includes(apiKey) ||
+    mentions(error.cause, apiKey, depth + 1)
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * Cutting a list of usage events into request bodies that the contract
+ * accepts: at most `maxCount` events and `maxBytes` of UTF-8 JSON each.
+ */
+
+/** At most this many events in one `POST /v1/usage/events` (the contract's limit). */
+export const MAX_BATCH_EVENTS = 500;
+
+/** At most this many bytes in one request body (the contract's limit, 1 MiB). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** The bytes `{"events":[` and `]}` add around the events. */
+export const ENVELOPE_BYTES = 13;
+
+/** The length of `text` once encoded as UTF-8, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2; // a pair: 2 units, 4 bytes
+        i++;
+        continue;
+      }
+      bytes += 2; // a lone surrogate becomes U+FFFD, 3 bytes
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/**
+ * Packs items, in order, into batches of at most `maxCount` items whose body
+ * `{"events":[a,b,…]}` is at most `maxBytes`. `bytes` is each item's JSON
+ * size. An item too large to fit even alone must be removed beforehand.
+ */
+export function packBatches<T>(
+  items: readonly { item: T; bytes: number }[],
+  maxCount: number,
+  maxBytes: number,
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let size = ENVELOPE_BYTES;
+  for (const { item, bytes } of items) {
+    if (current.length > 0 && (current.length === maxCount || size + 1 + bytes > maxBytes)) {
+      batches.push(current);
+      current = [];
+      size = ENVELOPE_BYTES;
+    }
+    size += current.length === 0 ? bytes : bytes + 1;
+    current.push(item);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

@@ -1,0 +1,364 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createApiClient, STOA_API_VERSION } from "../../src/api/client.ts";
+import type { FetchLike } from "../../src/api/types.ts";
+import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
+import { VERSION } from "../../src/version.ts";
+import { fakeClock } from "../support/clock.ts";
+import { newRunId } from "../support/provider.ts";
+import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import { usageEvent } from "../support/usage-event.ts";
+
+const EVENTS = "/v1/usage/events";
+/** Nothing listens on port 1 of the loopback. */
+const CLOSED = "http://127.0.0.1:1/api";
+const RUNTIME =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers"
+    ? "workerd"
+    : "node";
+
+function setup(
+  runId: string,
+  options: { apiKey?: string; fetch?: FetchLike; budgetMs?: number; baseUrl?: string } = {},
+) {
+  const clock = fakeClock(0.5);
+  const api = createApiClient({
+    apiKey: options.apiKey ?? FAKE_STOA_API_KEY,
+    baseUrl: options.baseUrl ?? stoaBase(runId),
+    fetch: options.fetch,
+    retry: { ...clock, budgetMs: options.budgetMs ?? 25_000 },
+  });
+  return { api, clock };
+}
+
+/** The error and its cause chain, as every string they could be logged as. */
+function renderings(error: unknown): string[] {
+  const out: string[] = [];
+  for (let e: unknown = error, depth = 0; e != null && depth < 10; depth++) {
+    const { message, stack, cause } = e as { message?: unknown; stack?: unknown; cause?: unknown };
+    out.push(String(e), String(message), String(stack), JSON.stringify(e) ?? "");
+    e = cause;
+  }
+  return out;
+}
+
+async function caught(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("createApiClient against the fake Stoa", () => {
+  it("sends exactly the contract's headers and body on a POST", async () => {
+    const runId = newRunId("headers");
+    const { api } = setup(runId);
+    const event = usageEvent();
+    const result = await api.request("POST", EVENTS, { body: { events: [event] }, idempotencyKey: "batch-1" });
+    expect(result).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+
+    const [received, ...more] = await stoaReceived(runId);
+    expect(more).toHaveLength(0);
+    expect(received?.method).toBe("POST");
+    expect(received?.path).toBe(EVENTS);
+    expect(received?.body).toEqual({ events: [event] });
+    const { authorization, "stoa-version": version, "x-stoa-sdk": sdk, "content-type": type } = received?.headers ?? {};
+    expect({ authorization, version, sdk, type, key: received?.headers["idempotency-key"] }).toEqual({
+      authorization: "Bearer sk_test_stoa",
+      version: "2026-11-01",
+      sdk: `stoa-ts/${VERSION} (${RUNTIME})`,
+      type: "application/json",
+      key: "batch-1",
+    });
+    expect(STOA_API_VERSION).toBe("2026-11-01");
+    expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("sends no content-type or idempotency-key on a GET, and types a 404", async () => {
+    const runId = newRunId("get");
+    const { api, clock } = setup(runId);
+    const error = await caught(api.request("GET", "/v1/nowhere"));
+    expect(error).toBeInstanceOf(StoaAPIError);
+    expect(error).toMatchObject({ status: 404, type: "not_found", apiCode: "not_found", code: "api_error" });
+    const received = await stoaReceived(runId);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.headers).not.toHaveProperty("content-type");
+    expect(received[0]?.headers).not.toHaveProperty("idempotency-key");
+    expect(received[0]?.headers.authorization).toBe("Bearer sk_test_stoa");
+    expect(clock.waits).toEqual([]);
+  });
+
+  it("joins a base URL that ends in slashes without //", async () => {
+    const runId = newRunId("join");
+    const { api } = setup(runId, { baseUrl: `${stoaBase(runId)}//` });
+    await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
+    const urls: string[] = [];
+    const capture: FetchLike = async (input) => {
+      urls.push(String(input));
+      return new Response("{}");
+    };
+    await setup(runId, { baseUrl: "https://stoa.test/api/", fetch: capture }).api.request("GET", "v1/a");
+    await setup(runId, { baseUrl: "https://stoa.test/api", fetch: capture }).api.request("GET", "/v1/b");
+    expect((await stoaReceived(runId)).map((r) => r.path)).toEqual([EVENTS]);
+    expect(urls).toEqual(["https://stoa.test/api/v1/a", "https://stoa.test/api/v1/b"]);
+  });
+
+  it("generates one idempotency key per POST when none is given", async () => {
+    const runId = newRunId("genkey");
+    const { api } = setup(runId);
+    await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
+    await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
+    const keys = (await stoaReceived(runId)).map((r) => r.headers["idempotency-key"]);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[0]).not.toBe(keys[1]);
+  });
+
+  it("types a 401 and does not retry it", async () => {
+    const runId = newRunId("auth");
+    const { api, clock } = setup(runId, { apiKey: "sk_test_wrong" });
+    const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
+    expect(error).toBeInstanceOf(StoaAPIError);
+    expect(error).toMatchObject({
+      name: "StoaAPIError",
+      code: "api_error",
+      status: 401,
+      type: "authentication",
+      apiCode: "invalid_api_key",
+      requestId: `req_${runId}_1`,
+    });
+    expect((error as Error).message).toBe("Stoa API answered 401 invalid_api_key: Missing or invalid API key.");
+    expect(await stoaReceived(runId)).toHaveLength(1);
+    expect(clock.waits).toEqual([]);
+  });
+
+  it("retries a 503 with the same key and body, and the event is stored once", async () => {
+    const runId = newRunId("retry503");
+    await configureStoa(runId, { failures: [503] });
+    const { api, clock } = setup(runId);
+    const event = usageEvent();
+    const result = await api.request("POST", EVENTS, { body: { events: [event] } });
+    expect(result).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+
+    const [first, second, ...more] = await stoaReceived(runId);
+    expect(more).toHaveLength(0);
+    expect(first?.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second?.headers["idempotency-key"]).toBe(first?.headers["idempotency-key"]);
+    expect(first?.body).toEqual({ events: [event] });
+    expect(second?.body).toEqual(first?.body);
+    expect(await stoaEvents(runId)).toEqual([event]);
+    expect(clock.waits).toEqual([250]);
+  });
+
+  it("waits what retry-after says after a 429", async () => {
+    const runId = newRunId("retry429");
+    await configureStoa(runId, { failures: [429], retryAfter: 2 });
+    const { api, clock } = setup(runId);
+    await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
+    expect(clock.waits).toEqual([2000]);
+    expect(await stoaReceived(runId)).toHaveLength(2);
+  });
+
+  it("does not retry a 400", async () => {
+    const runId = newRunId("no400");
+    const { api, clock } = setup(runId);
+    const error = await caught(api.request("POST", EVENTS, { body: { events: [] } }));
+    expect(error).toMatchObject({ status: 400, type: "invalid_request", apiCode: "invalid_request" });
+    expect(await stoaReceived(runId)).toHaveLength(1);
+    expect(clock.waits).toEqual([]);
+  });
+
+  it("throws the last 503 when the budget is spent", async () => {
+    const runId = newRunId("budget");
+    await configureStoa(runId, { failures: [503, 503, 503, 503, 503] });
+    const { api, clock } = setup(runId, { budgetMs: 1000 });
+    const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
+    expect(error).toMatchObject({ status: 503, type: "server_error", apiCode: "simulated_failure" });
+    expect(clock.waits).toEqual([250, 500]);
+    expect(await stoaReceived(runId)).toHaveLength(3);
+    expect(await stoaEvents(runId)).toEqual([]);
+  });
+
+  it("replays a stored answer for the same key and body, and refuses another body (422)", async () => {
+    const runId = newRunId("idem");
+    const { api } = setup(runId);
+    const body = { events: [usageEvent()] };
+    const first = await api.request("POST", EVENTS, { body, idempotencyKey: "k1" });
+    const again = await api.request("POST", EVENTS, { body, idempotencyKey: "k1" });
+    expect(again).toEqual(first);
+    expect(first).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] }, idempotencyKey: "k1" }));
+    expect(error).toMatchObject({ status: 422, apiCode: "idempotency_key_reused" });
+  });
+});
+
+describe("createApiClient failures", () => {
+  it("throws StoaConnectionError when Stoa is down, after retrying within the budget", async () => {
+    let calls = 0;
+    const counting: FetchLike = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const { api, clock } = setup("", { baseUrl: CLOSED, fetch: counting, budgetMs: 1000 });
+    const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
+    expect(error).toBeInstanceOf(StoaConnectionError);
+    expect(error).toMatchObject({ code: "connection_error", name: "StoaConnectionError" });
+    expect((error as Error).message).toBe(`Stoa API could not be reached (POST ${CLOSED}${EVENTS}).`);
+    expect((error as Error).cause).toBeDefined();
+    expect(calls).toBe(3);
+    expect(clock.waits).toEqual([250, 500]);
+  });
+
+  it("times an attempt out", async () => {
+    const hanging: FetchLike = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+      });
+    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
+    const started = Date.now();
+    const error = await caught(api.request("GET", "/v1/x", { timeoutMs: 30, retry: false }));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(StoaConnectionError);
+    expect((error as Error).message).toBe("Stoa API did not answer within 30 ms (GET https://stoa.test/api/v1/x).");
+  });
+
+  it("rejects with the caller's abort reason and does not retry", async () => {
+    let calls = 0;
+    const hanging: FetchLike = (_input, init) => {
+      calls++;
+      return new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+      });
+    };
+    const { api, clock } = setup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
+    const controller = new AbortController();
+    const reason = new Error("caller gave up");
+    const pending = api.request("GET", "/v1/x", { signal: controller.signal });
+    controller.abort(reason);
+    expect(await caught(pending)).toBe(reason);
+    expect(calls).toBe(1);
+    expect(clock.waits).toEqual([]);
+  });
+
+  it("reads a non-JSON error body, and consumes every response body", async () => {
+    const responses: Response[] = [];
+    const html: FetchLike = async () => {
+      const response = new Response("<html>502 Bad Gateway</html>", {
+        status: 502,
+        headers: { "content-type": "text/html" },
+      });
+      responses.push(response);
+      return response;
+    };
+    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: html, budgetMs: 1000 });
+    const error = await caught(api.request("GET", "/v1/x"));
+    expect(error).toBeInstanceOf(StoaAPIError);
+    expect(error).toMatchObject({ status: 502, type: undefined, apiCode: undefined, message: "Stoa API answered 502" });
+    expect(responses.map((r) => r.bodyUsed)).toEqual([true, true, true]);
+  });
+
+  it("types a 2xx body that is not JSON, and returns undefined for an empty one", async () => {
+    const bodies = ["not json", ""];
+    const fake: FetchLike = async () => new Response(bodies.shift() ?? "");
+    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    expect(await caught(api.request("GET", "/v1/x"))).toMatchObject({ status: 200, code: "api_error" });
+    expect(await api.request("GET", "/v1/x")).toBeUndefined();
+  });
+
+  it("calls the injected fetch without a this", async () => {
+    const thisValues: unknown[] = [];
+    const fake = function (this: unknown) {
+      thisValues.push(this);
+      return Promise.resolve(new Response("{}"));
+    };
+    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    await api.request("GET", "/v1/x");
+    expect(thisValues).toEqual([undefined]);
+  });
+});
+
+describe("the API key", () => {
+  const SECRET = "sk_live_7f3a9c1e5b2d4f6a8c0e";
+
+  it("never appears in an error, its stack, its cause or a log", async () => {
+    const logged: unknown[] = [];
+    for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        logged.push(...args);
+      });
+    }
+    const seen: string[] = [];
+    const echoing: FetchLike = async (_input, init) => {
+      const auth = new Headers(init?.headers).get("authorization") ?? "";
+      seen.push(auth);
+      const inner = new Error(`socket closed while sending ${auth}`);
+      throw new TypeError(`fetch failed: ${auth}`, { cause: inner });
+    };
+    const echoingServer: FetchLike = async (_input, init) => {
+      const auth = new Headers(init?.headers).get("authorization") ?? "";
+      seen.push(auth);
+      return Response.json(
+        { error: { type: "authentication", code: "invalid_api_key", message: `No such key: ${auth}` } },
+        { status: 401 },
+      );
+    };
+    const hanging: FetchLike = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+      });
+    const runId = newRunId("secret");
+    const errors = [
+      await caught(setup(runId, { apiKey: SECRET }).api.request("POST", EVENTS, { body: { events: [] } })),
+      await caught(setup("", { apiKey: SECRET, baseUrl: CLOSED, budgetMs: 300 }).api.request("GET", "/v1/x")),
+      await caught(
+        setup("", { apiKey: SECRET, fetch: echoing, budgetMs: 300, baseUrl: CLOSED }).api.request("GET", "/x"),
+      ),
+      await caught(setup("", { apiKey: SECRET, fetch: echoingServer, baseUrl: CLOSED }).api.request("GET", "/x")),
+      await caught(
+        setup("", { apiKey: SECRET, fetch: hanging, baseUrl: CLOSED }).api.request("GET", "/x", { timeoutMs: 10 }),
+      ),
+    ];
+    expect(errors.map((e) => (e as Error).name)).toEqual([
+      "StoaAPIError",
+      "StoaConnectionError",
+      "StoaConnectionError",
+      "StoaAPIError",
+      "StoaConnectionError",
+    ]);
+    // the key was really sent, so its absence below means something
+    expect((await stoaReceived(runId))[0]?.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(seen).toContain(`Bearer ${SECRET}`);
+    expect((errors[2] as Error).cause).toBeInstanceOf(Error);
+    expect(((errors[2] as Error).cause as Error).message).toBe("fetch failed: Bearer [redacted]");
+    expect((errors[3] as Error).message).toBe("Stoa API answered 401 invalid_api_key: No such key: Bearer [redacted]");
+    for (const text of [...errors.flatMap(renderings), ...logged.map(String)]) {
+      expect(text).not.toContain(SECRET);
+    }
+  });
+
+  it("is checked early, and a bad one is not echoed", () => {
+    expect(() => createApiClient({ apiKey: "", baseUrl: "https://stoa.test/api" })).toThrow(StoaConfigError);
+    const error = (() => {
+      try {
+        createApiClient({ apiKey: `${SECRET}\n`, baseUrl: "https://stoa.test/api" });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(StoaConfigError);
+    expect(renderings(error).some((text) => text.includes(SECRET))).toBe(false);
+  });
+
+  it("goes with a base URL that must be absolute http(s)", () => {
+    expect(() => createApiClient({ apiKey: "sk", baseUrl: "www.onstoa.com/api" })).toThrow(StoaConfigError);
+    expect(() => createApiClient({ apiKey: "sk", baseUrl: "ftp://stoa.test" })).toThrow(
+      'The Stoa base URL must be an absolute http(s) URL such as https://www.onstoa.com/api; got "ftp://stoa.test".',
+    );
+  });
+});

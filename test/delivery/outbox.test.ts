@@ -1,0 +1,360 @@
+import { describe, expect, it, vi } from "vitest";
+import { createApiClient } from "../../src/api/client.ts";
+import type { WaitUntil } from "../../src/api/types.ts";
+import { ENVELOPE_BYTES, MAX_BATCH_BYTES } from "../../src/delivery/batch.ts";
+import { createOutbox } from "../../src/delivery/outbox.ts";
+import { StoaAPIError, StoaConfigError, StoaConnectionError, StoaDeliveryError } from "../../src/errors.ts";
+import type { UsageEvent } from "../../src/usage.ts";
+import { fakeClock } from "../support/clock.ts";
+import { newRunId } from "../support/provider.ts";
+import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import { usageEvent, usageEvents } from "../support/usage-event.ts";
+
+/** Nothing listens on port 1 of the loopback. */
+const CLOSED = "http://127.0.0.1:1/api";
+
+interface Setup {
+  baseUrl?: string;
+  apiKey?: string;
+  budgetMs?: number;
+  maxBatch?: number;
+  maxBatchBytes?: number;
+  onError?: (error: StoaDeliveryError) => void;
+}
+
+function setup(runId: string, options: Setup = {}) {
+  const clock = fakeClock(0.5);
+  const api = createApiClient({
+    apiKey: options.apiKey ?? FAKE_STOA_API_KEY,
+    baseUrl: options.baseUrl ?? stoaBase(runId),
+    retry: { ...clock, budgetMs: options.budgetMs ?? 25_000 },
+  });
+  const errors: StoaDeliveryError[] = [];
+  const outbox = createOutbox({
+    api,
+    onError: options.onError ?? ((error) => errors.push(error)),
+    maxBatch: options.maxBatch,
+    maxBatchBytes: options.maxBatchBytes,
+  });
+  return { outbox, errors, clock };
+}
+
+/** A `waitUntil` that keeps what it is handed. */
+function recorder(): WaitUntil & { promises: Promise<unknown>[] } {
+  const promises: Promise<unknown>[] = [];
+  return Object.assign((promise: Promise<unknown>) => void promises.push(promise), { promises });
+}
+
+const ids = (events: readonly { id?: unknown }[]) => events.map((event) => event.id);
+const postedIds = async (runId: string) =>
+  (await stoaReceived(runId)).map((r) => ids((r.body as { events: UsageEvent[] }).events));
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("batching", () => {
+  it("sends the events of one task in one POST, without flush()", async () => {
+    const runId = newRunId("turn");
+    const { outbox, errors } = setup(runId);
+    const [a, b, c] = usageEvents(3);
+    outbox.add(a as UsageEvent);
+    outbox.add(b as UsageEvent);
+    await Promise.resolve();
+    await Promise.resolve();
+    outbox.add(c as UsageEvent);
+    await expect.poll(async () => (await stoaEvents(runId)).length, { timeout: 1500, interval: 10 }).toBe(3);
+    expect(await postedIds(runId)).toEqual([[a?.id, b?.id, c?.id]]);
+    expect(errors).toEqual([]);
+  });
+
+  it("starts a new POST for events added in a later task", async () => {
+    const runId = newRunId("later");
+    const { outbox } = setup(runId);
+    const waitUntil = recorder();
+    const [a, b] = usageEvents(2);
+    outbox.add(a as UsageEvent, waitUntil);
+    await nextTask();
+    outbox.add(b as UsageEvent, waitUntil);
+    await Promise.all(waitUntil.promises);
+    expect(waitUntil.promises).toHaveLength(2);
+    expect(await postedIds(runId)).toEqual([[a?.id], [b?.id]]);
+  });
+
+  it("cuts 1,200 events into POSTs of 500, 500 and 200, each with its own key", async () => {
+    const runId = newRunId("cut");
+    const { outbox, errors } = setup(runId);
+    const events = usageEvents(1200);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    const received = await stoaReceived(runId);
+    expect(received.map((r) => (r.body as { events: unknown[] }).events.length).sort()).toEqual([200, 500, 500]);
+    expect(new Set(received.map((r) => r.headers["idempotency-key"])).size).toBe(3);
+    expect(ids(await stoaEvents(runId)).sort()).toEqual(ids(events).sort());
+    expect(errors).toEqual([]);
+  });
+
+  it("honours maxBatch", async () => {
+    const runId = newRunId("maxbatch");
+    const { outbox } = setup(runId, { maxBatch: 2 });
+    const events = usageEvents(5);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    expect((await postedIds(runId)).map((batch) => batch.length).sort()).toEqual([1, 2, 2]);
+  });
+
+  it("fills a body up to maxBatchBytes exactly, and never past it", async () => {
+    const runId = newRunId("bytes");
+    const events = [0, 1, 2].map((i) => usageEvent({ id: `evt_bytes_${i}` }));
+    const sizes = events.map((event) => new TextEncoder().encode(JSON.stringify(event)).byteLength);
+    const limit = ENVELOPE_BYTES + (sizes[0] as number) + 1 + (sizes[1] as number);
+    const { outbox } = setup(runId, { maxBatchBytes: limit });
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    const received = await stoaReceived(runId);
+    const lengths = received.map((r) => new TextEncoder().encode(JSON.stringify(r.body)).byteLength);
+    expect(lengths.sort((x, y) => y - x)).toEqual([limit, ENVELOPE_BYTES + (sizes[2] as number)]);
+  });
+
+  it("keeps every body under 1 MiB when events are large", async () => {
+    const runId = newRunId("mib");
+    const metadata = Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`key_${k}`, "é".repeat(250)]));
+    const events = Array.from({ length: 300 }, (_, i) => usageEvent({ id: `evt_mib_${1000 + i}`, metadata }));
+    const size = new TextEncoder().encode(JSON.stringify(events[0])).byteLength;
+    const perBatch = Math.floor((MAX_BATCH_BYTES - ENVELOPE_BYTES + 1) / (size + 1));
+    const { outbox, errors } = setup(runId);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    const received = await stoaReceived(runId);
+    const counts = received.map((r) => (r.body as { events: unknown[] }).events.length);
+    expect(counts.sort((x, y) => y - x)).toEqual([perBatch, perBatch, 300 - 2 * perBatch]);
+    expect(perBatch).toBeLessThan(150);
+    expect((await stoaEvents(runId)).length).toBe(300);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("lanes", () => {
+  it("keeps one lane per waitUntil and hands each its delivery promise at once", async () => {
+    const runId = newRunId("lanes");
+    const { outbox, errors } = setup(runId);
+    const a = recorder();
+    const b = recorder();
+    const [e1, e2, e3, e4] = usageEvents(4);
+    outbox.add(e1 as UsageEvent, a);
+    outbox.add(e2 as UsageEvent, b);
+    outbox.add(e3 as UsageEvent, a);
+    outbox.add(e4 as UsageEvent);
+    expect(a.promises).toHaveLength(1);
+    expect(b.promises).toHaveLength(1);
+
+    await a.promises[0];
+    expect(ids(await stoaEvents(runId))).toEqual(expect.arrayContaining([e1?.id, e3?.id]));
+    await b.promises[0];
+    await outbox.flush();
+    const posted = await postedIds(runId);
+    expect(posted).toHaveLength(3);
+    expect(posted).toEqual(expect.arrayContaining([[e1?.id, e3?.id], [e2?.id], [e4?.id]]));
+    expect(errors).toEqual([]);
+  });
+
+  it("uses Vercel's request context when no waitUntil is given", async () => {
+    const runId = newRunId("vercel");
+    const { outbox } = setup(runId);
+    const waitUntil = recorder();
+    const key = Symbol.for("@vercel/request-context");
+    const context = { waitUntil };
+    const global = globalThis as { [key]?: unknown };
+    global[key] = { get: () => context };
+    try {
+      const [e1, e2] = usageEvents(2);
+      outbox.add(e1 as UsageEvent);
+      outbox.add(e2 as UsageEvent);
+      expect(waitUntil.promises).toHaveLength(1);
+      await waitUntil.promises[0];
+      expect(ids(await stoaEvents(runId))).toEqual([e1?.id, e2?.id]);
+    } finally {
+      delete global[key];
+    }
+  });
+});
+
+describe("flush", () => {
+  it("sends what waits for its timer, and resolves once it is stored", async () => {
+    const runId = newRunId("flush");
+    const { outbox } = setup(runId);
+    const events = usageEvents(2);
+    // The outbox's timer goes to a fake clock that is then dropped: it never fires.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      for (const event of events) outbox.add(event);
+    } finally {
+      vi.useRealTimers();
+    }
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual(ids(events));
+    expect(await stoaReceived(runId)).toHaveLength(1);
+  });
+
+  it("also waits for the deliveries handed to a waitUntil", async () => {
+    const runId = newRunId("flushwu");
+    const { outbox } = setup(runId);
+    await configureStoa(runId, { delayMs: 50 });
+    const event = usageEvent();
+    outbox.add(event, recorder());
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual([event.id]);
+  });
+
+  it("resolves at once with nothing queued", async () => {
+    const { outbox } = setup(newRunId("empty"));
+    await expect(outbox.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe("failures", () => {
+  it("hands rejected events to onError with their reasons, and stores the others", async () => {
+    const runId = newRunId("rejected");
+    const { outbox, errors } = setup(runId);
+    const good = usageEvent();
+    const bad = usageEvent({ usage: { ...good.usage, inputTokens: -1 } });
+    const worse = usageEvent({ occurredAt: "yesterday" });
+    outbox.add(good);
+    outbox.add(bad);
+    outbox.add(worse);
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual([good.id]);
+    expect(errors).toHaveLength(1);
+    const [error] = errors;
+    expect(error).toBeInstanceOf(StoaDeliveryError);
+    expect(error?.code).toBe("delivery_error");
+    expect(error?.events).toEqual([bad, worse]);
+    expect(error?.rejected).toEqual([
+      { id: bad.id, code: "invalid_field", message: "usage.inputTokens must be a non-negative integer." },
+      { id: worse.id, code: "invalid_field", message: "occurredAt must be an RFC 3339 time in UTC." },
+    ]);
+    expect(error?.message).toBe(
+      "Stoa rejected 2 of 3 usage event(s) (first: invalid_field: usage.inputTokens must be a non-negative integer.).",
+    );
+    expect(await stoaReceived(runId)).toHaveLength(1);
+  });
+
+  it("hands every event to onError when Stoa is down, and flush resolves", async () => {
+    const { outbox, errors, clock } = setup("", { baseUrl: CLOSED, budgetMs: 1000 });
+    const events = usageEvents(3);
+    for (const event of events) outbox.add(event);
+    await expect(outbox.flush()).resolves.toBeUndefined();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.events).toEqual(events);
+    expect(errors[0]?.rejected).toEqual([]);
+    expect(errors[0]?.cause).toBeInstanceOf(StoaConnectionError);
+    expect(errors[0]?.message).toBe(
+      `3 usage event(s) were not delivered to Stoa: Stoa API could not be reached (POST ${CLOSED}/v1/usage/events).`,
+    );
+    expect(clock.waits).toEqual([250, 500]);
+  });
+
+  it("stores an event once after a 503, with the same key on both POSTs", async () => {
+    const runId = newRunId("o503");
+    await configureStoa(runId, { failures: [503] });
+    const { outbox, errors, clock } = setup(runId);
+    const event = usageEvent();
+    outbox.add(event);
+    await outbox.flush();
+    const received = await stoaReceived(runId);
+    expect(received).toHaveLength(2);
+    expect(received[1]?.headers["idempotency-key"]).toBe(received[0]?.headers["idempotency-key"]);
+    expect(received[1]?.body).toEqual(received[0]?.body);
+    expect(await stoaEvents(runId)).toEqual([event]);
+    expect(errors).toEqual([]);
+    expect(clock.waits).toEqual([250]);
+  });
+
+  it("does not retry a 400 and hands all the batch's events to onError", async () => {
+    const runId = newRunId("o400");
+    await configureStoa(runId, { failures: [400] });
+    const { outbox, errors, clock } = setup(runId);
+    const events = usageEvents(2);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    expect(await stoaReceived(runId)).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.events).toEqual(events);
+    expect(errors[0]?.cause).toBeInstanceOf(StoaAPIError);
+    expect(errors[0]?.cause).toMatchObject({ status: 400, apiCode: "simulated_failure" });
+    expect(clock.waits).toEqual([]);
+  });
+
+  it("hands an event too large for any body to onError without sending it", async () => {
+    const runId = newRunId("huge");
+    const { outbox, errors } = setup(runId, { maxBatchBytes: 2000 });
+    const small = usageEvent();
+    const huge = usageEvent({ metadata: { note: "x".repeat(2000) } });
+    outbox.add(small);
+    outbox.add(huge);
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual([small.id]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.events).toEqual([huge]);
+    expect(errors[0]?.rejected).toEqual([
+      { id: huge.id, code: "event_too_large", message: "larger than a whole request body (2000 bytes) may be" },
+    ]);
+  });
+
+  it("accounts for every event: stored or handed to onError", async () => {
+    const runId = newRunId("ledger");
+    await configureStoa(runId, { failures: [503, 429] });
+    const { outbox, errors } = setup(runId);
+    const events = usageEvents(700);
+    events[10] = usageEvent({ status: "done" as UsageEvent["status"] });
+    events[650] = usageEvent({ metadata: Object.fromEntries(Array.from({ length: 17 }, (_, k) => [`k${k}`, "v"])) });
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    const stored = ids(await stoaEvents(runId));
+    const failed = ids(errors.flatMap((error) => error.events));
+    expect(stored).toHaveLength(698);
+    expect(failed.sort()).toEqual([events[10]?.id, events[650]?.id].sort());
+    expect([...stored, ...failed].sort()).toEqual(ids(events).sort());
+  });
+
+  it("contains an onError that throws or rejects", async () => {
+    const runId = newRunId("throws");
+    let calls = 0;
+    const { outbox } = setup(runId, {
+      apiKey: "sk_test_wrong",
+      onError: () => {
+        calls++;
+        if (calls === 1) throw new Error("onError broke");
+        return Promise.reject(new Error("onError rejected")) as unknown as undefined;
+      },
+    });
+    outbox.add(usageEvent());
+    await expect(outbox.flush()).resolves.toBeUndefined();
+    outbox.add(usageEvent());
+    await expect(outbox.flush()).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+  });
+
+  it("never throws from add(), even when waitUntil throws", async () => {
+    const runId = newRunId("addsafe");
+    const { outbox } = setup(runId);
+    const event = usageEvent();
+    const late: WaitUntil = () => {
+      throw new Error("waitUntil called after the response");
+    };
+    expect(outbox.add(event, late)).toBeUndefined();
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual([event.id]);
+  });
+});
+
+describe("createOutbox options", () => {
+  it("throws StoaConfigError for out-of-range options", () => {
+    const api = createApiClient({ apiKey: "sk", baseUrl: "https://stoa.test/api" });
+    const onError = () => {};
+    expect(() => createOutbox({ api, onError, maxBatch: 0 })).toThrow(StoaConfigError);
+    expect(() => createOutbox({ api, onError, maxBatch: 501 })).toThrow(
+      "maxBatch must be an integer from 1 to 500; got 501.",
+    );
+    expect(() => createOutbox({ api, onError, maxBatchBytes: MAX_BATCH_BYTES + 1 })).toThrow(StoaConfigError);
+    expect(() => createOutbox({ api, onError: undefined as unknown as () => void })).toThrow(StoaConfigError);
+    expect(createOutbox({ api, onError, maxBatch: 500, maxBatchBytes: MAX_BATCH_BYTES })).toHaveProperty("flush");
+  });
+});
