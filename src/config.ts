@@ -1,0 +1,106 @@
+/**
+ * Options of `new Stoa()` and `stoa.fetch()`, resolved and checked early:
+ * bad configuration throws a `StoaConfigError` that says how to fix it.
+ */
+import type { FetchLike, WaitUntil } from "./api/types.ts";
+import { StoaConfigError } from "./errors.ts";
+import { providerFor, type StoaProvider } from "./providers/index.ts";
+import type { Provider } from "./providers/types.ts";
+import { readEnv } from "./runtime.ts";
+
+/** The Stoa API's base URL when neither the option nor `STOA_BASE_URL` sets one. */
+export const DEFAULT_BASE_URL = "https://www.onstoa.com/api";
+
+/** Options of `new Stoa()`. Every one is optional. */
+export interface StoaOptions {
+  /** Stoa API key. Default: `STOA_API_KEY` from the environment (`process.env`, `Deno.env`). */
+  apiKey?: string;
+  /** Stoa API base URL. Default: `STOA_BASE_URL`, then `https://www.onstoa.com/api`. */
+  baseUrl?: string;
+  /** The fetch used to call the Stoa API. Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /**
+   * Hears of everything that went wrong in the background: events that could
+   * not be delivered (attached to the error), responses that could not be
+   * metered exactly. Default: a one-line `console.error`, with no secrets.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Options of `stoa.fetch()` and `stoa.wrap()`. */
+export interface StoaFetchOptions {
+  /** Which provider the client talks to. */
+  provider: StoaProvider | `${StoaProvider}`;
+  /** The app's own id of the user to bill. */
+  userId: string;
+  /** Keeps delivery alive after the response (Workers' `ctx.waitUntil`, Vercel's, Deno Deploy's). */
+  waitUntil?: WaitUntil;
+  /** Labels copied onto every event: at most 16 keys of ≤ 40 characters, values of ≤ 500 characters. */
+  metadata?: Record<string, string>;
+  /** The fetch that reaches the provider. Default: the global `fetch`. */
+  fetch?: FetchLike;
+}
+
+/** Resolved client settings. */
+export interface ResolvedConfig {
+  apiKey: string;
+  baseUrl: string;
+  fetch: FetchLike;
+}
+
+/** Resolves `new Stoa()` options against the environment. */
+export function resolveConfig(options: StoaOptions): ResolvedConfig {
+  const apiKey = options.apiKey ?? readEnv("STOA_API_KEY");
+  if (apiKey === undefined || apiKey === "") {
+    throw new StoaConfigError(
+      "No Stoa API key: pass `new Stoa({ apiKey })` (on Workers: `apiKey: env.STOA_API_KEY`) or set STOA_API_KEY in the environment.",
+    );
+  }
+  const baseUrl = options.baseUrl ?? readEnv("STOA_BASE_URL") ?? DEFAULT_BASE_URL;
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new StoaConfigError(`baseUrl must be an absolute URL, like ${DEFAULT_BASE_URL}.`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new StoaConfigError(`baseUrl must be an http(s) URL, like ${DEFAULT_BASE_URL}.`);
+  }
+  const fetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  return { apiKey, baseUrl: baseUrl.replace(/\/+$/, ""), fetch };
+}
+
+/** Checks `stoa.fetch()` options and returns the provider module. */
+export function checkFetchOptions(options: StoaFetchOptions): Provider {
+  if (typeof options !== "object" || options === null) {
+    throw new StoaConfigError("stoa.fetch() needs options: { provider, userId }.");
+  }
+  const provider = providerFor(options.provider);
+  if (provider === undefined) {
+    throw new StoaConfigError(
+      `Unknown provider ${JSON.stringify(options.provider)}: use StoaProvider.OpenAI, StoaProvider.Anthropic or StoaProvider.OpenRouter.`,
+    );
+  }
+  if (typeof options.userId !== "string" || options.userId === "") {
+    throw new StoaConfigError("stoa.fetch() needs a userId: the app's own id of the user to bill, a non-empty string.");
+  }
+  if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
+    throw new StoaConfigError("waitUntil must be a function, e.g. ctx.waitUntil.bind(ctx).");
+  }
+  checkMetadata(options.metadata);
+  return provider;
+}
+
+function checkMetadata(metadata: Record<string, string> | undefined): void {
+  if (metadata === undefined) return;
+  const entries = Object.entries(metadata);
+  if (entries.length > 16) throw new StoaConfigError("metadata takes at most 16 keys.");
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > 40) {
+      throw new StoaConfigError(`metadata key ${JSON.stringify(key.slice(0, 40))} must be 1 to 40 characters.`);
+    }
+    if (typeof value !== "string" || value.length > 500) {
+      throw new StoaConfigError(`metadata value of ${JSON.stringify(key)} must be a string of at most 500 characters.`);
+    }
+  }
+}

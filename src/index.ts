@@ -1,0 +1,26 @@
+/**
+ * `@onstoa/sdk`: usage-based billing for AI apps on edge runtimes.
+ *
+ * @example
+ * ```ts
+ * import { Stoa, StoaProvider } from "@onstoa/sdk";
+ * const stoa = new Stoa({ apiKey: env.STOA_API_KEY });
+ * const openai = new OpenAI({ fetch: stoa.fetch({ provider: StoaProvider.OpenAI, userId, waitUntil }) });
+ * ```
+ */
+export type { FetchLike, WaitUntil } from "./api/types.ts";
+export type { StoaFetchOptions, StoaOptions } from "./config.ts";
+export {
+  StoaAPIError,
+  StoaConfigError,
+  StoaConnectionError,
+  StoaDeliveryError,
+  StoaError,
+  type StoaErrorCode,
+  StoaStreamError,
+} from "./errors.ts";
+export type { MeteredFetch } from "./meter/fetch.ts";
+export { StoaProvider } from "./providers/index.ts";
+export { Stoa, type WrappableClient } from "./stoa.ts";
+export type { Usage, UsageEvent, UsageEventStatus } from "./usage.ts";
+export { VERSION } from "./version.ts";

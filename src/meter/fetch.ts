@@ -1,0 +1,165 @@
+/**
+ * The metering fetch: match the call, prepare it, forward it, and watch the
+ * response the app reads. One usage event per billed provider response.
+ */
+import type { FetchLike, WaitUntil } from "../api/types.ts";
+import { StoaStreamError } from "../errors.ts";
+import type { Provider, Reading } from "../providers/types.ts";
+import { tryParse } from "../streams/json-scan.ts";
+import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
+import type { UsageEvent } from "../usage.ts";
+import { textWeightOf } from "./estimate.ts";
+import { buildEvent, type CallRecord } from "./event.ts";
+import { type PreparedRequest, prepareRequest } from "./request.ts";
+
+/** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
+export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
+
+/** A fetch that meters, as `stoa.fetch()` returns it. */
+export interface MeteredFetch extends FetchLike {
+  /** Present so the SDKs skip their `fetch("data:,")` probe. */
+  Response: typeof Response;
+  /** The fetch this one forwards to. */
+  readonly [UPSTREAM]: FetchLike;
+}
+
+/** What a metering fetch needs from its `Stoa`. */
+export interface MeterSink {
+  /** Takes a finished event for delivery. Never throws. */
+  emit(event: UsageEvent, waitUntil: WaitUntil | undefined): void;
+  /** Hears of a call that could not be metered exactly. Never throws. */
+  onError(error: Error): void;
+}
+
+/** Per-call settings of a metering fetch. */
+export interface MeterSettings {
+  provider: Provider;
+  userId: string;
+  metadata: Record<string, string> | undefined;
+  waitUntil: WaitUntil | undefined;
+  fetch: FetchLike;
+}
+
+/** Data bytes of one SSE event the parser keeps whole. */
+const MAX_EVENT_BYTES = 1024 * 1024;
+
+/** Creates a metering fetch. */
+export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
+  const upstream = settings.fetch;
+
+  async function meteredFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    // a meter wrapping a meter: only the one nearest the provider meters
+    if ((upstream as Partial<MeteredFetch>)[UPSTREAM] !== undefined) return upstream(input, init);
+    let prepared: PreparedRequest | undefined;
+    try {
+      prepared = await prepareRequest(settings.provider, input, init);
+    } catch (error) {
+      sink.onError(
+        new StoaStreamError("Could not read the request to meter it; it was sent unmetered.", { cause: error }),
+      );
+    }
+    if (prepared === undefined) return upstream(input, init);
+
+    const startedAt = Date.now();
+    const response = await upstream(prepared.input, prepared.init);
+    if (response.status < 200 || response.status > 299) return response; // only successes are billed
+    if (response.body === null) {
+      sink.onError(new StoaStreamError(`A ${response.status} response had no body; no usage event was made.`));
+      return response;
+    }
+    const call = {
+      provider: settings.provider,
+      userId: settings.userId,
+      metadata: settings.metadata,
+      facts: prepared.facts,
+      requestId: settings.provider.requestId(response.headers),
+      startedAt,
+      timeToFirstByteMs: Date.now() - startedAt,
+    };
+    const type = response.headers.get("content-type") ?? "";
+    const sse = type.includes("text/event-stream") || (type === "" && prepared.facts.stream);
+    if (sse) return meterStream(response, call);
+    return meterJson(response, call);
+  }
+
+  function emit(call: Omit<CallRecord, "reading" | "endedAt">, reading: Reading): void {
+    try {
+      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }), settings.waitUntil);
+    } catch (error) {
+      sink.onError(new StoaStreamError("Could not build the usage event.", { cause: error }));
+    }
+  }
+
+  function meterStream(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Response {
+    const reader = call.provider.readStream(call.facts);
+    let finished = false;
+    function finish(outcome: BodyOutcome | "done", error?: unknown): void {
+      if (finished) return;
+      finished = true;
+      const reading = reader.reading();
+      if (reading.usage === undefined && outcome !== "cancel") {
+        const why = outcome === "error" ? "the stream failed" : "the stream ended";
+        sink.onError(new StoaStreamError(`No usage reported: ${why} first; the event is estimated.`, { cause: error }));
+      }
+      emit(call, reading);
+    }
+    const body = meterBody(response.body as ReadableStream<Uint8Array>, {
+      filter: call.facts.injectedUsage,
+      maxEventBytes: MAX_EVENT_BYTES,
+      onEvent: (data, dataBytes, head) => reader.event(data, dataBytes, head),
+      afterChunk() {
+        if (!reader.done) return false;
+        finish("done");
+        return true;
+      },
+      onEnd: finish,
+      onFault(error) {
+        sink.onError(new StoaStreamError("The stream could not be parsed; the event is estimated.", { cause: error }));
+      },
+    });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: bodyHeaders(response),
+    });
+  }
+
+  async function meterJson(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Promise<Response> {
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await response.arrayBuffer();
+    } catch (error) {
+      // the body failed mid-way: bill an estimate, and fail the call as the app would have
+      emit(call, { outputWeight: 0 });
+      throw error;
+    }
+    const text = new TextDecoder().decode(bytes);
+    const json = tryParse(text);
+    if (json === undefined) {
+      sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
+    } else {
+      const reading = call.provider.readJson(call.facts.endpoint, json);
+      if (reading.usage === undefined) {
+        reading.outputWeight = textWeightOf(json);
+        sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
+      }
+      emit(call, reading);
+    }
+    return new Response(bytes, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: bodyHeaders(response),
+    });
+  }
+
+  return Object.assign(meteredFetch, { Response, [UPSTREAM]: upstream }) as MeteredFetch;
+}
+
+/** Response headers for a re-served body: a decoded body loses its encoding and length. */
+function bodyHeaders(response: Response): Headers {
+  if (!response.headers.has("content-encoding")) return response.headers;
+  const headers = new Headers(response.headers);
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  return headers;
+}

@@ -1,0 +1,88 @@
+/**
+ * Reading the outgoing request: is it metered, what does it ask for, and the
+ * (rarely) rewritten body. Anything this cannot read passes through untouched.
+ */
+import type { Provider, RequestFacts } from "../providers/types.ts";
+import { isObj } from "../providers/wire.ts";
+import { tryParse } from "../streams/json-scan.ts";
+
+/** A request the meter will watch, ready to send. */
+export interface PreparedRequest {
+  facts: RequestFacts;
+  input: RequestInfo | URL;
+  init: RequestInit | undefined;
+}
+
+/** The pathname of a fetch input, or undefined for what is not http(s) (the SDKs' `data:,` probe). */
+function pathnameOf(input: RequestInfo | URL): string | undefined {
+  const href = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  if (!href.startsWith("http:") && !href.startsWith("https:")) return undefined;
+  const query = href.indexOf("?");
+  const path = query === -1 ? href : href.slice(0, query);
+  const afterHost = path.indexOf("/", path.indexOf("//") + 2);
+  return afterHost === -1 ? "/" : path.slice(afterHost);
+}
+
+/** The body text of a request, when it is text we can read without consuming the app's copy. */
+async function bodyText(input: RequestInfo | URL, init: RequestInit | undefined): Promise<string | undefined> {
+  const body = init?.body;
+  if (typeof body === "string") return body;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+  if (body === undefined && input instanceof Request && input.body !== null) {
+    const type = input.headers.get("content-type") ?? "";
+    return type.includes("json") ? input.clone().text() : undefined;
+  }
+  return undefined; // FormData, streams, Blob, URLSearchParams: not metered
+}
+
+/**
+ * Decides whether a call is metered and prepares it. Returns undefined for a
+ * call that must pass through untouched.
+ */
+export async function prepareRequest(
+  provider: Provider,
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+): Promise<PreparedRequest | undefined> {
+  const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+  if (method.toUpperCase() !== "POST") return undefined;
+  const pathname = pathnameOf(input);
+  if (pathname === undefined) return undefined;
+  const endpoint = provider.endpoint(pathname);
+  if (endpoint === undefined) return undefined;
+  const text = await bodyText(input, init);
+  if (text === undefined) return undefined;
+  const body = tryParse(text);
+  if (!isObj(body)) return undefined;
+
+  const facts: RequestFacts = { endpoint, body, stream: body.stream === true, injectedUsage: false };
+  const rewritten = provider.prepare?.(facts, text);
+  if (rewritten === undefined) return { facts, input, init };
+  return { facts, ...withBody(input, init, rewritten) };
+}
+
+/** The same call with a new JSON body. */
+function withBody(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  body: string,
+): { input: RequestInfo | URL; init: RequestInit } {
+  if (input instanceof Request) {
+    const headers = new Headers(input.headers);
+    for (const [name, value] of new Headers(init?.headers)) headers.set(name, value);
+    headers.delete("content-length");
+    return {
+      input: input.url,
+      init: { method: "POST", headers, body, signal: init?.signal ?? input.signal, redirect: input.redirect },
+    };
+  }
+  const next: RequestInit = { ...init, body };
+  if (init?.headers !== undefined) {
+    const headers = new Headers(init.headers);
+    if (headers.has("content-length")) {
+      headers.delete("content-length");
+      next.headers = headers;
+    }
+  }
+  return { input, init: next };
+}

@@ -1,0 +1,92 @@
+/**
+ * Anthropic: the Messages API. `input_tokens` already excludes the cache;
+ * in a stream, `message_delta.usage` carries cumulative totals that overwrite
+ * what `message_start` said, field by field.
+ */
+import { findObjectValue, stringValueWeight, tryParse } from "../streams/json-scan.ts";
+import { emptyUsage, type Usage } from "../usage.ts";
+import { lastUsage } from "./openai.ts";
+import type { Provider, Reading, StreamReader } from "./types.ts";
+import { count, isObj, obj, str } from "./wire.ts";
+
+/** The fields of an Anthropic `usage` object that are present, as `Usage` fields. */
+export function anthropicUsageFields(raw: unknown): Partial<Usage> {
+  const usage = obj(raw);
+  const fields: Partial<Usage> = {};
+  if ("input_tokens" in usage) fields.inputTokens = count(usage.input_tokens);
+  if ("cache_read_input_tokens" in usage) fields.cacheReadTokens = count(usage.cache_read_input_tokens);
+  if ("cache_creation_input_tokens" in usage) fields.cacheWriteTokens = count(usage.cache_creation_input_tokens);
+  if ("output_tokens" in usage) fields.outputTokens = count(usage.output_tokens);
+  if (isObj(usage.server_tool_use) && "web_search_requests" in usage.server_tool_use) {
+    fields.webSearchRequests = count(usage.server_tool_use.web_search_requests);
+  }
+  return fields;
+}
+
+/** Maps a whole Anthropic `usage` object. */
+export function anthropicUsage(raw: unknown): Usage | undefined {
+  return isObj(raw) ? { ...emptyUsage(), ...anthropicUsageFields(raw) } : undefined;
+}
+
+/** Keys whose string values are generated content in `content_block_delta` events. */
+const CONTENT_KEYS = ['"text"', '"partial_json"', '"thinking"'];
+
+function readMessagesStream(): StreamReader {
+  const reading: Reading = { outputWeight: 0 };
+  let started: Partial<Usage> | undefined;
+  let final: Partial<Usage> | undefined;
+  let done = false;
+
+  function take(event: Record<string, unknown>): void {
+    if (event.type === "message_start") {
+      const message = obj(event.message);
+      reading.id ??= str(message.id);
+      reading.model = str(message.model) ?? reading.model;
+      started = anthropicUsageFields(message.usage);
+    } else if (event.type === "message_delta") {
+      final = { ...final, ...anthropicUsageFields(event.usage) };
+    }
+  }
+
+  return {
+    event(data, dataBytes, truncatedHead) {
+      if (truncatedHead !== undefined) {
+        reading.outputWeight += dataBytes;
+        if (truncatedHead.includes('"message_delta"')) take({ type: "message_delta", usage: lastUsage(data) });
+        return false;
+      }
+      if (findObjectValue(data, '"usage"') !== -1) {
+        take(obj(tryParse(data)));
+        return false;
+      }
+      if (data.length < 64 && data.indexOf('"message_stop"') !== -1) {
+        done = true;
+        return false;
+      }
+      let weight = 0;
+      for (const key of CONTENT_KEYS) weight += stringValueWeight(data, key);
+      reading.outputWeight += weight;
+      return false;
+    },
+    get done() {
+      return done;
+    },
+    reading() {
+      if (final !== undefined) reading.usage = { ...emptyUsage(), ...started, ...final };
+      else if (started !== undefined) reading.partial = started;
+      return reading;
+    },
+  };
+}
+
+/** The Anthropic provider. */
+export const anthropic: Provider = {
+  id: "anthropic",
+  endpoint: (pathname) => (pathname.endsWith("/messages") ? "messages" : undefined),
+  requestId: (headers) => headers.get("request-id") ?? undefined,
+  readJson(_endpoint, json) {
+    const body = obj(json);
+    return { id: str(body.id), model: str(body.model), usage: anthropicUsage(body.usage), outputWeight: 0 };
+  },
+  readStream: () => readMessagesStream(),
+};

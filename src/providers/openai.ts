@@ -1,0 +1,217 @@
+/**
+ * OpenAI: chat completions, Responses and embeddings. The chat stream reader
+ * is shared with OpenAI-shaped providers (OpenRouter).
+ */
+import {
+  findLastObjectValue,
+  findObjectValue,
+  sliceObject,
+  stringValueWeight,
+  tryParse,
+} from "../streams/json-scan.ts";
+import { emptyUsage, type Usage } from "../usage.ts";
+import type { Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
+import { count, isObj, money, obj, str } from "./wire.ts";
+
+/** Maps an OpenAI `usage` object (chat or Responses naming) to exclusive `Usage` fields. */
+export function openaiUsage(raw: unknown): Usage | undefined {
+  if (!isObj(raw)) return undefined;
+  const chat = "prompt_tokens" in raw || "completion_tokens" in raw;
+  const input = count(chat ? raw.prompt_tokens : raw.input_tokens);
+  const output = count(chat ? raw.completion_tokens : raw.output_tokens);
+  const inDetails = obj(chat ? raw.prompt_tokens_details : raw.input_tokens_details);
+  const outDetails = obj(chat ? raw.completion_tokens_details : raw.output_tokens_details);
+  const cached = count(inDetails.cached_tokens);
+  const cacheWrite = count(inDetails.cache_write_tokens);
+  const audioIn = count(inDetails.audio_tokens);
+  const audioOut = count(outDetails.audio_tokens);
+  return {
+    inputTokens: Math.max(0, input - cached - cacheWrite - audioIn),
+    cacheReadTokens: cached,
+    cacheWriteTokens: cacheWrite,
+    audioInputTokens: audioIn,
+    outputTokens: Math.max(0, output - audioOut),
+    audioOutputTokens: audioOut,
+    reasoningTokens: count(outDetails.reasoning_tokens),
+    webSearchRequests: 0,
+  };
+}
+
+/** Embeddings bill input only: `prompt_tokens`, or `total_tokens` when that is all there is. */
+function embeddingsUsage(raw: unknown): Usage | undefined {
+  if (!isObj(raw)) return undefined;
+  const usage = emptyUsage();
+  usage.inputTokens = count("prompt_tokens" in raw ? raw.prompt_tokens : raw.total_tokens);
+  return usage;
+}
+
+/** Counts the `web_search_call` items of a Responses `output`, each once. */
+function webSearches(output: unknown): number {
+  if (!Array.isArray(output)) return 0;
+  let n = 0;
+  for (const item of output) if (obj(item).type === "web_search_call") n++;
+  return n;
+}
+
+/** The last `"usage":{…}` object in the kept tail of an event too large to hold whole. */
+export function lastUsage(tail: string): unknown {
+  const at = findLastObjectValue(tail, '"usage"');
+  return at === -1 ? undefined : tryParse(sliceObject(tail, at) ?? "");
+}
+
+/** Keys whose string values are generated content in chat deltas. */
+const CHAT_CONTENT_KEYS = ['"content"', '"arguments"', '"reasoning_content"', '"reasoning"', '"refusal"'];
+
+function contentWeight(data: string, keys: readonly string[]): number {
+  let weight = 0;
+  for (const key of keys) weight += stringValueWeight(data, key);
+  return weight;
+}
+
+/** Adds `stream_options.include_usage` to a chat stream request that lacks it. */
+export function prepareChat(facts: RequestFacts, text: string): string | undefined {
+  if (!facts.stream || facts.endpoint !== "chat.completions") return undefined;
+  const options = facts.body.stream_options;
+  if (isObj(options) && options.include_usage === true) return undefined;
+  facts.injectedUsage = true;
+  if (options === undefined || options === null) {
+    const brace = text.indexOf("{");
+    return `${text.slice(0, brace + 1)}"stream_options":{"include_usage":true},${text.slice(brace + 1)}`;
+  }
+  return JSON.stringify({ ...facts.body, stream_options: { ...obj(options), include_usage: true } });
+}
+
+/** Reads a chat completions SSE stream (OpenAI shape). */
+export function readChatStream(facts: RequestFacts, withCost: boolean): StreamReader {
+  const reading: Reading = { outputWeight: 0 };
+  let done = false;
+  let first = true;
+
+  function take(chunk: Record<string, unknown>): void {
+    const usage = openaiUsage(chunk.usage);
+    if (usage !== undefined) {
+      reading.usage = usage; // a usage chunk sent twice: the last wins, never summed
+      if (withCost) reading.costUsd = money(obj(chunk.usage).cost);
+    }
+    reading.model = str(chunk.model) ?? reading.model;
+    reading.id ??= str(chunk.id);
+  }
+
+  return {
+    event(data, dataBytes, truncatedHead) {
+      if (truncatedHead !== undefined) {
+        // too large to keep: count its bytes as content, and look for usage at its end
+        reading.outputWeight += dataBytes;
+        const usage = lastUsage(data);
+        if (usage !== undefined) take({ usage });
+        return false;
+      }
+      if (data === "[DONE]") {
+        done = true;
+        return false;
+      }
+      if (first || findObjectValue(data, '"usage"') !== -1) {
+        first = false;
+        const chunk = tryParse(data);
+        if (!isObj(chunk)) return false;
+        take(chunk);
+        if (chunk.usage !== undefined && chunk.usage !== null) {
+          const choices = chunk.choices;
+          // hide the usage-only chunk the app did not ask for
+          return facts.injectedUsage && Array.isArray(choices) && choices.length === 0;
+        }
+      }
+      reading.outputWeight += contentWeight(data, CHAT_CONTENT_KEYS);
+      return false;
+    },
+    get done() {
+      return done;
+    },
+    reading: () => reading,
+  };
+}
+
+const TERMINAL = ['"response.completed"', '"response.incomplete"', '"response.failed"'];
+
+/** Reads a Responses SSE stream: usage only arrives on the terminal event. */
+function readResponsesStream(): StreamReader {
+  const reading: Reading = { outputWeight: 0 };
+  const searches = new Set<string>();
+  let done = false;
+  let first = true;
+
+  function takeResponse(response: Record<string, unknown>, terminal: boolean): void {
+    reading.id ??= str(response.id);
+    reading.model = str(response.model) ?? reading.model;
+    if (!terminal) return;
+    const usage = openaiUsage(response.usage);
+    if (usage === undefined) return;
+    const counted = webSearches(response.output);
+    usage.webSearchRequests = Math.max(counted, searches.size);
+    reading.usage = usage;
+    done = true;
+  }
+
+  return {
+    event(data, dataBytes, truncatedHead) {
+      if (truncatedHead !== undefined) {
+        // too large to keep: a terminal event carries the usage at its end; anything else is content
+        if (TERMINAL.some((type) => truncatedHead.includes(type))) takeResponse({ usage: lastUsage(data) }, true);
+        else reading.outputWeight += dataBytes;
+        return false;
+      }
+      if (first || findObjectValue(data, '"usage"') !== -1) {
+        first = false;
+        const event = obj(tryParse(data));
+        const response = obj(event.response);
+        takeResponse(response, typeof event.type === "string" && TERMINAL.includes(`"${event.type}"`));
+        return false;
+      }
+      if (data.indexOf('"web_search_call"') !== -1) {
+        const event = obj(tryParse(data));
+        const item = obj(event.item);
+        if (item.type === "web_search_call" && typeof item.id === "string") searches.add(item.id);
+      }
+      reading.outputWeight += stringValueWeight(data, '"delta"');
+      return false;
+    },
+    get done() {
+      return done;
+    },
+    reading() {
+      if (reading.usage === undefined && searches.size > 0) {
+        reading.partial = { webSearchRequests: searches.size };
+      }
+      return reading;
+    },
+  };
+}
+
+/** The OpenAI provider. */
+export const openai: Provider = {
+  id: "openai",
+  endpoint(pathname) {
+    if (pathname.endsWith("/chat/completions")) return "chat.completions";
+    if (pathname.endsWith("/responses")) return "responses";
+    if (pathname.endsWith("/embeddings")) return "embeddings";
+    return undefined;
+  },
+  prepare: prepareChat,
+  requestId: (headers) => headers.get("x-request-id") ?? undefined,
+  readJson(endpoint, json) {
+    const body = obj(json);
+    const reading: Reading = { id: str(body.id), model: str(body.model), outputWeight: 0 };
+    if (endpoint === "embeddings") {
+      reading.usage = embeddingsUsage(body.usage);
+    } else {
+      reading.usage = openaiUsage(body.usage);
+      if (reading.usage !== undefined && endpoint === "responses") {
+        reading.usage.webSearchRequests = webSearches(body.output);
+      }
+    }
+    return reading;
+  },
+  readStream(facts) {
+    return facts.endpoint === "responses" ? readResponsesStream() : readChatStream(facts, false);
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * The one shape every provider module fills: which requests it meters, what
+ * it adds to a request, and how it reads usage from a JSON body or a stream.
+ */
+import type { Usage } from "../usage.ts";
+
+/** What a provider response told us, before it becomes a usage event. */
+export interface Reading {
+  /** The response id (`chatcmpl-…`, `msg_…`, `resp_…`, `gen-…`). */
+  id?: string | undefined;
+  /** The model the response names. */
+  model?: string | undefined;
+  /** Final usage, when the provider reported it. */
+  usage?: Usage | undefined;
+  /** Counts reported before the end (Anthropic's `message_start`), when final usage is missing. */
+  partial?: Partial<Usage> | undefined;
+  /** Cost the provider reported (OpenRouter). */
+  costUsd?: number | undefined;
+  /** Weighted characters of generated content seen, for estimates (see `stringValueWeight`). */
+  outputWeight: number;
+}
+
+/** Reads one SSE response, event by event. */
+export interface StreamReader {
+  /**
+   * Sees the data of one event. `truncatedHead` is set when the event was too
+   * large to keep whole: `data` then holds only its last bytes. Returns `true`
+   * to remove the event from what the app reads.
+   */
+  event(data: string, dataBytes: number, truncatedHead: string | undefined): boolean;
+  /** True once the provider's terminal event arrived (`[DONE]`, `message_stop`, `response.completed` …). */
+  readonly done: boolean;
+  /** What the stream reported so far. */
+  reading(): Reading;
+}
+
+/** What the metering fetch learnt from the request. */
+export interface RequestFacts {
+  /** The endpoint name, e.g. `chat.completions`. */
+  endpoint: string;
+  /** The parsed JSON body. */
+  body: Record<string, unknown>;
+  /** Whether the request asked for a stream. */
+  stream: boolean;
+  /** True when the meter added `stream_options.include_usage` and must hide the usage-only chunk. */
+  injectedUsage: boolean;
+}
+
+/** A provider module. */
+export interface Provider {
+  /** Lowercase provider id sent in events. */
+  readonly id: string;
+  /** The endpoint name of a metered `POST` path, or undefined when the path is not metered. */
+  endpoint(pathname: string): string | undefined;
+  /**
+   * Adjusts a JSON request before it is sent (OpenAI chat streams get
+   * `stream_options.include_usage`). Returns the new body text, or undefined to send it as it is.
+   */
+  prepare?(facts: RequestFacts, text: string): string | undefined;
+  /** The provider's request id from the response headers. */
+  requestId(headers: Headers): string | undefined;
+  /** Reads a whole JSON response body. */
+  readJson(endpoint: string, json: unknown): Reading;
+  /** Starts reading an SSE response. */
+  readStream(facts: RequestFacts): StreamReader;
+}

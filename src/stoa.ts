@@ -1,0 +1,110 @@
+/**
+ * The `Stoa` object: one per app (or per isolate). It hands out metering
+ * fetches and delivers their usage events in the background.
+ */
+import { createApiClient } from "./api/client.ts";
+import type { FetchLike } from "./api/types.ts";
+import { checkFetchOptions, resolveConfig, type StoaFetchOptions, type StoaOptions } from "./config.ts";
+import { createOutbox, type Outbox } from "./delivery/outbox.ts";
+import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
+import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
+
+/** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
+export interface WrappableClient<T> {
+  withOptions(options: { fetch: FetchLike }): T;
+}
+
+/** The global fetch, looked up at call time and called without a `this`. */
+const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
+
+/**
+ * The Stoa client.
+ *
+ * @example
+ * ```ts
+ * const stoa = new Stoa({ apiKey: env.STOA_API_KEY });
+ * const openai = new OpenAI({
+ *   apiKey: env.OPENAI_API_KEY,
+ *   fetch: stoa.fetch({ provider: StoaProvider.OpenAI, userId, waitUntil: ctx.waitUntil.bind(ctx) }),
+ * });
+ * ```
+ */
+export class Stoa {
+  readonly #outbox: Outbox;
+  readonly #onError: (error: Error) => void;
+
+  /** @throws {StoaConfigError} when no API key is given or found in the environment. */
+  constructor(options: StoaOptions = {}) {
+    const config = resolveConfig(options);
+    const hook = options.onError ?? logError;
+    this.#onError = (error) => {
+      try {
+        hook(error);
+      } catch {
+        // a failing hook must not break the app or delivery
+      }
+    };
+    const api = createApiClient({ apiKey: config.apiKey, baseUrl: config.baseUrl, fetch: config.fetch });
+    this.#outbox = createOutbox({ api, onError: this.#onError });
+  }
+
+  /**
+   * A metering fetch for one user's calls to one provider: pass it as the
+   * `fetch` option of the provider's SDK. Create one per request on Workers,
+   * with that request's `waitUntil`.
+   *
+   * @throws {StoaConfigError} for an unknown provider, a missing userId or bad metadata.
+   */
+  fetch(options: StoaFetchOptions): MeteredFetch {
+    const provider = checkFetchOptions(options);
+    return createMeteredFetch(
+      { emit: (event, waitUntil) => this.#outbox.add(event, waitUntil), onError: this.#onError },
+      {
+        provider,
+        userId: options.userId,
+        metadata: options.metadata === undefined ? undefined : { ...options.metadata },
+        waitUntil: options.waitUntil,
+        fetch: options.fetch ?? globalFetch,
+      },
+    );
+  }
+
+  /**
+   * The same client rebuilt with a metering fetch (`client.withOptions`): same
+   * class, no Proxy. The client's own fetch, if it had one, stays upstream;
+   * wrapping a wrapped client replaces the meter rather than stacking two.
+   *
+   * @example
+   * ```ts
+   * const claude = stoa.wrap(new Anthropic(), { provider: StoaProvider.Anthropic, userId });
+   * ```
+   */
+  wrap<T extends WrappableClient<T>>(client: T, options: StoaFetchOptions): T {
+    if (typeof (client as Partial<WrappableClient<T>> | null)?.withOptions !== "function") {
+      throw new StoaConfigError(
+        "stoa.wrap() takes a client with withOptions() (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50); for other clients pass `fetch: stoa.fetch({ … })`.",
+      );
+    }
+    let upstream = options.fetch ?? (client as { fetch?: unknown }).fetch;
+    if (typeof upstream === "function" && UPSTREAM in upstream) upstream = (upstream as MeteredFetch)[UPSTREAM];
+    const own = typeof upstream === "function" && upstream !== globalThis.fetch ? (upstream as FetchLike) : undefined;
+    const fetch = this.fetch(own === undefined ? { ...options, fetch: globalFetch } : { ...options, fetch: own });
+    return client.withOptions({ fetch });
+  }
+
+  /**
+   * Resolves once every usage event so far is delivered or handed to
+   * `onError`. Never throws. Call it before a process or a request without
+   * `waitUntil` ends.
+   */
+  flush(): Promise<void> {
+    return this.#outbox.flush();
+  }
+}
+
+/** The default `onError`: one line, no secrets, the number of events it carries. */
+function logError(error: Error): void {
+  const code = error instanceof StoaError ? ` (${error.code})` : "";
+  const events = error instanceof StoaDeliveryError ? ` [${error.events.length} usage events attached]` : "";
+  console.error(`[stoa] ${error.name}${code}: ${error.message}${events}`);
+}

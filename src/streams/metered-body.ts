@@ -1,0 +1,162 @@
+/**
+ * The metered body of an SSE response: a pull-through `ReadableStream` over
+ * the upstream reader. Each chunk the app reads is handed to it untouched and
+ * fed to the SSE parser on the side; nothing is read ahead of the app, so
+ * backpressure reaches the provider and memory stays flat.
+ *
+ * In filter mode (the meter added `include_usage` to an OpenAI chat request)
+ * an event the reader marks as dropped is cut out, so bytes after the last
+ * complete event are held until the event completes: an app's SSE parser
+ * could not dispatch them earlier anyway, so no event reaches it later.
+ *
+ * `onEnd` is called exactly once: `"end"` at the end of the body, `"cancel"`
+ * when the app cancels it, `"error"` when the upstream read fails.
+ */
+import { createSseParser, type SseParser } from "./sse.ts";
+
+/** Bytes of an incomplete event held back in filter mode before it is handed on regardless. */
+const HOLD_LIMIT = 64 * 1024;
+
+/** How a metered body ended. */
+export type BodyOutcome = "end" | "cancel" | "error";
+
+/** Options of `meterBody`. */
+export interface MeterBodyOptions {
+  /** Cut dropped events out of what the app reads. */
+  filter: boolean;
+  /** Data bytes of one event kept whole by the parser. */
+  maxEventBytes?: number;
+  /** Sees each event (see `SseEventHandler`); returns true to drop it. */
+  onEvent(data: string, dataBytes: number, head: string | undefined): boolean;
+  /** Called after each chunk is parsed; returning true stops parsing (the meter has all it needs). */
+  afterChunk(): boolean;
+  /** Called once when the body ends, is cancelled, or fails; also when parsing throws. */
+  onEnd(outcome: BodyOutcome, error?: unknown): void;
+  /** Called when the parser or reader throws: metering stops, the bytes keep flowing. */
+  onFault(error: unknown): void;
+}
+
+/** Wraps an SSE body so that metering sees every byte the app reads. */
+export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBodyOptions): ReadableStream<Uint8Array> {
+  const upstream = source.getReader();
+  let parser: SseParser | undefined = createSseParser(
+    (data, info) => options.onEvent(data, info.dataBytes, info.head),
+    options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes },
+  );
+  let ended = false;
+  let seen = 0; // bytes read from upstream so far
+  // filter mode: bytes read but not yet handed on, from stream offset `heldAt`
+  let held: Uint8Array[] = [];
+  let heldAt = 0;
+  let released = 0; // stream offset up to which bytes went to the app
+
+  function end(outcome: BodyOutcome, error?: unknown): void {
+    if (ended) return;
+    ended = true;
+    options.onEnd(outcome, error);
+  }
+
+  /** Feeds the parser; returns false once metering stops (it has all it needs, or it failed). */
+  function parse(p: SseParser, step: (p: SseParser) => void): boolean {
+    try {
+      step(p);
+      return !options.afterChunk();
+    } catch (error) {
+      options.onFault(error);
+      return false;
+    }
+  }
+
+  /**
+   * Filter mode: hands on what is read up to the last complete event, less
+   * the dropped events. `p` is the parser that saw the bytes, `more` whether
+   * it goes on parsing. An incomplete event over `HOLD_LIMIT` is no usage
+   * chunk: it is handed on at once, and can no longer be dropped.
+   */
+  function release(p: SseParser | undefined, more: boolean): Uint8Array | undefined {
+    let cut = more && p !== undefined ? p.boundary : seen;
+    if (seen - cut > HOLD_LIMIT) cut = seen;
+    if (cut <= released) {
+      if (p !== undefined) p.dropped.length = 0;
+      return undefined;
+    }
+    const bytes = held.length === 1 ? (held[0] as Uint8Array) : join(held);
+    const out: Uint8Array[] = [];
+    let pos = released;
+    if (p !== undefined) {
+      for (const [from, to] of p.dropped) {
+        if (from < released || to > cut) continue; // partly handed on already: keep it whole
+        if (from > pos) out.push(bytes.subarray(pos - heldAt, from - heldAt));
+        pos = to;
+      }
+      p.dropped.length = 0;
+    }
+    if (cut > pos) out.push(bytes.subarray(pos - heldAt, cut - heldAt));
+    released = cut;
+    held = cut < seen ? [bytes.subarray(cut - heldAt)] : [];
+    heldAt = cut;
+    if (out.length === 0) return undefined;
+    return out.length === 1 ? out[0] : join(out);
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // a pull must enqueue or close: in filter mode a chunk may give nothing yet, so read on
+        for (;;) {
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await upstream.read();
+          } catch (error) {
+            end("error", error);
+            controller.error(error);
+            return;
+          }
+          const p = parser;
+          if (result.done) {
+            if (p !== undefined) parse(p, (q) => q.end());
+            parser = undefined;
+            if (options.filter) {
+              const rest = release(p, false);
+              if (rest !== undefined) controller.enqueue(rest);
+            }
+            end("end");
+            controller.close();
+            return;
+          }
+          const chunk = result.value;
+          seen += chunk.length;
+          const more = p !== undefined && parse(p, (q) => q.feed(chunk));
+          if (!more) parser = undefined;
+          if (!options.filter) {
+            controller.enqueue(chunk);
+            return;
+          }
+          held.push(chunk);
+          const out = release(p, more);
+          if (out !== undefined) {
+            controller.enqueue(out);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        end("cancel", reason);
+        return upstream.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * What the app reads through a bare `stoa.fetch()`: the provider's exact
+ * bytes (less only the usage chunk the meter asked for), and what passes
+ * through unmetered.
+ */
+import { describe, expect, it } from "vitest";
+import { StoaProvider, StoaStreamError } from "../../src/index.ts";
+import { meterRun } from "../support/meter.ts";
+import { newRunId, providerBase, providerRequests } from "../support/provider.ts";
+
+const CHAT = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }], stream: true };
+
+function post(body: unknown): RequestInit & { method: string } {
+  return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+}
+
+/** The bytes of an unmetered call to a fresh run with `opts`, its run id replaced by `runId`. */
+async function unmeteredText(runId: string, opts: Record<string, string | number | boolean>, body: unknown) {
+  const other = newRunId("plain");
+  const response = await fetch(`${providerBase(other, opts).openai}/chat/completions`, post(body));
+  return (await response.text()).replaceAll(other, runId);
+}
+
+describe("bytes the app reads", () => {
+  it("are the provider's bytes when the app asked for usage itself", async () => {
+    const run = meterRun("bytes-own");
+    const opts = { chunk: 5, crlf: true, text: "unicode" };
+    const body = { ...CHAT, stream_options: { include_usage: true } };
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    const response = await meter(`${run.bases(opts).openai}/chat/completions`, post(body));
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(await response.text()).toBe(await unmeteredText(run.runId, opts, body));
+    expect(await run.events()).toHaveLength(1);
+  });
+
+  it("are the provider's bytes less the usage-only chunk the meter asked for", async () => {
+    const run = meterRun("bytes-filter");
+    const opts = { chunk: 3, crlf: true };
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    const text = await (await meter(`${run.bases(opts).openai}/chat/completions`, post(CHAT))).text();
+    const full = await unmeteredText(run.runId, opts, { ...CHAT, stream_options: { include_usage: true } });
+    const blocks = full.split("\r\n\r\n");
+    const usageBlock = blocks.findIndex((b) => b.includes('"choices":[]'));
+    expect(usageBlock).toBeGreaterThan(0);
+    blocks.splice(usageBlock, 1);
+    expect(text).toBe(blocks.join("\r\n\r\n"));
+    const [event] = await run.events();
+    expect(event?.usage.outputTokens).toBe(300);
+  });
+
+  it("meter a bare fetch with a Request object", async () => {
+    const run = meterRun("bytes-request");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    const request = new Request(`${run.bases().openai}/chat/completions`, post({ ...CHAT, stream: false }));
+    const json = (await (await meter(request)).json()) as { id: string };
+    expect(json.id).toBe(`chatcmpl-${run.runId}-1`);
+    const [event] = await run.events();
+    expect(event?.id).toBe(`openai:chatcmpl-${run.runId}-1`);
+  });
+});
+
+describe("what passes through unmetered", () => {
+  it("exposes .Response (so the SDKs skip their data:, probe) and passes a probe through", async () => {
+    const run = meterRun("probe");
+    const seen: unknown[] = [];
+    const meter = run.stoa.fetch({
+      provider: StoaProvider.OpenAI,
+      userId: "u",
+      fetch: async (input, init) => {
+        seen.push([input, init]);
+        return new Response("");
+      },
+    });
+    expect(meter.Response).toBe(Response);
+    await meter("data:,");
+    expect(seen).toEqual([["data:,", undefined]]);
+    expect(await run.events()).toEqual([]);
+  });
+
+  it("passes GETs, FormData uploads and unknown paths untouched", async () => {
+    const run = meterRun("passthrough");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    const base = run.bases().openai;
+    const form = new FormData();
+    form.set("model", "whisper-1");
+    await (await meter(`${base}/chat/completions`, { method: "POST", body: form })).text();
+    await (await meter(`${base}/models`)).text();
+    await (await meter(`${base}/moderations`, post({ input: "x" }))).text();
+    expect(await run.events()).toEqual([]);
+    const requests = await providerRequests(run.runId);
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST v1/chat/completions",
+      "GET v1/models",
+      "POST v1/moderations",
+    ]);
+    expect(requests[0]?.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+  });
+
+  it("reports a 200 that is not JSON to onError and makes no event", async () => {
+    const run = meterRun("html");
+    const meter = run.stoa.fetch({
+      provider: StoaProvider.OpenAI,
+      userId: "u",
+      fetch: async () => new Response("<html>captive portal</html>", { headers: { "content-type": "text/html" } }),
+    });
+    const response = await meter("https://api.openai.com/v1/chat/completions", post({ ...CHAT, stream: false }));
+    expect(await response.text()).toBe("<html>captive portal</html>");
+    expect(await run.events()).toEqual([]);
+    expect(run.errors).toHaveLength(1);
+    expect(run.errors[0]).toBeInstanceOf(StoaStreamError);
+  });
+
+  it("bills an estimate when a stream is truncated inside the usage JSON", async () => {
+    const run = meterRun("truncated");
+    const sse = [
+      'data: {"id":"chatcmpl-t1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello there"}}]}\n\n',
+      'data: {"id":"chatcmpl-t1","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"compl',
+    ].join("");
+    const meter = run.stoa.fetch({
+      provider: StoaProvider.OpenAI,
+      userId: "u",
+      fetch: async () => new Response(sse, { headers: { "content-type": "text/event-stream" } }),
+    });
+    const response = await meter("https://api.openai.com/v1/chat/completions", post(CHAT));
+    expect(await response.text()).toBe(sse);
+    const [event] = await run.events();
+    expect(event).toMatchObject({ id: "openai:chatcmpl-t1", status: "aborted", estimated: true });
+    expect(event?.usage.outputTokens).toBe(3);
+    expect(run.errors.map((e) => e.constructor)).toEqual([StoaStreamError]);
+  });
+});

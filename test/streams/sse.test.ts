@@ -1,0 +1,152 @@
+/**
+ * The byte-level SSE parser against eventsource-parser as a reference: the
+ * same events for every way a stream can be cut into chunks.
+ */
+import { createParser } from "eventsource-parser";
+import { describe, expect, it } from "vitest";
+import { createSseParser, type SseEventInfo } from "../../src/streams/sse.ts";
+
+const encoder = new TextEncoder();
+
+/** Events as eventsource-parser sees the whole text. */
+function reference(text: string): string[] {
+  const out: string[] = [];
+  const parser = createParser({ onEvent: (event) => out.push(event.data) });
+  parser.feed(text);
+  return out;
+}
+
+/** Events as our parser sees the bytes in the given chunks. */
+function ours(chunks: Uint8Array[], maxEventBytes?: number): { data: string[]; infos: SseEventInfo[] } {
+  const data: string[] = [];
+  const infos: SseEventInfo[] = [];
+  const parser = createSseParser(
+    (value, info) => {
+      data.push(value);
+      infos.push(info);
+      return undefined;
+    },
+    maxEventBytes === undefined ? {} : { maxEventBytes },
+  );
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.end();
+  return { data, infos };
+}
+
+function splitAt(bytes: Uint8Array, ...cuts: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let from = 0;
+  for (const cut of cuts) {
+    out.push(bytes.slice(from, cut));
+    from = cut;
+  }
+  out.push(bytes.slice(from));
+  return out;
+}
+
+const SAMPLE = [
+  "\uFEFF: a comment first\n",
+  'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"h\\u00e9llo"}}]}\n\n',
+  "event: ping\ndata: {}\n\n",
+  "data: first line\ndata: second line\n\n",
+  'data: {"content":"wörld 你好 🎉"}\r\n\r\n',
+  "data:no-space\r\rdata: after a bare CR\r\n\r\n",
+  ": OPENROUTER PROCESSING\n\n",
+  "id: 7\nretry: 10\ndata:  two spaces\n\n",
+  "data: [DONE]\n\n",
+].join("");
+
+describe("createSseParser", () => {
+  const bytes = encoder.encode(SAMPLE);
+  const expected = reference(SAMPLE);
+
+  it("reads the sample like eventsource-parser", () => {
+    expect(expected).toHaveLength(8);
+    expect(ours([bytes]).data).toEqual(expected);
+  });
+
+  it("gives the same events when cut at every byte", () => {
+    const oneByte = Array.from(bytes, (b) => Uint8Array.of(b));
+    expect(ours(oneByte).data).toEqual(expected);
+  });
+
+  it("gives the same events for every split into two chunks and many three-chunk splits", () => {
+    for (let i = 0; i <= bytes.length; i++) {
+      expect(ours(splitAt(bytes, i)).data).toEqual(expected);
+    }
+    for (let i = 0; i <= bytes.length; i += 7) {
+      for (let j = i; j <= bytes.length; j += 5) {
+        expect(ours(splitAt(bytes, i, j)).data).toEqual(expected);
+      }
+    }
+  });
+
+  it("strips a BOM split across chunks", () => {
+    const text = "\uFEFFdata: x\n\n";
+    const b = encoder.encode(text);
+    expect(ours(splitAt(b, 1, 2)).data).toEqual(["x"]);
+    expect(ours(splitAt(b, 2)).data).toEqual(["x"]);
+  });
+
+  it("reports byte offsets of each event, and the boundary after complete events", () => {
+    const text = "data: a\n\n: c\ndata: bb\r\n\r\ndata: tail";
+    const seen: [number, number][] = [];
+    const parser = createSseParser((_d, info) => {
+      seen.push([info.start, info.end]);
+      return undefined;
+    });
+    parser.feed(encoder.encode(text));
+    expect(seen).toEqual([
+      [0, 9],
+      [9, 25],
+    ]);
+    expect(parser.boundary).toBe(25);
+    parser.end();
+    expect(seen[2]).toEqual([25, 35]);
+  });
+
+  it("marks dropped events", () => {
+    const parser = createSseParser((data) => data === "drop");
+    parser.feed(encoder.encode("data: keep\n\ndata: drop\n\ndata: keep\n\n"));
+    expect(parser.dropped).toEqual([[12, 24]]);
+  });
+
+  it("dispatches a last event that has no blank line after it (metering policy)", () => {
+    expect(reference("data: a\n\ndata: b")).toEqual(["a"]);
+    expect(ours([encoder.encode("data: a\n\ndata: b")]).data).toEqual(["a", "b"]);
+    expect(ours([encoder.encode("data: a\n\ndata: b\n")]).data).toEqual(["a", "b"]);
+  });
+
+  it("keeps the head and the tail of an event past maxEventBytes, with its true size", () => {
+    const big = "x".repeat(300_000);
+    const text = `data: {"type":"big","content":"${big}","usage":{"n":1}}\n\ndata: after\n\n`;
+    const b = encoder.encode(text);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < b.length; i += 1000) chunks.push(b.slice(i, i + 1000));
+    const { data, infos } = ours(chunks, 100_000);
+    expect(data).toHaveLength(2);
+    expect(infos[0]?.dataBytes).toBe(text.indexOf("\n\n") - 6);
+    expect(infos[0]?.head?.startsWith('{"type":"big"')).toBe(true);
+    expect(data[0]?.endsWith('"usage":{"n":1}}')).toBe(true);
+    expect(data[0]?.length).toBeLessThanOrEqual(64 * 1024);
+    expect(data[1]).toBe("after");
+  });
+
+  it("bounds memory on a 10 MB single line that arrives in one chunk", () => {
+    const big = "y".repeat(10 * 1024 * 1024);
+    const text = `data: {"content":"${big}"}\n\ndata: {"usage":{"total_tokens":3}}\n\n`;
+    const { data, infos } = ours([encoder.encode(text)]);
+    expect(infos[0]?.dataBytes).toBe(big.length + 14);
+    expect(data[0]?.length).toBe(64 * 1024);
+    expect(data[1]).toBe('{"usage":{"total_tokens":3}}');
+  });
+
+  it("joins many data lines of one huge event without holding them all", () => {
+    const line = `data: ${"z".repeat(1000)}\n`;
+    const text = `${line.repeat(2000)}\ndata: next\n\n`;
+    const { data, infos } = ours([encoder.encode(text)], 100_000);
+    expect(infos[0]?.dataBytes).toBe(2000 * 1000 + 1999);
+    expect(data[0]?.length).toBe(64 * 1024);
+    expect(data[1]).toBe("next");
+  });
+});

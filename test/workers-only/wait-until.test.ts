@@ -1,0 +1,37 @@
+/**
+ * Inside workerd: the example Worker meters through `ctx.waitUntil`, and the
+ * event is delivered within the request's execution context.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../examples/worker.ts";
+import { OPENAI_CHAT_USAGE, STOA_KEY } from "../support/meter.ts";
+import { newRunId, providerBase } from "../support/provider.ts";
+import { stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+
+describe("the example Worker", () => {
+  it("streams the answer and delivers the event inside ctx.waitUntil", async () => {
+    const runId = newRunId("worker");
+    const env = {
+      STOA_API_KEY: STOA_KEY,
+      STOA_BASE_URL: stoaBase(runId),
+      OPENAI_API_KEY: "sk-test",
+      OPENAI_BASE_URL: providerBase(runId).openai,
+    };
+    const ctx = createExecutionContext();
+    const request = new Request("https://app.example/chat", {
+      method: "POST",
+      headers: { "x-user-id": "user_w", "content-type": "application/json" },
+      body: JSON.stringify({ message: "hi" }),
+    });
+    const response = await worker.fetch(request, env, ctx);
+    expect(await response.text()).toBe("Hello!");
+    await waitOnExecutionContext(ctx);
+    const received = await stoaReceived(runId);
+    expect(received.filter((r) => r.path.endsWith("/v1/usage/events"))).toHaveLength(1);
+    const events = await stoaEvents(runId);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ userId: "user_w", usage: OPENAI_CHAT_USAGE, metadata: { feature: "chat" } });
+    expect(String(received[0]?.headers["x-stoa-sdk"])).toMatch(/^stoa-ts\/0\.1\.0 \(workerd\)$/);
+  });
+});
