@@ -54,7 +54,7 @@ export const SYSTEM_CLOCK: Readonly<RetryClock> = { random: Math.random, sleep, 
 
 /** `408`, `429` and `5xx` are worth another attempt; other statuses are final. */
 export function isRetryableStatus(status: number): boolean {
-  return status >= 400;
+  return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
 
 /** Full jitter: uniform in [0, min(maxDelayMs, baseDelayMs · 2^attempt)), whole milliseconds. */

@@ -80,20 +80,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function laneFor(waitUntil: WaitUntil | undefined): Lane {
-    let key: object | undefined;
-    let call: WaitUntil | undefined;
-    if (typeof waitUntil === "function") {
-      key = waitUntil;
-      call = waitUntil;
-    } else {
-      const vercel = vercelRequestContext();
-      if (vercel === undefined) return detached;
-      key = vercel;
-      call = (promise) => vercel.waitUntil(promise);
-    }
+    if (typeof waitUntil === "function") return laneOf(waitUntil, waitUntil);
+    const vercel = vercelRequestContext();
+    return vercel === undefined ? detached : laneOf(vercel, (promise) => vercel.waitUntil(promise));
+  }
+
+  function laneOf(key: object, waitUntil: WaitUntil): Lane {
     let lane = lanes.get(key);
     if (lane === undefined) {
-      lane = newLane(call);
+      lane = newLane(waitUntil);
       lanes.set(key, lane);
     }
     return lane;

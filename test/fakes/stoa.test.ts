@@ -1,0 +1,262 @@
+/**
+ * The fake Stoa API held to `shared/stoa-api.md`, through plain `fetch`, so
+ * that the SDK's tests against it mean something.
+ */
+import { describe, expect, it } from "vitest";
+import { MAX_EVENT_BYTES } from "../fakes/stoa.ts";
+import { newRunId } from "../support/provider.ts";
+import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import { usageEvent } from "../support/usage-event.ts";
+
+const HEADERS = {
+  authorization: `Bearer ${FAKE_STOA_API_KEY}`,
+  "stoa-version": "2026-11-01",
+  "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
+  "content-type": "application/json",
+};
+
+let keys = 0;
+
+async function post(runId: string, body: unknown, headers: Record<string, string | undefined> = {}) {
+  const all: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...HEADERS, "idempotency-key": `key-${++keys}`, ...headers })) {
+    if (value !== undefined) all[name] = value;
+  }
+  const response = await fetch(`${stoaBase(runId)}/v1/usage/events`, {
+    method: "POST",
+    headers: all,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+const apiError = (type: string, code: string) => ({ error: { type, code, message: expect.any(String) } });
+
+describe("fake Stoa: common rules", () => {
+  it("answers 401 invalid_api_key to a missing or wrong key, and takes the key set by __config", async () => {
+    const runId = newRunId("fauth");
+    const events = [usageEvent()];
+    for (const authorization of [undefined, "Bearer sk_test_other", FAKE_STOA_API_KEY]) {
+      const answer = await post(runId, { events }, { authorization });
+      expect(answer.status).toBe(401);
+      expect(answer.body).toEqual(apiError("authentication", "invalid_api_key"));
+    }
+    await configureStoa(runId, { apiKey: "sk_test_other" });
+    expect((await post(runId, { events }, { authorization: "Bearer sk_test_other" })).status).toBe(200);
+  });
+
+  it("answers 400 to missing or malformed required headers", async () => {
+    const runId = newRunId("fheaders");
+    const events = [usageEvent()];
+    const cases: Record<string, string | undefined>[] = [
+      { "stoa-version": undefined },
+      { "stoa-version": "2025-01-01" },
+      { "x-stoa-sdk": undefined },
+      { "x-stoa-sdk": "stoa-ts/0.1.0" },
+      { "idempotency-key": undefined },
+      { "idempotency-key": "k".repeat(256) },
+      { "content-type": "text/plain" },
+    ];
+    for (const headers of cases) {
+      const answer = await post(runId, { events }, headers);
+      expect([answer.status, answer.body]).toEqual([400, apiError("invalid_request", "invalid_request")]);
+    }
+    expect((await post(runId, { events }, { "idempotency-key": "k".repeat(255) })).status).toBe(200);
+    expect(await stoaEvents(runId)).toHaveLength(1);
+  });
+
+  it("answers 404 not_found to an unknown path", async () => {
+    const response = await fetch(`${stoaBase(newRunId("f404"))}/v1/nothing`, { headers: HEADERS });
+    expect([response.status, await response.json()]).toEqual([404, apiError("not_found", "not_found")]);
+  });
+
+  it("records every API request with lower-case headers and the parsed body, and not the controls", async () => {
+    const runId = newRunId("frecord");
+    await configureStoa(runId, { delayMs: 0 });
+    const event = usageEvent();
+    const answer = await post(runId, { events: [event] }, { "idempotency-key": "rec-1" });
+    await post(runId, "not json");
+    expect(answer.headers.get("x-request-id")).toBe(`req_${runId}_1`);
+    const received = await stoaReceived(runId);
+    expect(received.map((r) => [r.method, r.path, r.body])).toEqual([
+      ["POST", "/v1/usage/events", { events: [event] }],
+      ["POST", "/v1/usage/events", "not json"],
+    ]);
+    expect(received[0]?.headers).toMatchObject({ ...HEADERS, "idempotency-key": "rec-1" });
+  });
+
+  it("keeps runs apart", async () => {
+    const [a, b] = [newRunId("fa"), newRunId("fb")];
+    await post(a, { events: [usageEvent()] });
+    expect(await stoaEvents(a)).toHaveLength(1);
+    expect(await stoaEvents(b)).toEqual([]);
+    expect(await stoaReceived(b)).toEqual([]);
+  });
+});
+
+describe("fake Stoa: POST /v1/usage/events", () => {
+  it("takes 1 to 500 events and answers 400 invalid_request otherwise", async () => {
+    const runId = newRunId("fbatch");
+    for (const body of [{}, { events: {} }, { events: [] }, { events: Array(501).fill(usageEvent()) }, "[1", null]) {
+      const answer = await post(runId, body);
+      expect([answer.status, answer.body]).toEqual([400, apiError("invalid_request", "invalid_request")]);
+    }
+    const many = Array.from({ length: 500 }, () => usageEvent());
+    expect((await post(runId, { events: many })).body).toEqual({ accepted: 500, duplicates: 0, rejected: [] });
+  });
+
+  it("takes a body of exactly 1 MiB and answers 413 payload_too_large to one byte more", async () => {
+    const runId = newRunId("fsize");
+    const json = JSON.stringify({ events: [usageEvent()] });
+    const exact = json + " ".repeat(1024 * 1024 - json.length);
+    expect((await post(runId, exact)).status).toBe(200);
+    const answer = await post(runId, `${exact} `);
+    expect([answer.status, answer.body]).toEqual([413, apiError("invalid_request", "payload_too_large")]);
+  });
+
+  it("rejects each invalid event with its code and stores the valid ones", async () => {
+    const runId = newRunId("fvalid");
+    const base = usageEvent();
+    const { id: _id, ...noId } = base;
+    const { model: _model, ...noModel } = base;
+    const { usage: _usage, ...noUsage } = base;
+    const metadata = (n: number, key = (k: number) => `k${k}`, value = "v") =>
+      Object.fromEntries(Array.from({ length: n }, (_, k) => [key(k), value]));
+    const invalid: [unknown, string, string][] = [
+      [noId, "missing_field", "id is required."],
+      [{ ...base, id: "" }, "invalid_field", "id must be a string of 1 to 128 characters."],
+      [{ ...base, id: "i".repeat(129) }, "invalid_field", "id must be a string of 1 to 128 characters."],
+      [{ ...base, id: "a", userId: 7 }, "invalid_field", "userId must be a string."],
+      [{ ...base, id: "b", provider: "OpenAI" }, "invalid_field", "provider must be a lowercase provider id."],
+      [{ ...base, id: "c", endpoint: "chat completions" }, "invalid_field", "endpoint must be a dotted name."],
+      [{ ...noModel, id: "d" }, "missing_field", "model is required."],
+      [{ ...base, id: "e", requestedModel: null }, "missing_field", "requestedModel is required."],
+      [{ ...base, id: "f", stream: "true" }, "invalid_field", "stream must be a boolean."],
+      [{ ...base, id: "g", status: "done" }, "invalid_field", 'status must be "completed" or "aborted".'],
+      [{ ...base, id: "h", estimated: 0 }, "invalid_field", "estimated must be a boolean."],
+      [{ ...noUsage, id: "i" }, "missing_field", "usage is required."],
+      [{ ...base, id: "j", usage: [] }, "invalid_field", "usage must be an object."],
+      [
+        { ...base, id: "k", usage: { outputTokens: 1.5 } },
+        "invalid_field",
+        "usage.outputTokens must be a non-negative integer.",
+      ],
+      [
+        { ...base, id: "l", usage: { reasoningTokens: "3" } },
+        "invalid_field",
+        "usage.reasoningTokens must be a non-negative integer.",
+      ],
+      [
+        { ...base, id: "m", usage: { inputTokens: -1 } },
+        "invalid_field",
+        "usage.inputTokens must be a non-negative integer.",
+      ],
+      [
+        { ...base, id: "n", occurredAt: "2026-11-27 18:00:00" },
+        "invalid_field",
+        "occurredAt must be an RFC 3339 time in UTC.",
+      ],
+      [
+        { ...base, id: "o", occurredAt: "2026-02-30T00:00:00Z" },
+        "invalid_field",
+        "occurredAt must be an RFC 3339 time in UTC.",
+      ],
+      [
+        { ...base, id: "p", occurredAt: "2026-11-27T18:00:00+01:00" },
+        "invalid_field",
+        "occurredAt must be an RFC 3339 time in UTC.",
+      ],
+      [{ ...base, id: "q", durationMs: -1 }, "invalid_field", "durationMs must be a non-negative number."],
+      [{ ...base, id: "r", durationMs: "5" }, "invalid_field", "durationMs must be a non-negative number."],
+      [{ ...base, id: "s", providerRequestId: 5 }, "invalid_field", "providerRequestId must be a string."],
+      [{ ...base, id: "t", costUsd: "0.1" }, "invalid_field", "costUsd must be a number."],
+      [
+        { ...base, id: "u", timeToFirstByteMs: -2 },
+        "invalid_field",
+        "timeToFirstByteMs must be a non-negative number.",
+      ],
+      [{ ...base, id: "v", metadata: ["a"] }, "invalid_field", "metadata must be an object of strings."],
+      [{ ...base, id: "w", metadata: metadata(17) }, "invalid_field", "metadata has at most 16 keys."],
+      [
+        { ...base, id: "x", metadata: metadata(1, () => "k".repeat(41)) },
+        "invalid_field",
+        "metadata keys are at most 40 characters.",
+      ],
+      [
+        { ...base, id: "y", metadata: metadata(1, undefined, "v".repeat(501)) },
+        "invalid_field",
+        "metadata values are at most 500 characters.",
+      ],
+      [{ ...base, id: "z", metadata: { n: 1 } }, "invalid_field", "metadata.n must be a string."],
+      [
+        { ...base, id: "big", extra: "x".repeat(MAX_EVENT_BYTES) },
+        "event_too_large",
+        "An event is at most 65536 bytes of JSON.",
+      ],
+      ["event", "invalid_field", "An event must be a JSON object."],
+    ];
+    const valid = [
+      { ...base, id: "ok-null", providerRequestId: null, costUsd: null, timeToFirstByteMs: null, metadata: null },
+      { ...base, id: "ok-sparse", usage: { outputTokens: 3 }, unknownField: { any: "thing" } },
+      { ...base, id: "ok-offset", occurredAt: "2026-11-27T18:00:00+00:00", costUsd: 0.0123 },
+      { ...base, id: "i".repeat(128), metadata: metadata(16, (k) => `${k}`.padEnd(40, "k"), "é".repeat(500)) },
+      { ...base, id: "ok-aborted", status: "aborted", estimated: true, stream: true, provider: "open-router.ai" },
+    ];
+    const answer = await post(runId, { events: [...invalid.map(([event]) => event), ...valid] });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      accepted: valid.length,
+      duplicates: 0,
+      rejected: invalid.map(([event, code, message]) => {
+        const id = (event as { id?: unknown }).id;
+        return { id: typeof id === "string" ? id : null, code, message };
+      }),
+    });
+    expect(await stoaEvents(runId)).toEqual(valid);
+  });
+
+  it("counts an id it already stored as a duplicate, in the same batch or a later one", async () => {
+    const runId = newRunId("fdup");
+    const [a, b] = [usageEvent(), usageEvent()];
+    expect((await post(runId, { events: [a, a] })).body).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect((await post(runId, { events: [a, b] })).body).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(await stoaEvents(runId)).toEqual([a, b]);
+  });
+
+  it("replays the stored answer for the same key and body, and answers 422 to another body", async () => {
+    const runId = newRunId("fidem");
+    const body = { events: [usageEvent()] };
+    const first = await post(runId, body, { "idempotency-key": "same" });
+    const replay = await post(runId, body, { "idempotency-key": "same" });
+    expect([first.status, first.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
+    expect([replay.status, replay.body]).toEqual([200, first.body]);
+    const other = await post(runId, { events: [usageEvent()] }, { "idempotency-key": "same" });
+    expect([other.status, other.body]).toEqual([422, apiError("invalid_request", "idempotency_key_reused")]);
+    // keys are scoped to the API key
+    await configureStoa(runId, { apiKey: "sk_test_second" });
+    const scoped = await post(runId, body, { "idempotency-key": "same", authorization: "Bearer sk_test_second" });
+    expect(scoped.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+  });
+
+  it("answers configured failures first, with retry-after on 429 and 503, and stores no 5xx answer", async () => {
+    const runId = newRunId("ffail");
+    await configureStoa(runId, { failures: [503, 429, 500], retryAfter: 3 });
+    const body = { events: [usageEvent()] };
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await post(runId, body, { "idempotency-key": "retry-me" }));
+    expect(answers.map((a) => [a.status, a.headers.get("retry-after")])).toEqual([
+      [503, "3"],
+      [429, "3"],
+      [500, null],
+      [200, null],
+    ]);
+    expect(answers[0]?.body).toEqual(apiError("server_error", "simulated_failure"));
+    expect(answers[1]?.body).toEqual(apiError("rate_limited", "simulated_failure"));
+    expect(answers[3]?.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect(await stoaEvents(runId)).toHaveLength(1);
+  });
+});
