@@ -25,6 +25,12 @@ export interface StoaOptions {
    * metered exactly. Default: a one-line `console.error`, with no secrets.
    */
   onError?: (error: Error) => void;
+  /**
+   * The longest one Stoa API operation may take, retries, waits and timeouts
+   * included. Default and maximum: 25 000 ms, so delivery fits in a Workers
+   * `waitUntil`.
+   */
+  retryBudgetMs?: number;
 }
 
 /** Options of `stoa.fetch()` and `stoa.wrap()`. */
@@ -46,7 +52,11 @@ export interface ResolvedConfig {
   apiKey: string;
   baseUrl: string;
   fetch: FetchLike;
+  retryBudgetMs: number;
 }
+
+/** The contract's cap on one operation's retries, waits and timeouts. */
+export const MAX_RETRY_BUDGET_MS = 25_000;
 
 /** Resolves `new Stoa()` options against the environment. */
 export function resolveConfig(options: StoaOptions): ResolvedConfig {
@@ -67,7 +77,11 @@ export function resolveConfig(options: StoaOptions): ResolvedConfig {
     throw new StoaConfigError(`baseUrl must be an http(s) URL, like ${DEFAULT_BASE_URL}.`);
   }
   const fetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
-  return { apiKey, baseUrl: baseUrl.replace(/\/+$/, ""), fetch };
+  const budget = options.retryBudgetMs ?? MAX_RETRY_BUDGET_MS;
+  if (typeof budget !== "number" || !(budget > 0)) {
+    throw new StoaConfigError("retryBudgetMs must be a positive number of milliseconds (at most 25 000).");
+  }
+  return { apiKey, baseUrl: baseUrl.replace(/\/+$/, ""), fetch, retryBudgetMs: Math.min(budget, MAX_RETRY_BUDGET_MS) };
 }
 
 /** Checks `stoa.fetch()` options and returns the provider module. */

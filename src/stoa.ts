@@ -44,7 +44,13 @@ export class Stoa {
         // a failing hook must not break the app or delivery
       }
     };
-    const api = createApiClient({ apiKey: config.apiKey, baseUrl: config.baseUrl, fetch: config.fetch });
+    const api = createApiClient({
+      apiKey: config.apiKey,
+      baseUrl: config.baseUrl,
+      fetch: config.fetch,
+      timeoutMs: Math.min(10_000, config.retryBudgetMs),
+      retry: { budgetMs: config.retryBudgetMs },
+    });
     this.#outbox = createOutbox({ api, onError: this.#onError });
   }
 
