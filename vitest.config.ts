@@ -33,6 +33,10 @@ export default defineConfig({
           cloudflareTest({
             miniflare: {
               compatibilityDate: COMPATIBILITY_DATE,
+              // No nodejs_compat asked for. Inside this pool Node APIs exist anyway:
+              // the plugin adds nodejs_compat_v2 for vitest itself (and the date is
+              // past 2026-08-04, when nodejs_compat became the default), even with
+              // "no_nodejs_compat". Web-only src/ is enforced by tsconfig.src.json.
               compatibilityFlags: [],
             },
           }),

@@ -198,9 +198,9 @@ describe("fake provider through the openai SDK", () => {
 describe("fake provider through the Anthropic SDK", () => {
   it("answers a JSON message", async () => {
     const run = newRunId("msg");
-    const message = await anthropic(run).messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages });
+    const message = await anthropic(run).messages.create({ model: "claude-sonnet-5", max_tokens: 64, messages });
     expect(message.id).toBe(`msg_${run}_1`);
-    expect(message.model).toBe("claude-sonnet-4-5");
+    expect(message.model).toBe("claude-sonnet-5");
     expect(message.content).toEqual([{ type: "text", text: "Hello!" }]);
     expect(message.usage).toEqual(ANTHROPIC_USAGE);
     expect(message._request_id).toBe(`req_${run}_1`);
@@ -210,7 +210,7 @@ describe("fake provider through the Anthropic SDK", () => {
   it("streams message_start … message_delta … message_stop", async () => {
     const run = newRunId("msgstream");
     const stream = await anthropic(run, "text=unicode").messages.create({
-      model: "claude-sonnet-4-5",
+      model: "claude-sonnet-5",
       max_tokens: 64,
       messages,
       stream: true,

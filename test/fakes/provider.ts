@@ -644,7 +644,7 @@ function jsonFor(api: Api, c: Ctx): Response {
           id: ids.msg(c),
           type: "message",
           role: "assistant",
-          model: requestedModel(c, "claude-sonnet-4-5"),
+          model: requestedModel(c, "claude-sonnet-5"),
           content: o.tools
             ? [{ type: "tool_use", id: ids.toolu(c), name: TOOL_NAME, input: JSON.parse(args) }]
             : [{ type: "text", text }],
@@ -831,7 +831,8 @@ function chatEvents(c: Ctx, openrouter: boolean): SseItem[] {
     }
   }
 
-  if (!openrouter) items.push(chunk({ role: "assistant", content: "", refusal: null }));
+  // OpenAI opens with a role chunk; with tools the first tool-call delta carries the role instead.
+  if (!openrouter && !o.tools) items.push(chunk({ role: "assistant", content: "", refusal: null }));
   if (o.error) {
     items.push(...contentDeltas.slice(0, 1));
     if (openrouter) {
@@ -949,7 +950,7 @@ function anthropicEvents(c: Ctx): SseItem[] {
         id: ids.msg(c),
         type: "message",
         role: "assistant",
-        model: requestedModel(c, "claude-sonnet-4-5"),
+        model: requestedModel(c, "claude-sonnet-5"),
         content: [],
         stop_reason: null,
         stop_sequence: null,
