@@ -4,10 +4,12 @@
  */
 import type { FetchLike, WaitUntil } from "../api/types.ts";
 import { StoaStreamError } from "../errors.ts";
+import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { Provider, Reading } from "../providers/types.ts";
 import { tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import type { UsageEvent } from "../usage.ts";
+import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
 import { buildEvent, type CallRecord } from "./event.ts";
 import { type PreparedRequest, prepareRequest } from "./request.ts";
@@ -38,10 +40,12 @@ export interface MeterSettings {
   metadata: Record<string, string> | undefined;
   waitUntil: WaitUntil | undefined;
   fetch: FetchLike;
+  /** Checked before each metered call; undefined to skip the check. */
+  gate: ChargeabilityGate | undefined;
 }
 
-/** Data bytes of one SSE event the parser keeps whole. */
-const MAX_EVENT_BYTES = 1024 * 1024;
+/** Characters of data of one SSE event the parser keeps whole. */
+const MAX_EVENT_LENGTH = 1024 * 1024;
 
 /** Creates a metering fetch. */
 export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
@@ -59,6 +63,13 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       );
     }
     if (prepared === undefined) return upstream(input, init);
+    if (settings.gate !== undefined) {
+      const verdict = await settings.gate.check(
+        settings.userId,
+        init?.signal ?? (input instanceof Request ? input.signal : null),
+      );
+      if (!verdict.allowed) return refuse(settings.provider, settings.userId, verdict.reason, input, init);
+    }
 
     const startedAt = Date.now();
     const response = await upstream(prepared.input, prepared.init);
@@ -105,8 +116,8 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     }
     const body = meterBody(response.body as ReadableStream<Uint8Array>, {
       filter: call.facts.injectedUsage,
-      maxEventBytes: MAX_EVENT_BYTES,
-      onEvent: (data, dataBytes, head) => reader.event(data, dataBytes, head),
+      maxEventLength: MAX_EVENT_LENGTH,
+      onEvent: (data, dataLength, head) => reader.event(data, dataLength, head),
       afterChunk() {
         if (!reader.done) return false;
         finish("done");

@@ -3,9 +3,8 @@
  * in a stream, `message_delta.usage` carries cumulative totals that overwrite
  * what `message_start` said, field by field.
  */
-import { findObjectValue, stringValueWeight, tryParse } from "../streams/json-scan.ts";
+import { deltaWeight, lastObject, lastObjectValue, tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
-import { lastUsage } from "./openai.ts";
 import type { Provider, Reading, StreamReader } from "./types.ts";
 import { count, isObj, obj, str } from "./wire.ts";
 
@@ -28,9 +27,6 @@ export function anthropicUsage(raw: unknown): Usage | undefined {
   return isObj(raw) ? { ...emptyUsage(), ...anthropicUsageFields(raw) } : undefined;
 }
 
-/** Keys whose string values are generated content in `content_block_delta` events. */
-const CONTENT_KEYS = ['"text"', '"partial_json"', '"thinking"'];
-
 function readMessagesStream(): StreamReader {
   const reading: Reading = { outputWeight: 0 };
   let started: Partial<Usage> | undefined;
@@ -49,13 +45,14 @@ function readMessagesStream(): StreamReader {
   }
 
   return {
-    event(data, dataBytes, truncatedHead) {
+    event(data, dataLength, truncatedHead) {
       if (truncatedHead !== undefined) {
-        reading.outputWeight += dataBytes;
-        if (truncatedHead.includes('"message_delta"')) take({ type: "message_delta", usage: lastUsage(data) });
+        reading.outputWeight += dataLength;
+        if (truncatedHead.includes('"message_delta"'))
+          take({ type: "message_delta", usage: lastObject(data, '"usage"') });
         return false;
       }
-      if (findObjectValue(data, '"usage"') !== -1) {
+      if (lastObjectValue(data, '"usage"') !== -1) {
         take(obj(tryParse(data)));
         return false;
       }
@@ -63,9 +60,7 @@ function readMessagesStream(): StreamReader {
         done = true;
         return false;
       }
-      let weight = 0;
-      for (const key of CONTENT_KEYS) weight += stringValueWeight(data, key);
-      reading.outputWeight += weight;
+      reading.outputWeight += deltaWeight(data);
       return false;
     },
     get done() {

@@ -2,13 +2,7 @@
  * OpenAI: chat completions, Responses and embeddings. The chat stream reader
  * is shared with OpenAI-shaped providers (OpenRouter).
  */
-import {
-  findLastObjectValue,
-  findObjectValue,
-  sliceObject,
-  stringValueWeight,
-  tryParse,
-} from "../streams/json-scan.ts";
+import { deltaWeight, lastObject, lastObjectValue, tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
 import type { Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
 import { count, isObj, money, obj, str } from "./wire.ts";
@@ -53,21 +47,6 @@ function webSearches(output: unknown): number {
   return n;
 }
 
-/** The last `"usage":{…}` object in the kept tail of an event too large to hold whole. */
-export function lastUsage(tail: string): unknown {
-  const at = findLastObjectValue(tail, '"usage"');
-  return at === -1 ? undefined : tryParse(sliceObject(tail, at) ?? "");
-}
-
-/** Keys whose string values are generated content in chat deltas. */
-const CHAT_CONTENT_KEYS = ['"content"', '"arguments"', '"reasoning_content"', '"reasoning"', '"refusal"'];
-
-function contentWeight(data: string, keys: readonly string[]): number {
-  let weight = 0;
-  for (const key of keys) weight += stringValueWeight(data, key);
-  return weight;
-}
-
 /** Adds `stream_options.include_usage` to a chat stream request that lacks it. */
 export function prepareChat(facts: RequestFacts, text: string): string | undefined {
   if (!facts.stream || facts.endpoint !== "chat.completions") return undefined;
@@ -98,11 +77,11 @@ export function readChatStream(facts: RequestFacts, withCost: boolean): StreamRe
   }
 
   return {
-    event(data, dataBytes, truncatedHead) {
+    event(data, dataLength, truncatedHead) {
       if (truncatedHead !== undefined) {
-        // too large to keep: count its bytes as content, and look for usage at its end
-        reading.outputWeight += dataBytes;
-        const usage = lastUsage(data);
+        // too large to keep: count its length as content, and look for usage at its end
+        reading.outputWeight += dataLength;
+        const usage = lastObject(data, '"usage"');
         if (usage !== undefined) take({ usage });
         return false;
       }
@@ -110,7 +89,7 @@ export function readChatStream(facts: RequestFacts, withCost: boolean): StreamRe
         done = true;
         return false;
       }
-      if (first || findObjectValue(data, '"usage"') !== -1) {
+      if (first || lastObjectValue(data, '"usage"') !== -1) {
         first = false;
         const chunk = tryParse(data);
         if (!isObj(chunk)) return false;
@@ -121,7 +100,7 @@ export function readChatStream(facts: RequestFacts, withCost: boolean): StreamRe
           return facts.injectedUsage && Array.isArray(choices) && choices.length === 0;
         }
       }
-      reading.outputWeight += contentWeight(data, CHAT_CONTENT_KEYS);
+      reading.outputWeight += deltaWeight(data);
       return false;
     },
     get done() {
@@ -153,26 +132,28 @@ function readResponsesStream(): StreamReader {
   }
 
   return {
-    event(data, dataBytes, truncatedHead) {
+    event(data, dataLength, truncatedHead) {
       if (truncatedHead !== undefined) {
         // too large to keep: a terminal event carries the usage at its end; anything else is content
-        if (TERMINAL.some((type) => truncatedHead.includes(type))) takeResponse({ usage: lastUsage(data) }, true);
-        else reading.outputWeight += dataBytes;
+        if (TERMINAL.some((type) => truncatedHead.includes(type)))
+          takeResponse({ usage: lastObject(data, '"usage"') }, true);
+        else reading.outputWeight += dataLength;
         return false;
       }
-      if (first || findObjectValue(data, '"usage"') !== -1) {
+      if (first || lastObjectValue(data, '"usage"') !== -1) {
         first = false;
         const event = obj(tryParse(data));
         const response = obj(event.response);
         takeResponse(response, typeof event.type === "string" && TERMINAL.includes(`"${event.type}"`));
         return false;
       }
-      if (data.indexOf('"web_search_call"') !== -1) {
-        const event = obj(tryParse(data));
-        const item = obj(event.item);
+      if (data.startsWith('{"type":"response.output_item.done"')) {
+        // a finished web search counts even if the stream never completes
+        const item = obj(obj(tryParse(data)).item);
         if (item.type === "web_search_call" && typeof item.id === "string") searches.add(item.id);
+        return false;
       }
-      reading.outputWeight += stringValueWeight(data, '"delta"');
+      reading.outputWeight += deltaWeight(data);
       return false;
     },
     get done() {

@@ -24,10 +24,11 @@ export interface Reading {
 export interface StreamReader {
   /**
    * Sees the data of one event. `truncatedHead` is set when the event was too
-   * large to keep whole: `data` then holds only its last bytes. Returns `true`
-   * to remove the event from what the app reads.
+   * large to keep whole: `data` then holds only its last characters, and
+   * `dataLength` is its true length. Returns `true` to remove the event from
+   * what the app reads.
    */
-  event(data: string, dataBytes: number, truncatedHead: string | undefined): boolean;
+  event(data: string, dataLength: number, truncatedHead: string | undefined): boolean;
   /** True once the provider's terminal event arrived (`[DONE]`, `message_stop`, `response.completed` …). */
   readonly done: boolean;
   /** What the stream reported so far. */

@@ -24,10 +24,10 @@ export type BodyOutcome = "end" | "cancel" | "error";
 export interface MeterBodyOptions {
   /** Cut dropped events out of what the app reads. */
   filter: boolean;
-  /** Data bytes of one event kept whole by the parser. */
-  maxEventBytes?: number;
+  /** Characters of data of one event the parser keeps whole. */
+  maxEventLength?: number;
   /** Sees each event (see `SseEventHandler`); returns true to drop it. */
-  onEvent(data: string, dataBytes: number, head: string | undefined): boolean;
+  onEvent(data: string, dataLength: number, head: string | undefined): boolean;
   /** Called after each chunk is parsed; returning true stops parsing (the meter has all it needs). */
   afterChunk(): boolean;
   /** Called once when the body ends, is cancelled, or fails; also when parsing throws. */
@@ -40,8 +40,11 @@ export interface MeterBodyOptions {
 export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBodyOptions): ReadableStream<Uint8Array> {
   const upstream = source.getReader();
   let parser: SseParser | undefined = createSseParser(
-    (data, info) => options.onEvent(data, info.dataBytes, info.head),
-    options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes },
+    (data, info) => options.onEvent(data, info.dataLength, info.head),
+    {
+      offsets: options.filter,
+      ...(options.maxEventLength === undefined ? {} : { maxEventLength: options.maxEventLength }),
+    },
   );
   let ended = false;
   let seen = 0; // bytes read from upstream so far

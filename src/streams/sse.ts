@@ -1,35 +1,31 @@
 /**
- * A byte-level Server-Sent Events parser for metering.
+ * A Server-Sent Events parser for metering.
  *
- * It frames events on the raw bytes (line ends are ASCII, so UTF-8 never needs
- * decoding to find them) and decodes only `data` lines. That keeps byte
- * offsets exact, which lets the caller drop a whole event from what the app
- * reads, and lets it bound memory on a huge event without decoding it.
+ * It decodes each chunk once and frames events on the text with
+ * single-character searches, the cheapest way through a stream in V8. On
+ * request it also reports where each event sat in the byte stream, so the
+ * caller can cut an event out of the bytes the app reads.
  *
  * Follows the SSE rules (LF, CRLF and bare CR line ends; a leading BOM; `:`
  * comments; multi-line `data` joined with `\n`), with two metering policies:
- * - an event whose data passes `maxEventBytes` is not held whole: its first
- *   `HEAD` and last `TAIL` bytes are kept (where every provider puts the type
- *   and the usage object) and the callback learns its true size;
+ * - an event whose data passes `maxEventLength` is not held whole: its first
+ *   `HEAD` and last `TAIL` characters are kept (where every provider puts the
+ *   type and the usage object) and the callback learns its true length;
  * - at the end of the stream, an event not followed by a blank line is still
  *   dispatched (the SSE spec drops it; providers can end that way, and its
  *   usage is billable).
  */
 
 const LF = 10;
-const CR = 13;
+const BOM = 0xfeff;
 const HEAD = 256;
 const TAIL = 64 * 1024;
 
-/** Where an event sat in the byte stream, and whether it was cut down. */
+/** Where an event sat in the stream, and whether it was cut down. */
 export interface SseEventInfo {
-  /** Offset of the event's first byte (just after the previous blank line). */
-  start: number;
-  /** Offset just past the blank line that ended it (the stream length at the end). */
-  end: number;
-  /** Bytes of `data` the event carried (joined lines), even when truncated. */
-  dataBytes: number;
-  /** When the data passed `maxEventBytes`: its first bytes; `data` then holds its last bytes. */
+  /** Length of the event's `data` (joined lines, UTF-16 units), even when truncated. */
+  dataLength: number;
+  /** When the data passed `maxEventLength`: its first characters; `data` then holds its last ones. */
   head?: string;
 }
 
@@ -42,163 +38,204 @@ export interface SseParser {
   feed(chunk: Uint8Array): void;
   /** Ends the stream, dispatching an event left without its blank line. */
   end(): void;
-  /** Offset just past the last blank line seen: bytes before it belong to complete events. */
+  /** With `offsets`: the byte offset just past the last blank line seen. */
   readonly boundary: number;
-  /** `[start, end)` ranges of events the handler dropped, oldest first; the caller may shift them off. */
+  /** With `offsets`: `[start, end)` byte ranges of events the handler dropped; the caller may shift them off. */
   readonly dropped: [number, number][];
 }
 
 /** Options of `createSseParser`. */
 export interface SseParserOptions {
-  /** Data bytes of one event kept whole (default 1 MiB). */
-  maxEventBytes?: number;
+  /** Characters of data of one event kept whole (default 1 Mi). */
+  maxEventLength?: number;
+  /** Track byte offsets of event boundaries (`boundary`, `dropped`); off by default. */
+  offsets?: boolean;
 }
 
-/** Creates a byte-level SSE parser that calls `onEvent` for each event with data. */
+/** Creates an SSE parser that calls `onEvent` for each event with data. */
 export function createSseParser(onEvent: SseEventHandler, options: SseParserOptions = {}): SseParser {
-  const maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
-  const decoder = new TextDecoder();
+  const maxEventLength = Math.max(options.maxEventLength ?? 1024 * 1024, HEAD + TAIL);
+  const offsets = options.offsets === true;
+  // BOM kept in the text, so that every character stands for its own bytes
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+  let decoding = false; // the decoder holds part of a UTF-8 sequence
 
-  let offset = 0; // stream offset of the current chunk's first byte
-  let boundary = 0;
-  let eventStart = 0;
+  let first = true; // the stream's first character may be a BOM
   let skipLF = false; // the previous chunk ended in CR: a leading LF belongs to it
-  let first = true; // the first line may start with a BOM
 
-  // a line split across chunks; past the cap only its head and a tail are kept
-  let parts: Uint8Array[] = [];
-  let partsLength = 0;
-  let skipped = 0; // bytes dropped from the middle of that line
+  // an incomplete line carried between chunks; past the cap only its head and tail
+  let pending = "";
+  let pendingHead: string | undefined;
+  let pendingLength = 0;
 
-  // the current event's data
+  // the current event
   let data: string | undefined;
-  let dataBytes = 0;
+  let dataLength = 0;
   let head: string | undefined;
 
+  // byte offsets (with `offsets`)
+  let fed = 0; // bytes fed so far
+  let carry = 0; // bytes of an incomplete UTF-8 sequence the decoder holds
+  let textStart = 0; // byte offset of the current text's first character
+  let textAscii = true; // every character of the current text is one byte
+  let text = "";
+  let boundary = 0;
   const dropped: [number, number][] = [];
 
-  function appendData(value: string, bytes: number, valueHead?: string): void {
-    dataBytes += data === undefined ? bytes : bytes + 1;
-    if (valueHead !== undefined && head === undefined) head = data === undefined ? valueHead : data.slice(0, HEAD);
-    data = data === undefined ? value : `${data}\n${value}`;
-    if (dataBytes > maxEventBytes) {
+  function byteOffset(index: number): number {
+    return textAscii ? textStart + index : textStart + utf8Length(text, index);
+  }
+
+  function appendData(value: string, length: number, valueHead?: string): void {
+    if (data === undefined) {
+      data = value;
+      dataLength = length;
+      if (valueHead !== undefined) head = valueHead;
+    } else {
+      if (valueHead !== undefined && head === undefined) head = data.slice(0, HEAD);
+      data = `${data}\n${value}`;
+      dataLength += length + 1;
+    }
+    if (dataLength > maxEventLength) {
       if (head === undefined) head = data.slice(0, HEAD);
       if (data.length > TAIL) data = data.slice(-TAIL);
     }
   }
 
+  /** A blank line ends the event; `end` is the text index just past it. */
   function dispatch(end: number): void {
+    const at = offsets ? byteOffset(end) : 0;
     if (data !== undefined) {
-      const info: SseEventInfo = { start: eventStart, end, dataBytes };
+      const info: SseEventInfo = { dataLength };
       if (head !== undefined) info.head = head;
       const value = data;
       data = undefined;
-      dataBytes = 0;
+      dataLength = 0;
       head = undefined;
-      if (onEvent(value, info) === true) dropped.push([info.start, end]);
+      if (onEvent(value, info) === true && offsets) dropped.push([boundary, at]);
     }
-    boundary = end;
-    eventStart = end;
+    boundary = at;
   }
 
-  /** Handles one complete line, `bytes[from, to)`, whose line end finishes at stream offset `end`. */
-  function line(bytes: Uint8Array, from: number, to: number, end: number): void {
+  /** One complete line, `line[from, to)`, that ends at text index `end`. */
+  function line(source: string, from: number, to: number, end: number): void {
     if (first) {
       first = false;
-      if (bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf) from += 3;
+      if (source.charCodeAt(from) === BOM) from++;
     }
     if (from === to) {
       dispatch(end);
       return;
     }
-    const start = dataValueStart(bytes, from, to);
-    if (start !== -1) appendData(decoder.decode(bytes.subarray(start, to)), to - start);
+    if (
+      source.charCodeAt(from) === 100 &&
+      source.charCodeAt(from + 4) === 58 &&
+      source.charCodeAt(from + 1) === 97 &&
+      source.charCodeAt(from + 2) === 116 &&
+      source.charCodeAt(from + 3) === 97
+    ) {
+      const start = source.charCodeAt(from + 5) === 32 ? from + 6 : from + 5;
+      appendData(source.slice(start, to), to - start);
+    }
   }
 
-  /** Handles an over-long line of `total` bytes of which `kept` holds the first HEAD and the last TAIL. */
-  function longLine(kept: Uint8Array, total: number): void {
+  /** The pending line ends with `text[0, to)`. */
+  function finishPending(to: number, end: number): void {
+    if (pendingHead === undefined) {
+      const whole = pending + text.slice(0, to);
+      pending = "";
+      pendingLength = 0;
+      line(whole, 0, whole.length, end);
+      return;
+    }
+    // an over-long line: its head, and the last TAIL characters
+    const tail = (pending + text.slice(0, to)).slice(-TAIL);
+    const total = pendingLength + to;
+    const lineHead = pendingHead;
+    pending = "";
+    pendingHead = undefined;
+    pendingLength = 0;
     let from = 0;
     if (first) {
       first = false;
-      if (kept[0] === 0xef && kept[1] === 0xbb && kept[2] === 0xbf) from = 3;
+      if (lineHead.charCodeAt(0) === BOM) from = 1;
     }
-    const start = dataValueStart(kept, from, HEAD);
-    if (start === -1) return;
-    const valueHead = decoder.decode(kept.subarray(start, HEAD));
-    appendData(decoder.decode(kept.subarray(HEAD)), total - start, valueHead);
-  }
-
-  /** Finishes the pending line with `rest`, the part of it in the current chunk. */
-  function finishPending(rest: Uint8Array, end: number): void {
-    const whole = concat([...parts, rest], partsLength + rest.length);
-    const total = whole.length + skipped;
-    parts = [];
-    partsLength = 0;
-    if (skipped === 0 && whole.length <= Math.max(maxEventBytes, HEAD + TAIL)) {
-      line(whole, 0, whole.length, end);
-    } else {
-      skipped = 0;
-      longLine(headAndTail(whole), total);
+    if (lineHead.startsWith("data:", from)) {
+      const start = lineHead.charCodeAt(from + 5) === 32 ? from + 6 : from + 5;
+      appendData(tail, total - start, lineHead.slice(start));
     }
   }
 
-  /** Keeps `chunk[from, …)` as the start of the next line, bounding what a never-ending line holds. */
-  function keep(chunk: Uint8Array, from: number): void {
-    parts.push(chunk.slice(from));
-    partsLength += chunk.length - from;
-    if (partsLength > (skipped > 0 ? HEAD + 2 * TAIL : Math.max(maxEventBytes, HEAD + 2 * TAIL))) {
-      const whole = concat(parts, partsLength);
-      const kept = headAndTail(whole);
-      skipped += whole.length - kept.length;
-      parts = [kept];
-      partsLength = kept.length;
+  /** Keeps `text[from, …)` as the start of the next line, bounding a never-ending one. */
+  function keep(from: number): void {
+    const rest = from === 0 ? text : text.slice(from);
+    pendingLength += rest.length;
+    if (pendingHead === undefined && pendingLength <= maxEventLength) {
+      pending += rest;
+      return;
     }
+    if (pendingHead === undefined) pendingHead = (pending + rest).slice(0, HEAD);
+    pending = (pending + rest).slice(-TAIL);
   }
 
   function feed(chunk: Uint8Array): void {
-    const length = chunk.length;
+    // a chunk that ends in ASCII ends a character: decode it whole, which is cheaper than streaming
+    const ascii = (chunk[chunk.length - 1] ?? 0) < 0x80;
+    text = !decoding && ascii ? decoder.decode(chunk) : decoder.decode(chunk, { stream: true });
+    decoding = !ascii;
+    if (offsets) {
+      textStart = fed - carry;
+      fed += chunk.length;
+      carry = incompleteTail(chunk);
+      textAscii = text.length === fed - carry - textStart;
+    }
+    const length = text.length;
     let pos = 0;
     if (skipLF) {
       skipLF = false;
-      if (length > 0 && chunk[0] === LF) {
-        // the LF of a CRLF split across chunks: it belongs to the line before
+      if (text.charCodeAt(0) === LF) {
+        // the LF of a CRLF split across chunks belongs to the line before
         pos = 1;
-        if (boundary === offset) boundary = eventStart = offset + 1;
-        const last = dropped[dropped.length - 1];
-        if (last !== undefined && last[1] === offset) last[1] = offset + 1;
+        if (boundary === textStart) {
+          const last = dropped[dropped.length - 1];
+          if (last !== undefined && last[1] === boundary) last[1] = textStart + 1;
+          boundary = textStart + 1;
+        }
       }
     }
-    let cr = chunk.indexOf(CR, pos);
+    let cr = text.indexOf("\r", pos);
     while (pos < length) {
-      const lf = chunk.indexOf(LF, pos);
-      if (cr !== -1 && cr < pos) cr = chunk.indexOf(CR, pos);
-      let eol: number;
+      let eol = text.indexOf("\n", pos);
       let next: number;
-      if (cr !== -1 && (lf === -1 || cr < lf)) {
+      if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos);
+      if (cr !== -1 && (eol === -1 || cr < eol)) {
         eol = cr;
         if (cr + 1 < length) {
-          next = chunk[cr + 1] === LF ? cr + 2 : cr + 1;
+          next = text.charCodeAt(cr + 1) === LF ? cr + 2 : cr + 1;
         } else {
           next = length;
           skipLF = true;
         }
-      } else if (lf !== -1) {
-        eol = lf;
-        next = lf + 1;
+      } else if (eol !== -1) {
+        next = eol + 1;
       } else {
-        keep(chunk, pos);
-        break;
+        keep(pos);
+        return;
       }
-      if (partsLength > 0) finishPending(chunk.subarray(pos, eol), offset + next);
-      else line(chunk, pos, eol, offset + next);
+      if (pendingLength > 0) finishPending(eol, next);
+      else line(text, pos, eol, next);
       pos = next;
     }
-    offset += length;
   }
 
   function end(): void {
-    if (partsLength > 0) finishPending(new Uint8Array(0), offset);
-    if (data !== undefined) dispatch(offset);
+    text = decoding ? decoder.decode() : ""; // an unfinished UTF-8 sequence becomes U+FFFD
+    if (text.length > 0) keep(0);
+    text = "";
+    textStart = fed;
+    textAscii = true;
+    if (pendingLength > 0) finishPending(0, 0);
+    if (data !== undefined) dispatch(0);
   }
 
   return {
@@ -211,36 +248,33 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   };
 }
 
-/** Where the value of a `data:` line starts, or -1 for any other line. */
-function dataValueStart(bytes: Uint8Array, from: number, to: number): number {
-  if (
-    to - from < 5 ||
-    bytes[from] !== 100 ||
-    bytes[from + 1] !== 97 ||
-    bytes[from + 2] !== 116 ||
-    bytes[from + 3] !== 97 ||
-    bytes[from + 4] !== 58
-  ) {
-    return -1;
+/** Bytes at the end of `chunk` that start a UTF-8 sequence it does not finish. */
+function incompleteTail(chunk: Uint8Array): number {
+  const n = chunk.length;
+  for (let back = 1; back <= 3 && back <= n; back++) {
+    const byte = chunk[n - back] as number;
+    if (byte < 0x80) return 0; // ASCII: complete
+    if (byte >= 0xc0) {
+      // a lead byte: how long its sequence is
+      const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+      return size > back ? back : 0;
+    }
+    // a continuation byte: look further back
   }
-  return bytes[from + 5] === 32 ? from + 6 : from + 5;
+  return 0;
 }
 
-function headAndTail(whole: Uint8Array): Uint8Array {
-  if (whole.length <= HEAD + TAIL) return whole;
-  const kept = new Uint8Array(HEAD + TAIL);
-  kept.set(whole.subarray(0, HEAD));
-  kept.set(whole.subarray(whole.length - TAIL), HEAD);
-  return kept;
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1 && parts[0]?.length === length) return parts[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
+/** UTF-8 length of `text[0, end)`. */
+function utf8Length(text: string, end: number): number {
+  let bytes = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
   }
-  return out;
+  return bytes;
 }

@@ -17,7 +17,7 @@ function reference(text: string): string[] {
 }
 
 /** Events as our parser sees the bytes in the given chunks. */
-function ours(chunks: Uint8Array[], maxEventBytes?: number): { data: string[]; infos: SseEventInfo[] } {
+function ours(chunks: Uint8Array[], maxEventLength?: number): { data: string[]; infos: SseEventInfo[] } {
   const data: string[] = [];
   const infos: SseEventInfo[] = [];
   const parser = createSseParser(
@@ -26,7 +26,7 @@ function ours(chunks: Uint8Array[], maxEventBytes?: number): { data: string[]; i
       infos.push(info);
       return undefined;
     },
-    maxEventBytes === undefined ? {} : { maxEventBytes },
+    maxEventLength === undefined ? {} : { maxEventLength },
   );
   for (const chunk of chunks) parser.feed(chunk);
   parser.end();
@@ -88,27 +88,35 @@ describe("createSseParser", () => {
     expect(ours(splitAt(b, 2)).data).toEqual(["x"]);
   });
 
-  it("reports byte offsets of each event, and the boundary after complete events", () => {
-    const text = "data: a\n\n: c\ndata: bb\r\n\r\ndata: tail";
-    const seen: [number, number][] = [];
-    const parser = createSseParser((_d, info) => {
-      seen.push([info.start, info.end]);
-      return undefined;
-    });
-    parser.feed(encoder.encode(text));
-    expect(seen).toEqual([
-      [0, 9],
-      [9, 25],
-    ]);
-    expect(parser.boundary).toBe(25);
-    parser.end();
-    expect(seen[2]).toEqual([25, 35]);
+  it("reports the byte offset after the last complete event, multi-byte text and a BOM included", () => {
+    const text = "\uFEFFdata: a\n\n: c\ndata: bé🎉\r\n\r\ndata: tail";
+    const bytes = encoder.encode(text);
+    const [first, last] = [3 + 9, bytes.length - 10];
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const parser = createSseParser(() => undefined, { offsets: true });
+      const seen: number[] = [];
+      for (const chunk of splitAt(bytes, cut)) {
+        parser.feed(chunk);
+        seen.push(parser.boundary);
+      }
+      expect(parser.boundary).toBe(last);
+      // a cut between the CR and the LF of the last CRLF: the boundary moves past the LF with the next chunk
+      const expected = cut === last - 1 ? cut : cut >= last ? last : cut >= first ? first : 0;
+      expect(seen[0]).toBe(expected);
+    }
   });
 
-  it("marks dropped events", () => {
-    const parser = createSseParser((data) => data === "drop");
-    parser.feed(encoder.encode("data: keep\n\ndata: drop\n\ndata: keep\n\n"));
-    expect(parser.dropped).toEqual([[12, 24]]);
+  it("marks the byte range of each dropped event, for every split", () => {
+    const text = "data: keep\n\ndata: dröp\r\n\r\ndata: keep\n\n";
+    const bytes = encoder.encode(text);
+    const start = 12;
+    const end = start + encoder.encode("data: dröp\r\n\r\n").length;
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const parser = createSseParser((data) => data === "dröp", { offsets: true });
+      for (const chunk of splitAt(bytes, cut)) parser.feed(chunk);
+      parser.end();
+      expect(parser.dropped).toEqual([[start, end]]);
+    }
   });
 
   it("dispatches a last event that has no blank line after it (metering policy)", () => {
@@ -117,7 +125,7 @@ describe("createSseParser", () => {
     expect(ours([encoder.encode("data: a\n\ndata: b\n")]).data).toEqual(["a", "b"]);
   });
 
-  it("keeps the head and the tail of an event past maxEventBytes, with its true size", () => {
+  it("keeps the head and the tail of an event past maxEventLength, with its true size", () => {
     const big = "x".repeat(300_000);
     const text = `data: {"type":"big","content":"${big}","usage":{"n":1}}\n\ndata: after\n\n`;
     const b = encoder.encode(text);
@@ -125,7 +133,7 @@ describe("createSseParser", () => {
     for (let i = 0; i < b.length; i += 1000) chunks.push(b.slice(i, i + 1000));
     const { data, infos } = ours(chunks, 100_000);
     expect(data).toHaveLength(2);
-    expect(infos[0]?.dataBytes).toBe(text.indexOf("\n\n") - 6);
+    expect(infos[0]?.dataLength).toBe(text.indexOf("\n\n") - 6);
     expect(infos[0]?.head?.startsWith('{"type":"big"')).toBe(true);
     expect(data[0]?.endsWith('"usage":{"n":1}}')).toBe(true);
     expect(data[0]?.length).toBeLessThanOrEqual(64 * 1024);
@@ -136,7 +144,7 @@ describe("createSseParser", () => {
     const big = "y".repeat(10 * 1024 * 1024);
     const text = `data: {"content":"${big}"}\n\ndata: {"usage":{"total_tokens":3}}\n\n`;
     const { data, infos } = ours([encoder.encode(text)]);
-    expect(infos[0]?.dataBytes).toBe(big.length + 14);
+    expect(infos[0]?.dataLength).toBe(big.length + 14);
     expect(data[0]?.length).toBe(64 * 1024);
     expect(data[1]).toBe('{"usage":{"total_tokens":3}}');
   });
@@ -145,7 +153,7 @@ describe("createSseParser", () => {
     const line = `data: ${"z".repeat(1000)}\n`;
     const text = `${line.repeat(2000)}\ndata: next\n\n`;
     const { data, infos } = ours([encoder.encode(text)], 100_000);
-    expect(infos[0]?.dataBytes).toBe(2000 * 1000 + 1999);
+    expect(infos[0]?.dataLength).toBe(2000 * 1000 + 1999);
     expect(data[0]?.length).toBe(64 * 1024);
     expect(data[1]).toBe("next");
   });
