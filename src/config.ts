@@ -31,6 +31,30 @@ export interface StoaOptions {
    * `waitUntil`.
    */
   retryBudgetMs?: number;
+  /**
+   * When the chargeability check cannot be made (Stoa down, slower than
+   * `chargeabilityTimeoutMs`): `allow` (default) lets the call go ahead,
+   * metered, and tells `onError`; `block` refuses it with reason `unavailable`.
+   */
+  whenUnavailable?: "allow" | "block";
+  /** Longest wait for the chargeability check (default 2 000 ms). */
+  chargeabilityTimeoutMs?: number;
+  /** Signs member registrations. Default: `STOA_REGISTRATION_SECRET` from the environment. */
+  registrationSecret?: string;
+}
+
+/** Options of `stoa.registerMember()`. */
+export interface RegisterMemberOptions {
+  /** Default: the `Stoa` option, then `STOA_REGISTRATION_SECRET`. */
+  registrationSecret?: string;
+  /** The app's own id of the user. */
+  userId: string;
+  /** The user's email. */
+  email: string;
+  /** The user's display name. */
+  name?: string;
+  /** The user's avatar URL. */
+  avatarUrl?: string;
 }
 
 /** Options of `stoa.fetch()` and `stoa.wrap()`. */
@@ -45,6 +69,8 @@ export interface StoaFetchOptions {
   metadata?: Record<string, string>;
   /** The fetch that reaches the provider. Default: the global `fetch`. */
   fetch?: FetchLike;
+  /** Ask Stoa whether the user can be charged before each metered call (default true). */
+  checkChargeability?: boolean;
 }
 
 /** Resolved client settings. */
@@ -95,13 +121,23 @@ export function checkFetchOptions(options: StoaFetchOptions): Provider {
       `Unknown provider ${JSON.stringify(options.provider)}: use StoaProvider.OpenAI, StoaProvider.Anthropic or StoaProvider.OpenRouter.`,
     );
   }
-  if (typeof options.userId !== "string" || options.userId === "") {
-    throw new StoaConfigError("stoa.fetch() needs a userId: the app's own id of the user to bill, a non-empty string.");
+  if (
+    typeof options.userId !== "string" ||
+    options.userId === "" ||
+    options.userId === "." ||
+    options.userId === ".."
+  ) {
+    throw new StoaConfigError(
+      "stoa.fetch() needs a userId: the app's own id of the user to bill, a non-empty string (not '.' or '..').",
+    );
   }
   if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
     throw new StoaConfigError("waitUntil must be a function, e.g. ctx.waitUntil.bind(ctx).");
   }
   checkMetadata(options.metadata);
+  if (options.checkChargeability !== undefined && typeof options.checkChargeability !== "boolean") {
+    throw new StoaConfigError("checkChargeability must be true or false.");
+  }
   return provider;
 }
 

@@ -1,24 +1,30 @@
 /**
  * The error classes of `@onstoa/sdk`. Every error is a `StoaError` with a
- * stable string `code`; `switch (error.code)` narrows to the subclass.
+ * stable string `code`: the package's own codes below, or, on a
+ * `StoaAPIError`, the code the Stoa API answered with.
  */
 import type { UsageEvent } from "./usage.ts";
 
-/** Stable codes of every error this package raises. */
+/**
+ * The `code` of a `StoaError`: one of the package's own codes, or the Stoa
+ * API's error code (`invalid_api_key`, `invalid_return_url`,
+ * `idempotency_key_reused`, …) carried by a `StoaAPIError`.
+ */
 export type StoaErrorCode =
   | "config_error"
   | "api_error"
   | "connection_error"
   | "delivery_error"
   | "stream_error"
-  | "charge_required";
+  | "charge_required"
+  | (string & {});
 
 /** Base class of every error raised by `@onstoa/sdk`. */
 export class StoaError extends Error {
   /** A stable machine-readable code. */
-  readonly code: StoaErrorCode | (string & {});
+  readonly code: StoaErrorCode;
 
-  constructor(message: string, code: StoaErrorCode | (string & {}), options?: { cause?: unknown }) {
+  constructor(message: string, code: StoaErrorCode, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "StoaError";
     this.code = code;
@@ -35,26 +41,29 @@ export class StoaConfigError extends StoaError {
   }
 }
 
-/** The Stoa API answered with an error (`{"error":{"type","code","message"}}`). */
+/**
+ * The Stoa API answered with an error (`{"error":{"type","code","message"}}`).
+ * `code` is the envelope's code, e.g. `invalid_api_key`, `invalid_request`,
+ * `invalid_return_url`, `invalid_registration_token`,
+ * `idempotency_key_reused`; `api_error` when the answer carried none (a
+ * proxy's HTML page, a 2xx body that is not JSON).
+ */
 export class StoaAPIError extends StoaError {
   /** HTTP status. */
   readonly status: number;
   /** The contract's error type: `invalid_request`, `authentication`, `not_found`, `rate_limited`, `server_error`. */
   readonly type: string | undefined;
-  /** The contract's error code, e.g. `invalid_api_key`. */
-  readonly apiCode: string | undefined;
   /** The `x-request-id` of the Stoa response, when present. */
   readonly requestId: string | undefined;
 
   constructor(
     message: string,
-    init: { status: number; type?: string | undefined; apiCode?: string | undefined; requestId?: string | undefined },
+    init: { status: number; type?: string | undefined; code?: string | undefined; requestId?: string | undefined },
   ) {
-    super(message, "api_error");
+    super(message, init.code === undefined || init.code === "" ? "api_error" : init.code);
     this.name = "StoaAPIError";
     this.status = init.status;
     this.type = init.type;
-    this.apiCode = init.apiCode;
     this.requestId = init.requestId;
   }
 }
@@ -99,4 +108,112 @@ export class StoaStreamError extends StoaError {
     super(message, "stream_error", options);
     this.name = "StoaStreamError";
   }
+}
+
+/** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
+export type ChargeRequiredReason = "payment_required" | "insufficient_balance" | "member_suspended" | "unavailable";
+
+/** Response header that marks the synthetic 402 of a blocked call; its value is the reason. */
+export const CHARGE_REQUIRED_HEADER = "x-stoa-charge-required";
+
+/** Response header with the blocked user's id, URI-encoded. */
+export const CHARGE_USER_HEADER = "x-stoa-user-id";
+
+const REASONS: readonly string[] = ["payment_required", "insufficient_balance", "member_suspended", "unavailable"];
+
+/**
+ * The user cannot be charged, so the provider was not called. Start a
+ * payment session (`stoa.createPaymentSession`) and retry after it completes.
+ *
+ * Provider SDKs wrap what a `fetch` returns in their own error classes, so
+ * `error instanceof StoaChargeRequiredError` also recognises the SDK error
+ * built from the meter's synthetic 402 (openai's `APIError`, Anthropic's
+ * `PaymentRequiredError`, the AI SDK's `APICallError`, and errors that carry
+ * one of those as `cause`). `StoaChargeRequiredError.from(error)` returns the
+ * typed error with its fields, or null.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await openai.chat.completions.create({ … });
+ * } catch (error) {
+ *   const blocked = StoaChargeRequiredError.from(error);
+ *   if (blocked) return redirect((await stoa.createPaymentSession({ userId: blocked.userId, returnUrl })).checkoutUrl);
+ *   throw error;
+ * }
+ * ```
+ */
+export class StoaChargeRequiredError extends StoaError {
+  override readonly code = "charge_required" as const;
+  /** The app's id of the user who cannot be charged. */
+  readonly userId: string;
+  /** Why: the contract's reason, or `unavailable`. */
+  readonly reason: ChargeRequiredReason;
+  /** HTTP status of the synthetic response the SDKs see. */
+  readonly status = 402;
+
+  constructor(userId: string, reason: ChargeRequiredReason, options?: { cause?: unknown }) {
+    super(chargeRequiredMessage(userId, reason), "charge_required", options);
+    this.name = "StoaChargeRequiredError";
+    this.userId = userId;
+    this.reason = reason;
+  }
+
+  /** True for real instances, and for provider-SDK errors made from the meter's synthetic 402. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: a subclass must test its own prototype
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: only the class itself recognises SDK errors
+    return this === StoaChargeRequiredError && chargeMarker(value) !== undefined;
+  }
+
+  /** The typed error for `error` (itself, or one rebuilt from a provider SDK's error), or null. */
+  static from(error: unknown): StoaChargeRequiredError | null {
+    if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, error)) {
+      return error as StoaChargeRequiredError;
+    }
+    const marker = chargeMarker(error);
+    return marker === undefined ? null : new StoaChargeRequiredError(marker.userId, marker.reason, { cause: error });
+  }
+}
+
+/** The message of a charge-required error: no secrets, a hint. */
+export function chargeRequiredMessage(userId: string, reason: ChargeRequiredReason): string {
+  const why =
+    reason === "unavailable"
+      ? "the chargeability check could not be made and whenUnavailable is 'block'"
+      : `the user cannot be charged (${reason})`;
+  return `Stoa blocked the call for user ${JSON.stringify(userId)}: ${why}. Start a payment with stoa.createPaymentSession().`;
+}
+
+/** Finds the meter's 402 marker on a provider-SDK error, its `cause` chain, or the AI SDK's retry errors. */
+function chargeMarker(value: unknown, depth = 0): { userId: string; reason: ChargeRequiredReason } | undefined {
+  if (typeof value !== "object" || value === null || depth > 4) return undefined;
+  const error = value as {
+    status?: unknown;
+    statusCode?: unknown;
+    headers?: unknown;
+    responseHeaders?: unknown;
+    cause?: unknown;
+    lastError?: unknown;
+  };
+  if (error.status === 402 || error.statusCode === 402) {
+    const reason = header(error.headers ?? error.responseHeaders, CHARGE_REQUIRED_HEADER);
+    const user = header(error.headers ?? error.responseHeaders, CHARGE_USER_HEADER);
+    if (reason !== undefined && REASONS.includes(reason) && user !== undefined) {
+      try {
+        return { userId: decodeURIComponent(user), reason: reason as ChargeRequiredReason };
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return chargeMarker(error.cause, depth + 1) ?? chargeMarker(error.lastError, depth + 1);
+}
+
+function header(headers: unknown, name: string): string | undefined {
+  if (typeof headers !== "object" || headers === null) return undefined;
+  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : undefined;
 }

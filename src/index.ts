@@ -8,10 +8,14 @@
  * const openai = new OpenAI({ fetch: stoa.fetch({ provider: StoaProvider.OpenAI, userId, waitUntil }) });
  * ```
  */
+export type { Membership } from "./api/members.ts";
+export type { PaymentSession, PaymentSessionInput, PaymentSessionStatus } from "./api/payments.ts";
 export type { FetchLike, WaitUntil } from "./api/types.ts";
-export type { StoaFetchOptions, StoaOptions } from "./config.ts";
+export type { RegisterMemberOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
 export {
+  type ChargeRequiredReason,
   StoaAPIError,
+  StoaChargeRequiredError,
   StoaConfigError,
   StoaConnectionError,
   StoaDeliveryError,

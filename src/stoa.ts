@@ -3,11 +3,26 @@
  * fetches and delivers their usage events in the background.
  */
 import { createApiClient } from "./api/client.ts";
-import type { FetchLike } from "./api/types.ts";
-import { checkFetchOptions, resolveConfig, type StoaFetchOptions, type StoaOptions } from "./config.ts";
+import { type Membership, registerMember } from "./api/members.ts";
+import {
+  createPaymentSession,
+  getPaymentSession,
+  type PaymentSession,
+  type PaymentSessionInput,
+} from "./api/payments.ts";
+import type { ApiClient, FetchLike } from "./api/types.ts";
+import {
+  checkFetchOptions,
+  type RegisterMemberOptions,
+  resolveConfig,
+  type StoaFetchOptions,
+  type StoaOptions,
+} from "./config.ts";
 import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
+import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
+import { readEnv } from "./runtime.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
 export interface WrappableClient<T> {
@@ -30,7 +45,10 @@ const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
  * ```
  */
 export class Stoa {
+  readonly #api: ApiClient;
+  readonly #registrationSecret: string | undefined;
   readonly #outbox: Outbox;
+  readonly #gate: ChargeabilityGate;
   readonly #onError: (error: Error) => void;
 
   /** @throws {StoaConfigError} when no API key is given or found in the environment. */
@@ -51,7 +69,22 @@ export class Stoa {
       timeoutMs: Math.min(10_000, config.retryBudgetMs),
       retry: { budgetMs: config.retryBudgetMs },
     });
+    this.#api = api;
+    this.#registrationSecret = options.registrationSecret;
     this.#outbox = createOutbox({ api, onError: this.#onError });
+    if (
+      options.whenUnavailable !== undefined &&
+      options.whenUnavailable !== "allow" &&
+      options.whenUnavailable !== "block"
+    ) {
+      throw new StoaConfigError('whenUnavailable must be "allow" or "block".');
+    }
+    this.#gate = createChargeabilityGate({
+      api,
+      onError: this.#onError,
+      ...(options.whenUnavailable === undefined ? {} : { whenUnavailable: options.whenUnavailable }),
+      ...(options.chargeabilityTimeoutMs === undefined ? {} : { timeoutMs: options.chargeabilityTimeoutMs }),
+    });
   }
 
   /**
@@ -71,6 +104,7 @@ export class Stoa {
         metadata: options.metadata === undefined ? undefined : { ...options.metadata },
         waitUntil: options.waitUntil,
         fetch: options.fetch ?? globalFetch,
+        gate: options.checkChargeability === false ? undefined : this.#gate,
       },
     );
   }
@@ -96,6 +130,57 @@ export class Stoa {
     const own = typeof upstream === "function" && upstream !== globalThis.fetch ? (upstream as FetchLike) : undefined;
     const fetch = this.fetch(own === undefined ? { ...options, fetch: globalFetch } : { ...options, fetch: own });
     return client.withOptions({ fetch });
+  }
+
+  /**
+   * Drops the cached chargeability answer for `userId`, so the next metered
+   * call asks Stoa again. Call it when the user returns from a payment.
+   */
+  invalidateChargeability(userId: string): void {
+    this.#gate.invalidate(userId);
+  }
+
+  /**
+   * Starts a payment for a user who cannot be charged: the PaymentSession of
+   * the contract, whose `checkoutUrl` the user opens (null when nothing is
+   * owed: `status: "not_required"`). Creates the member if needed. Calls for
+   * the same user and `returnUrl` get the same open session.
+   *
+   * @throws {StoaConfigError} for a bad `returnUrl` (absolute `https`, or `http` on loopback), before anything is sent.
+   * @throws {StoaAPIError} when Stoa refuses. @throws {StoaConnectionError} when Stoa cannot be reached.
+   */
+  createPaymentSession(input: PaymentSessionInput): Promise<PaymentSession> {
+    return createPaymentSession(this.#api, input);
+  }
+
+  /**
+   * Reads a payment session as it is now. The way to learn how checkout
+   * ended: the `stoa_session_id` in the return URL proves nothing by itself.
+   * A `complete` session drops its user's cached chargeability.
+   */
+  async getPaymentSession(id: string): Promise<PaymentSession> {
+    const session = await getPaymentSession(this.#api, id);
+    if (session.status === "complete") this.#gate.invalidate(session.userId);
+    return session;
+  }
+
+  /**
+   * Registers the app's user as a Stoa member with a signed registration
+   * token (HS256 over `registrationSecret`, default `STOA_REGISTRATION_SECRET`).
+   * Idempotent per `userId`: a known user comes back with `created: false`.
+   *
+   * @throws {StoaConfigError} when no registration secret is given or found.
+   */
+  registerMember(input: RegisterMemberOptions): Promise<Membership> {
+    const registrationSecret =
+      input.registrationSecret ?? this.#registrationSecret ?? readEnv("STOA_REGISTRATION_SECRET");
+    if (registrationSecret === undefined || registrationSecret === "") {
+      throw new StoaConfigError(
+        "No registration secret: pass registerMember({ registrationSecret }) or new Stoa({ registrationSecret }) (on Workers: env.STOA_REGISTRATION_SECRET), or set STOA_REGISTRATION_SECRET.",
+      );
+    }
+    const { registrationSecret: _, ...claims } = input;
+    return registerMember(this.#api, { ...claims, registrationSecret });
   }
 
   /**

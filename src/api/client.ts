@@ -169,7 +169,7 @@ function apiError(response: Response, text: string, redact: (text: string) => st
   try {
     const error = (JSON.parse(text) as { error?: Record<string, unknown> } | null)?.error;
     if (typeof error?.type === "string") type = error.type;
-    if (typeof error?.code === "string") code = error.code;
+    if (typeof error?.code === "string" && error.code !== "") code = error.code;
     if (typeof error?.message === "string") message = error.message;
   } catch {
     // not JSON: an HTML error page from a proxy, say; the status is all we have
@@ -179,7 +179,7 @@ function apiError(response: Response, text: string, redact: (text: string) => st
   return new StoaAPIError(redact(`Stoa API answered ${response.status}${what}${why}`), {
     status: response.status,
     type,
-    apiCode: code,
+    code: code === undefined ? undefined : redact(code),
     requestId: response.headers.get("x-request-id") ?? undefined,
   });
 }

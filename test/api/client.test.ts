@@ -84,7 +84,8 @@ describe("createApiClient against the fake Stoa", () => {
     const { api, clock } = setup(runId);
     const error = await caught(api.request("GET", "/v1/nowhere"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 404, type: "not_found", apiCode: "not_found", code: "api_error" });
+    expect(error).toMatchObject({ status: 404, type: "not_found", code: "not_found" });
+    expect(error).not.toHaveProperty("apiCode");
     const received = await stoaReceived(runId);
     expect(received).toHaveLength(1);
     expect(received[0]?.headers).not.toHaveProperty("content-type");
@@ -127,10 +128,9 @@ describe("createApiClient against the fake Stoa", () => {
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
       name: "StoaAPIError",
-      code: "api_error",
+      code: "invalid_api_key",
       status: 401,
       type: "authentication",
-      apiCode: "invalid_api_key",
       requestId: `req_${runId}_1`,
     });
     expect((error as Error).message).toBe("Stoa API answered 401 invalid_api_key: Missing or invalid API key.");
@@ -169,7 +169,7 @@ describe("createApiClient against the fake Stoa", () => {
     const runId = newRunId("no400");
     const { api, clock } = setup(runId);
     const error = await caught(api.request("POST", EVENTS, { body: { events: [] } }));
-    expect(error).toMatchObject({ status: 400, type: "invalid_request", apiCode: "invalid_request" });
+    expect(error).toMatchObject({ status: 400, type: "invalid_request", code: "invalid_request" });
     expect(await stoaReceived(runId)).toHaveLength(1);
     expect(clock.waits).toEqual([]);
   });
@@ -179,7 +179,7 @@ describe("createApiClient against the fake Stoa", () => {
     await configureStoa(runId, { failures: [503, 503, 503, 503, 503] });
     const { api, clock } = setup(runId, { budgetMs: 1000 });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
-    expect(error).toMatchObject({ status: 503, type: "server_error", apiCode: "simulated_failure" });
+    expect(error).toMatchObject({ status: 503, type: "server_error", code: "simulated_failure" });
     expect(clock.waits).toEqual([250, 500]);
     expect(await stoaReceived(runId)).toHaveLength(3);
     expect(await stoaEvents(runId)).toEqual([]);
@@ -194,7 +194,7 @@ describe("createApiClient against the fake Stoa", () => {
     expect(again).toEqual(first);
     expect(first).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] }, idempotencyKey: "k1" }));
-    expect(error).toMatchObject({ status: 422, apiCode: "idempotency_key_reused" });
+    expect(error).toMatchObject({ status: 422, type: "invalid_request", code: "idempotency_key_reused" });
   });
 });
 
@@ -259,8 +259,27 @@ describe("createApiClient failures", () => {
     const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: html, budgetMs: 1000 });
     const error = await caught(api.request("GET", "/v1/x"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 502, type: undefined, apiCode: undefined, message: "Stoa API answered 502" });
+    expect(error).toMatchObject({ status: 502, type: undefined, code: "api_error", message: "Stoa API answered 502" });
     expect(responses.map((r) => r.bodyUsed)).toEqual([true, true, true]);
+  });
+
+  it("takes code from the error envelope, and falls back to api_error when it has none", async () => {
+    const bodies: unknown[] = [
+      { error: { type: "invalid_request", code: "invalid_return_url", message: "returnUrl must be https." } },
+      { error: { type: "invalid_request", message: "no code" } },
+      { error: { type: "invalid_request", code: "", message: "empty code" } },
+      { error: "flat" },
+    ];
+    const fake: FetchLike = async () => Response.json(bodies.shift(), { status: 400 });
+    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    const errors = [];
+    for (let i = 0; i < 4; i++) errors.push(await caught(api.request("GET", "/v1/x")));
+    expect(errors.map((e) => [(e as StoaAPIError).code, (e as StoaAPIError).type, (e as Error).message])).toEqual([
+      ["invalid_return_url", "invalid_request", "Stoa API answered 400 invalid_return_url: returnUrl must be https."],
+      ["api_error", "invalid_request", "Stoa API answered 400: no code"],
+      ["api_error", "invalid_request", "Stoa API answered 400: empty code"],
+      ["api_error", undefined, "Stoa API answered 400"],
+    ]);
   });
 
   it("types a 2xx body that is not JSON, and returns undefined for an empty one", async () => {

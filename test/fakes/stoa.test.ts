@@ -1,11 +1,22 @@
 /**
  * The fake Stoa API held to `shared/stoa-api.md`, through plain `fetch`, so
- * that the SDK's tests against it mean something.
+ * that the SDK's tests against it mean something. Registration tokens are
+ * covered in test/api/members.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../fakes/stoa.ts";
 import { newRunId } from "../support/provider.ts";
-import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import {
+  chargeabilityChecks,
+  completePaymentSession,
+  configureStoa,
+  DEFAULT_TOP_UP_USD,
+  FAKE_STOA_API_KEY,
+  stoaBase,
+  stoaEvents,
+  stoaMembers,
+  stoaReceived,
+} from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
 
 const HEADERS = {
@@ -258,5 +269,229 @@ describe("fake Stoa: POST /v1/usage/events", () => {
     expect(answers[1]?.body).toEqual(apiError("rate_limited", "simulated_failure"));
     expect(answers[3]?.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     expect(await stoaEvents(runId)).toHaveLength(1);
+  });
+});
+
+async function call(runId: string, method: "GET" | "POST", path: string, body?: unknown, key?: string) {
+  const headers: Record<string, string> = { ...HEADERS };
+  if (method === "POST") headers["idempotency-key"] = key ?? `key-${++keys}`;
+  const response = await fetch(`${stoaBase(runId)}${path}`, {
+    method,
+    headers,
+    body: method === "POST" ? JSON.stringify(body) : undefined,
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+const chargeable = (userId: string, ttlSeconds = 60) => ({ userId, chargeable: true, reason: null, ttlSeconds });
+const refused = (userId: string, reason: string) => ({ userId, chargeable: false, reason, ttlSeconds: 0 });
+const check = (runId: string, userId: string) =>
+  call(runId, "GET", `/v1/members/${encodeURIComponent(userId)}/chargeability`);
+
+describe("fake Stoa: GET /v1/members/{userId}/chargeability", () => {
+  it("answers from member state: unknown, never paid, no balance, suspended, chargeable", async () => {
+    const runId = newRunId("fcharge");
+    await configureStoa(runId, {
+      members: {
+        unpaid: {},
+        empty: { paid: true, balanceUsd: 0 },
+        owing: { paid: true, balanceUsd: -0.5 },
+        suspended: { paid: true, balanceUsd: 5, suspended: true },
+        ok: { paid: true, balanceUsd: 0.01 },
+        "user/ä 1": { paid: true, balanceUsd: 1 },
+      },
+    });
+    const answers = [];
+    for (const userId of ["nobody", "unpaid", "empty", "owing", "suspended", "ok", "user/ä 1"]) {
+      const answer = await check(runId, userId);
+      answers.push([answer.status, answer.body]);
+    }
+    expect(answers).toEqual([
+      [200, refused("nobody", "payment_required")],
+      [200, refused("unpaid", "payment_required")],
+      [200, refused("empty", "insufficient_balance")],
+      [200, refused("owing", "insufficient_balance")],
+      [200, refused("suspended", "member_suspended")],
+      [200, chargeable("ok")],
+      [200, chargeable("user/ä 1")],
+    ]);
+    expect((await stoaReceived(runId)).at(-1)?.path).toBe("/v1/members/user%2F%C3%A4%201/chargeability");
+    expect(await chargeabilityChecks(runId)).toBe(7);
+    expect(await chargeabilityChecks(runId, "user/ä 1")).toBe(1);
+  });
+
+  it("takes ttlSeconds from chargeabilityTtl, merges member seeds, and can treat unknown users as chargeable", async () => {
+    const runId = newRunId("fchargecfg");
+    await configureStoa(runId, { chargeabilityTtl: 5, members: { a: { paid: true, balanceUsd: 3 } } });
+    await configureStoa(runId, { members: { a: { suspended: true }, b: undefined } });
+    expect((await check(runId, "a")).body).toEqual(refused("a", "member_suspended"));
+    await configureStoa(runId, { members: { a: { suspended: false } } });
+    expect((await check(runId, "a")).body).toEqual(chargeable("a", 5));
+    expect((await check(runId, "b")).body).toEqual(refused("b", "payment_required"));
+    await configureStoa(runId, { everyoneChargeable: true });
+    expect((await check(runId, "b")).body).toEqual(chargeable("b", 5));
+    expect(await stoaMembers(runId)).toEqual({
+      a: {
+        membershipId: expect.stringMatching(/^mem_[0-9a-f]{32}$/),
+        userId: "a",
+        balanceUsd: 3,
+        paid: true,
+        suspended: false,
+      },
+    });
+  });
+
+  it("refuses an unknown __config field", async () => {
+    await expect(configureStoa(newRunId("fcfg"), { chargeabilityTTL: 5 } as never)).rejects.toThrow(
+      "fake Stoa: __config answered 400",
+    );
+  });
+
+  it("answers configured chargeability failures first, and only to chargeability checks", async () => {
+    const runId = newRunId("fchargefail");
+    await configureStoa(runId, { chargeabilityFailures: [503, 500], retryAfter: 2 });
+    expect((await post(runId, { events: [usageEvent()] })).status).toBe(200);
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await check(runId, "u");
+      answers.push([answer.status, answer.headers.get("retry-after"), answer.body]);
+    }
+    expect(answers).toEqual([
+      [503, "2", apiError("server_error", "simulated_failure")],
+      [500, null, apiError("server_error", "simulated_failure")],
+      [200, null, refused("u", "payment_required")],
+    ]);
+    expect(await chargeabilityChecks(runId)).toBe(3);
+  });
+
+  it("delays chargeability answers by chargeabilityDelayMs", async () => {
+    const runId = newRunId("fchargeslow");
+    await configureStoa(runId, { chargeabilityDelayMs: 150 });
+    const started = Date.now();
+    await check(runId, "u");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it("needs the API key", async () => {
+    const runId = newRunId("fchargeauth");
+    const response = await fetch(`${stoaBase(runId)}/v1/members/u/chargeability`, {
+      headers: { ...HEADERS, authorization: "Bearer sk_test_other" },
+    });
+    expect([response.status, await response.json()]).toEqual([401, apiError("authentication", "invalid_api_key")]);
+  });
+});
+
+describe("fake Stoa: payment sessions", () => {
+  const HTTPS = "https://app.example.com/billing/stoa-return?from=chat";
+
+  it("checks returnUrl by the contract's rule (400 invalid_return_url)", async () => {
+    const runId = newRunId("fpsurl");
+    const allowed = [
+      HTTPS,
+      "http://localhost:3000/r",
+      "http://app.localhost/r",
+      "http://127.0.0.5/r",
+      "http://127.255.255.255/r",
+      "http://[::1]:8787/r",
+    ];
+    const refusedUrls = [
+      "http://example.com/r",
+      "http://localhost.example.com/r",
+      "http://127.0.0.1.nip.io/r",
+      "http://128.0.0.1/r",
+      "http://[::2]/r",
+      "ftp://localhost/r",
+      "/billing/return",
+      "",
+    ];
+    for (const returnUrl of allowed) {
+      expect((await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl })).status).toBe(201);
+    }
+    for (const returnUrl of refusedUrls) {
+      const answer = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl });
+      expect([returnUrl, answer.status, answer.body]).toEqual([
+        returnUrl,
+        400,
+        apiError("invalid_request", "invalid_return_url"),
+      ]);
+    }
+    const missing = await call(runId, "POST", "/v1/payment-sessions", { userId: "u" });
+    expect([missing.status, missing.body]).toEqual([400, apiError("invalid_request", "invalid_request")]);
+    const noUser = await call(runId, "POST", "/v1/payment-sessions", { returnUrl: HTTPS });
+    expect([noUser.status, noUser.body]).toEqual([400, apiError("invalid_request", "invalid_request")]);
+  });
+
+  it("creates the member and an open session, returns it while open, and 404s an unknown id", async () => {
+    const runId = newRunId("fps");
+    const first = await call(runId, "POST", "/v1/payment-sessions", {
+      userId: "u",
+      email: "ada@example.com",
+      name: "Ada",
+      returnUrl: HTTPS,
+    });
+    const id = first.body.id as string;
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({
+      id: expect.stringMatching(/^ps_[0-9a-f]{32}$/),
+      userId: "u",
+      membershipId: (await stoaMembers(runId)).u?.membershipId,
+      status: "open",
+      checkoutUrl: `${stoaBase(runId)}/checkout/${id}`,
+      returnUrl: HTTPS,
+      expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
+    const expiresIn = Date.parse(first.body.expiresAt as string) - Date.now();
+    expect(expiresIn).toBeGreaterThan(3_590_000);
+    expect(expiresIn).toBeLessThanOrEqual(3_600_000);
+    expect((await stoaMembers(runId)).u).toMatchObject({ email: "ada@example.com", name: "Ada", paid: false });
+    expect((await fetch(first.body.checkoutUrl as string)).status).toBe(200);
+
+    const again = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    expect([again.status, again.body]).toEqual([200, first.body]);
+    const other = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: `${HTTPS}&b=1` });
+    expect(other.status).toBe(201);
+    expect(other.body.id).not.toBe(id);
+
+    expect(await call(runId, "GET", `/v1/payment-sessions/${id}`)).toMatchObject({ status: 200, body: first.body });
+    const unknown = await call(runId, "GET", "/v1/payment-sessions/ps_nope");
+    expect([unknown.status, unknown.body]).toEqual([404, apiError("not_found", "not_found")]);
+  });
+
+  it("completes a session through __complete: paid, balance added, chargeable, then not_required", async () => {
+    const runId = newRunId("fpsdone");
+    const open = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    const id = open.body.id as string;
+    expect(await completePaymentSession(runId, id, 2.5)).toEqual({ ...open.body, status: "complete" });
+    await expect(completePaymentSession(runId, id)).rejects.toThrow("fake Stoa: __complete answered 409");
+    expect((await call(runId, "GET", `/v1/payment-sessions/${id}`)).body).toEqual({ ...open.body, status: "complete" });
+    expect((await stoaMembers(runId)).u).toMatchObject({ paid: true, balanceUsd: 2.5 });
+    expect((await check(runId, "u")).body).toEqual(chargeable("u"));
+
+    const after = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    expect(after.status).toBe(201);
+    expect(after.body).toMatchObject({ userId: "u", status: "not_required", checkoutUrl: null, returnUrl: HTTPS });
+    expect(after.body.id).not.toBe(id);
+
+    await configureStoa(runId, { members: { u: { balanceUsd: 0 } } });
+    const topUp = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    expect(topUp.body).toMatchObject({ status: "open", checkoutUrl: `${stoaBase(runId)}/checkout/${topUp.body.id}` });
+    await completePaymentSession(runId, topUp.body.id as string);
+    expect((await stoaMembers(runId)).u?.balanceUsd).toBe(DEFAULT_TOP_UP_USD);
+    await expect(completePaymentSession(runId, "ps_nope")).rejects.toThrow("fake Stoa: __complete answered 404");
+  });
+
+  it("replays a stored answer for the same key and body, as it was then", async () => {
+    const runId = newRunId("fpsidem");
+    const body = { userId: "u", returnUrl: HTTPS };
+    const first = await call(runId, "POST", "/v1/payment-sessions", body, "ps-key");
+    await completePaymentSession(runId, first.body.id as string);
+    const replay = await call(runId, "POST", "/v1/payment-sessions", body, "ps-key");
+    expect([replay.status, replay.body]).toEqual([201, first.body]);
+    const reused = await call(runId, "POST", "/v1/payment-sessions", { ...body, name: "Ada" }, "ps-key");
+    expect([reused.status, reused.body]).toEqual([422, apiError("invalid_request", "idempotency_key_reused")]);
   });
 });

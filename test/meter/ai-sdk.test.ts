@@ -9,13 +9,14 @@ import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
 import {
   ANTHROPIC_USAGE,
+  type MeterRun,
   meterRun,
   OPENAI_CHAT_USAGE,
   OPENAI_RESPONSES_USAGE,
   PROVIDER_KEY,
 } from "../support/meter.ts";
 
-function openaiProvider(run: ReturnType<typeof meterRun>) {
+function openaiProvider(run: MeterRun) {
   return createOpenAI({
     apiKey: PROVIDER_KEY,
     baseURL: run.bases().openai,
@@ -23,7 +24,7 @@ function openaiProvider(run: ReturnType<typeof meterRun>) {
   });
 }
 
-function anthropicProvider(run: ReturnType<typeof meterRun>) {
+function anthropicProvider(run: MeterRun) {
   return createAnthropic({
     apiKey: PROVIDER_KEY,
     baseURL: run.bases().anthropicV1,
@@ -33,7 +34,7 @@ function anthropicProvider(run: ReturnType<typeof meterRun>) {
 
 describe("AI SDK with @ai-sdk/openai", () => {
   it("meters generateText and streamText on chat completions", async () => {
-    const run = meterRun("ai-openai-chat");
+    const run = await meterRun("ai-openai-chat");
     const openai = openaiProvider(run);
     const generated = await generateText({ model: openai.chat("gpt-4o-mini"), prompt: "Say hello", maxRetries: 0 });
     expect(generated.text).toBe("Hello!");
@@ -50,7 +51,7 @@ describe("AI SDK with @ai-sdk/openai", () => {
   });
 
   it("meters generateText and streamText on the Responses API", async () => {
-    const run = meterRun("ai-openai-resp");
+    const run = await meterRun("ai-openai-resp");
     const openai = openaiProvider(run);
     const generated = await generateText({ model: openai.responses("gpt-5-mini"), prompt: "Say hello", maxRetries: 0 });
     expect(generated.text).toBe("Hello!");
@@ -68,15 +69,15 @@ describe("AI SDK with @ai-sdk/openai", () => {
 
 describe("AI SDK with @ai-sdk/anthropic", () => {
   it("meters generateText and streamText", async () => {
-    const run = meterRun("ai-anthropic");
+    const run = await meterRun("ai-anthropic");
     const anthropic = anthropicProvider(run);
     const generated = await generateText({
-      model: anthropic("claude-sonnet-4-5"),
+      model: anthropic("claude-sonnet-5"),
       prompt: "Say hello",
       maxRetries: 0,
     });
     expect(generated.text).toBe("Hello!");
-    const streamed = streamText({ model: anthropic("claude-sonnet-4-5"), prompt: "Say hello", maxRetries: 0 });
+    const streamed = streamText({ model: anthropic("claude-sonnet-5"), prompt: "Say hello", maxRetries: 0 });
     let text = "";
     for await (const part of streamed.textStream) text += part;
     expect(text).toBe("Hello!");

@@ -5,10 +5,10 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
-import { ANTHROPIC_USAGE, meterRun, PROVIDER_KEY } from "../support/meter.ts";
+import { ANTHROPIC_USAGE, type MeterRun, meterRun, PROVIDER_KEY } from "../support/meter.ts";
 import { type FakeOptions, providerRequests } from "../support/provider.ts";
 
-function client(run: ReturnType<typeof meterRun>, opts?: FakeOptions) {
+function client(run: MeterRun, opts?: FakeOptions) {
   return new Anthropic({
     apiKey: PROVIDER_KEY,
     baseURL: run.bases(opts).anthropic,
@@ -18,14 +18,14 @@ function client(run: ReturnType<typeof meterRun>, opts?: FakeOptions) {
 }
 
 const REQUEST = {
-  model: "claude-sonnet-4-5",
+  model: "claude-sonnet-5",
   max_tokens: 256,
   messages: [{ role: "user" as const, content: "Say hello" }],
 };
 
 describe("anthropic messages", () => {
   it("meters a JSON message exactly, cache read and write apart", async () => {
-    const run = meterRun("ant-json");
+    const run = await meterRun("ant-json");
     const message = await client(run).messages.create(REQUEST);
     expect(message.content[0]).toMatchObject({ type: "text", text: "Hello!" });
     const events = await run.events();
@@ -34,8 +34,8 @@ describe("anthropic messages", () => {
       id: `anthropic:msg_${run.runId}_1`,
       provider: "anthropic",
       endpoint: "messages",
-      model: "claude-sonnet-4-5",
-      requestedModel: "claude-sonnet-4-5",
+      model: "claude-sonnet-5",
+      requestedModel: "claude-sonnet-5",
       providerRequestId: `req_${run.runId}_1`,
       stream: false,
       status: "completed",
@@ -46,7 +46,7 @@ describe("anthropic messages", () => {
   });
 
   it("meters a raw stream, overwriting message_start counts with message_delta totals", async () => {
-    const run = meterRun("ant-stream");
+    const run = await meterRun("ant-stream");
     const stream = await client(run).messages.create({ ...REQUEST, stream: true });
     let text = "";
     for await (const event of stream) {
@@ -59,7 +59,7 @@ describe("anthropic messages", () => {
   });
 
   it("meters the messages.stream() helper once", async () => {
-    const run = meterRun("ant-helper");
+    const run = await meterRun("ant-helper");
     const final = await client(run).messages.stream(REQUEST).finalMessage();
     expect(final.usage.output_tokens).toBe(12);
     const events = await run.events();
@@ -68,7 +68,7 @@ describe("anthropic messages", () => {
   });
 
   it("reads the same usage cut at every byte with CRLF and unicode", async () => {
-    const run = meterRun("ant-splits");
+    const run = await meterRun("ant-splits");
     const stream = await client(run, { chunk: 1, crlf: true, text: "unicode" }).messages.create({
       ...REQUEST,
       stream: true,
@@ -83,7 +83,7 @@ describe("anthropic messages", () => {
   });
 
   it("keeps what message_start reported when an error event ends the stream", async () => {
-    const run = meterRun("ant-error");
+    const run = await meterRun("ant-error");
     const stream = await client(run, { error: true }).messages.create({ ...REQUEST, stream: true });
     await expect(async () => {
       for await (const _ of stream) {
@@ -100,7 +100,7 @@ describe("anthropic messages", () => {
   });
 
   it("estimates tool-call output from the partial JSON streamed", async () => {
-    const run = meterRun("ant-tools");
+    const run = await meterRun("ant-tools");
     const stream = await client(run, { tools: true, nousage: true }).messages.create({ ...REQUEST, stream: true });
     let json = "";
     for await (const event of stream) {
@@ -114,7 +114,7 @@ describe("anthropic messages", () => {
   });
 
   it("does not meter count_tokens", async () => {
-    const run = meterRun("ant-count");
+    const run = await meterRun("ant-count");
     const counted = await client(run).messages.countTokens(REQUEST);
     expect(typeof counted.input_tokens).toBe("number");
     expect(await run.events()).toEqual([]);
@@ -122,7 +122,7 @@ describe("anthropic messages", () => {
   });
 
   it("wraps a client: same class, metered", async () => {
-    const run = meterRun("ant-wrap");
+    const run = await meterRun("ant-wrap");
     const claude = run.stoa.wrap(
       new Anthropic({ apiKey: PROVIDER_KEY, baseURL: run.bases().anthropic, maxRetries: 0 }),
       {
@@ -137,7 +137,7 @@ describe("anthropic messages", () => {
   });
 
   it("makes no event for a 529 overloaded answer", async () => {
-    const run = meterRun("ant-529");
+    const run = await meterRun("ant-529");
     await expect(client(run, { status: 529 }).messages.create(REQUEST)).rejects.toMatchObject({ status: 529 });
     expect(await run.events()).toEqual([]);
   });

@@ -23,7 +23,7 @@ async function unmeteredText(runId: string, opts: Record<string, string | number
 
 describe("bytes the app reads", () => {
   it("are the provider's bytes when the app asked for usage itself", async () => {
-    const run = meterRun("bytes-own");
+    const run = await meterRun("bytes-own");
     const opts = { chunk: 5, crlf: true, text: "unicode" };
     const body = { ...CHAT, stream_options: { include_usage: true } };
     const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
@@ -34,7 +34,7 @@ describe("bytes the app reads", () => {
   });
 
   it("are the provider's bytes less the usage-only chunk the meter asked for", async () => {
-    const run = meterRun("bytes-filter");
+    const run = await meterRun("bytes-filter");
     const opts = { chunk: 3, crlf: true };
     const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
     const text = await (await meter(`${run.bases(opts).openai}/chat/completions`, post(CHAT))).text();
@@ -49,7 +49,7 @@ describe("bytes the app reads", () => {
   });
 
   it("meter a bare fetch with a Request object", async () => {
-    const run = meterRun("bytes-request");
+    const run = await meterRun("bytes-request");
     const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
     const request = new Request(`${run.bases().openai}/chat/completions`, post({ ...CHAT, stream: false }));
     const json = (await (await meter(request)).json()) as { id: string };
@@ -61,7 +61,7 @@ describe("bytes the app reads", () => {
 
 describe("what passes through unmetered", () => {
   it("exposes .Response (so the SDKs skip their data:, probe) and passes a probe through", async () => {
-    const run = meterRun("probe");
+    const run = await meterRun("probe");
     const seen: unknown[] = [];
     const meter = run.stoa.fetch({
       provider: StoaProvider.OpenAI,
@@ -78,7 +78,7 @@ describe("what passes through unmetered", () => {
   });
 
   it("passes GETs, FormData uploads and unknown paths untouched", async () => {
-    const run = meterRun("passthrough");
+    const run = await meterRun("passthrough");
     const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
     const base = run.bases().openai;
     const form = new FormData();
@@ -97,7 +97,7 @@ describe("what passes through unmetered", () => {
   });
 
   it("reports a 200 that is not JSON to onError and makes no event", async () => {
-    const run = meterRun("html");
+    const run = await meterRun("html");
     const meter = run.stoa.fetch({
       provider: StoaProvider.OpenAI,
       userId: "u",
@@ -111,7 +111,7 @@ describe("what passes through unmetered", () => {
   });
 
   it("bills an estimate when a stream is truncated inside the usage JSON", async () => {
-    const run = meterRun("truncated");
+    const run = await meterRun("truncated");
     const sse = [
       'data: {"id":"chatcmpl-t1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello there"}}]}\n\n',
       'data: {"id":"chatcmpl-t1","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"compl',

@@ -22,7 +22,7 @@ function openai(stoa: Stoa, base: string) {
 
 describe("delivery faults", () => {
   it("stores an event once when Stoa answers 503 then 200, with one idempotency key", async () => {
-    const run = meterRun("fault-503");
+    const run = await meterRun("fault-503");
     await configureStoa(run.runId, { failures: [503], retryAfter: 0 });
     await openai(run.stoa, run.bases().openai).chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
     const events = await run.events();
@@ -60,7 +60,7 @@ describe("delivery faults", () => {
   });
 
   it("cancels upstream and bills an aborted event when the app aborts with a signal", async () => {
-    const run = meterRun("fault-signal");
+    const run = await meterRun("fault-signal");
     const controller = new AbortController();
     const stream = await openai(run.stoa, run.bases({ events: 100, delay: 3 }).openai).chat.completions.create(
       { model: "gpt-4o-mini", messages: MESSAGES, stream: true },
@@ -81,7 +81,7 @@ describe("delivery faults", () => {
 
 describe("privacy", () => {
   it("sends no prompt, no completion text and no API key to Stoa", async () => {
-    const run = meterRun("privacy");
+    const run = await meterRun("privacy");
     const client = openai(run.stoa, run.bases({ text: "english" }).openai);
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
     const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES, stream: true });
@@ -136,7 +136,7 @@ describe("configuration", () => {
       expect(typeof (globalThis as { process?: unknown }).process).toBe("undefined");
       return;
     }
-    const run = meterRun("env");
+    const run = await meterRun("env");
     env.STOA_API_KEY = STOA_KEY;
     env.STOA_BASE_URL = `${run.bases().anthropic.replace(/\/p\/.*/, "")}/s/${run.runId}/`;
     try {

@@ -5,10 +5,10 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
-import { meterRun, OPENAI_CHAT_USAGE, OPENAI_RESPONSES_USAGE, PROVIDER_KEY } from "../support/meter.ts";
+import { type MeterRun, meterRun, OPENAI_CHAT_USAGE, OPENAI_RESPONSES_USAGE, PROVIDER_KEY } from "../support/meter.ts";
 import { type FakeOptions, providerRequests } from "../support/provider.ts";
 
-function client(run: ReturnType<typeof meterRun>, opts?: FakeOptions, extra: Partial<OpenAI["_options"]> = {}) {
+function client(run: MeterRun, opts?: FakeOptions, extra: Partial<OpenAI["_options"]> = {}) {
   return new OpenAI({
     apiKey: PROVIDER_KEY,
     baseURL: run.bases(opts).openai,
@@ -22,7 +22,7 @@ const MESSAGES = [{ role: "user" as const, content: "Say hello" }];
 
 describe("openai chat completions", () => {
   it("meters a JSON completion exactly", async () => {
-    const run = meterRun("oai-json");
+    const run = await meterRun("oai-json");
     const completion = await client(run).chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
     expect(completion.choices[0]?.message.content).toBe("Hello!");
     const events = await run.events();
@@ -49,7 +49,7 @@ describe("openai chat completions", () => {
   });
 
   it("adds include_usage to a stream, hides the usage chunk, and meters it", async () => {
-    const run = meterRun("oai-stream");
+    const run = await meterRun("oai-stream");
     const stream = await client(run).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -74,7 +74,7 @@ describe("openai chat completions", () => {
   });
 
   it("leaves a stream alone when the app asked for usage itself", async () => {
-    const run = meterRun("oai-own-usage");
+    const run = await meterRun("oai-own-usage");
     const stream = await client(run).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -89,7 +89,7 @@ describe("openai chat completions", () => {
   });
 
   it("gives one event through withResponse(), toReadableStream() and tee()", async () => {
-    const run = meterRun("oai-helpers");
+    const run = await meterRun("oai-helpers");
     const openai = client(run);
     const { data, response, request_id } = await openai.chat.completions
       .create({ model: "gpt-4o-mini", messages: MESSAGES })
@@ -123,7 +123,7 @@ describe("openai chat completions", () => {
   });
 
   it("meters the chat.completions.stream() helper once", async () => {
-    const run = meterRun("oai-stream-helper");
+    const run = await meterRun("oai-stream-helper");
     const runner = client(run).chat.completions.stream({ model: "gpt-4o-mini", messages: MESSAGES });
     const final = await runner.finalChatCompletion();
     expect(final.choices[0]?.message.content).toBe("Hello!");
@@ -133,7 +133,7 @@ describe("openai chat completions", () => {
   });
 
   it("reads the same usage from streams cut at every byte, CRLF, comments, multi-line data and a BOM", async () => {
-    const run = meterRun("oai-splits");
+    const run = await meterRun("oai-splits");
     const variants: FakeOptions[] = [
       { chunk: 1 },
       { chunk: 1, crlf: true },
@@ -157,7 +157,7 @@ describe("openai chat completions", () => {
   });
 
   it("bills a usage chunk sent twice once, with the last one", async () => {
-    const run = meterRun("oai-twice");
+    const run = await meterRun("oai-twice");
     const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
     const stream = await client(run, { twice: true, usage }).chat.completions.create({
       model: "gpt-4o-mini",
@@ -171,7 +171,7 @@ describe("openai chat completions", () => {
   });
 
   it("keeps the usage after a 10 MB event", async () => {
-    const run = meterRun("oai-huge");
+    const run = await meterRun("oai-huge");
     const stream = await client(run, { huge: 10 * 1024 * 1024 }).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -186,7 +186,7 @@ describe("openai chat completions", () => {
   });
 
   it("maps audio, cached and cache-write tokens exclusively", async () => {
-    const run = meterRun("oai-audio");
+    const run = await meterRun("oai-audio");
     const usage = {
       prompt_tokens: 1000,
       completion_tokens: 500,
@@ -218,7 +218,7 @@ describe("openai chat completions", () => {
   });
 
   it("makes no event for 429 and 500 answers", async () => {
-    const run = meterRun("oai-errors");
+    const run = await meterRun("oai-errors");
     for (const status of [429, 500]) {
       await expect(
         client(run, { status }).chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES }),
@@ -228,7 +228,7 @@ describe("openai chat completions", () => {
   });
 
   it("passes other calls through unmetered", async () => {
-    const run = meterRun("oai-passthrough");
+    const run = await meterRun("oai-passthrough");
     const openai = client(run);
     const models = await openai.models.list().catch((e: unknown) => e);
     expect(models).toMatchObject({ status: 404 });
@@ -240,7 +240,7 @@ describe("openai chat completions", () => {
 
 describe("openai stream endings", () => {
   it("bills an aborted, estimated event when the app stops reading, and cancels upstream", async () => {
-    const run = meterRun("oai-abort");
+    const run = await meterRun("oai-abort");
     const stream = await client(run, { events: 200, delay: 2 }).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -264,7 +264,7 @@ describe("openai stream endings", () => {
   });
 
   it("bills an aborted event when the network cuts the stream", async () => {
-    const run = meterRun("oai-cut");
+    const run = await meterRun("oai-cut");
     const stream = await client(run, { events: 20, cut: 5 }).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -286,7 +286,7 @@ describe("openai stream endings", () => {
   });
 
   it("bills an aborted event for a mid-stream provider error", async () => {
-    const run = meterRun("oai-error-event");
+    const run = await meterRun("oai-error-event");
     const stream = await client(run, { error: true }).chat.completions.create({
       model: "gpt-4o-mini",
       messages: MESSAGES,
@@ -304,7 +304,7 @@ describe("openai stream endings", () => {
   });
 
   it("estimates English output within 25 % when no usage ever comes", async () => {
-    const run = meterRun("oai-english");
+    const run = await meterRun("oai-english");
     const truth = await (await fetch(`${run.bases().anthropic.split("/p/")[0]}/p/__fixtures/english`)).json();
     const stream = await client(run, { text: "english", nousage: true }).chat.completions.create({
       model: "gpt-4o-mini",
@@ -325,7 +325,7 @@ describe("openai stream endings", () => {
 
 describe("openai responses and embeddings", () => {
   it("meters a JSON response and a streamed one with web searches", async () => {
-    const run = meterRun("oai-responses");
+    const run = await meterRun("oai-responses");
     const openai = client(run);
     const response = await openai.responses.create({ model: "gpt-5-mini", input: "Say hello" });
     expect(response.output_text).toBe("Hello!");
@@ -355,7 +355,7 @@ describe("openai responses and embeddings", () => {
   });
 
   it("reads a last Responses event that has no blank line after it", async () => {
-    const run = meterRun("oai-noblank");
+    const run = await meterRun("oai-noblank");
     const stream = await client(run, { noblank: true, chunk: 7 }).responses.create({
       model: "gpt-5-mini",
       input: "hi",
@@ -370,7 +370,7 @@ describe("openai responses and embeddings", () => {
   });
 
   it("meters embeddings", async () => {
-    const run = meterRun("oai-embeddings");
+    const run = await meterRun("oai-embeddings");
     const result = await client(run).embeddings.create({ model: "text-embedding-3-small", input: "hello" });
     expect(result.data).toHaveLength(1);
     const [event] = await run.events();
@@ -386,7 +386,7 @@ describe("openai responses and embeddings", () => {
 
 describe("stoa.wrap()", () => {
   it("rebuilds the client with the metering fetch: same class, one event", async () => {
-    const run = meterRun("oai-wrap");
+    const run = await meterRun("oai-wrap");
     const base = new OpenAI({ apiKey: PROVIDER_KEY, baseURL: run.bases().openai, maxRetries: 0 });
     const wrapped = run.stoa.wrap(base, { provider: StoaProvider.OpenAI, userId: "user_wrap" });
     expect(wrapped).toBeInstanceOf(OpenAI);
@@ -399,7 +399,7 @@ describe("stoa.wrap()", () => {
   });
 
   it("meters once when a metering fetch wraps another", async () => {
-    const run = meterRun("oai-nested");
+    const run = await meterRun("oai-nested");
     const inner = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "inner" });
     const outer = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "outer", fetch: inner });
     const openai = new OpenAI({ apiKey: PROVIDER_KEY, baseURL: run.bases().openai, maxRetries: 0, fetch: outer });

@@ -4,10 +4,10 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
-import { meterRun, OPENROUTER_USAGE, PROVIDER_KEY } from "../support/meter.ts";
+import { type MeterRun, meterRun, OPENROUTER_USAGE, PROVIDER_KEY } from "../support/meter.ts";
 import type { FakeOptions } from "../support/provider.ts";
 
-function client(run: ReturnType<typeof meterRun>, opts?: FakeOptions) {
+function client(run: MeterRun, opts?: FakeOptions) {
   return new OpenAI({
     apiKey: PROVIDER_KEY,
     baseURL: run.bases(opts).openrouter,
@@ -20,7 +20,7 @@ const REQUEST = { model: "openai/gpt-4o-mini", messages: [{ role: "user" as cons
 
 describe("openrouter", () => {
   it("meters a JSON completion with the cost it reported", async () => {
-    const run = meterRun("or-json");
+    const run = await meterRun("or-json");
     await client(run).chat.completions.create(REQUEST);
     const [event] = await run.events();
     expect(event).toMatchObject({
@@ -36,7 +36,7 @@ describe("openrouter", () => {
   });
 
   it("meters streams whose usage chunk has an empty delta or no choices", async () => {
-    const run = meterRun("or-stream");
+    const run = await meterRun("or-stream");
     for (const opts of [{ comments: true }, { emptychoices: true }]) {
       const stream = await client(run, opts).chat.completions.create({ ...REQUEST, stream: true });
       let text = "";
@@ -52,7 +52,7 @@ describe("openrouter", () => {
   });
 
   it("bills an aborted event for OpenRouter's mid-stream error chunk", async () => {
-    const run = meterRun("or-error");
+    const run = await meterRun("or-error");
     const stream = await client(run, { error: true }).chat.completions.create({ ...REQUEST, stream: true });
     await expect(async () => {
       for await (const _ of stream) {

@@ -4,7 +4,7 @@
  */
 import { Stoa, type StoaOptions, type UsageEvent } from "../../src/index.ts";
 import { type FakeOptions, newRunId, type ProviderBases, providerBase } from "./provider.ts";
-import { stoaBase, stoaEvents } from "./stoa.ts";
+import { configureStoa, stoaBase, stoaEvents } from "./stoa.ts";
 
 /** The API key the fake Stoa accepts by default. */
 export const STOA_KEY = "sk_test_stoa";
@@ -23,9 +23,13 @@ export interface MeterRun {
   events(): Promise<UsageEvent[]>;
 }
 
-/** Starts a run. */
-export function meterRun(label: string, options: Partial<StoaOptions> = {}): MeterRun {
+/**
+ * Starts a run. The fake Stoa treats every user of the run as a paying member
+ * (so metering tests are not gated) unless `gated` is set.
+ */
+export async function meterRun(label: string, options: Partial<StoaOptions> = {}, gated = false): Promise<MeterRun> {
   const runId = newRunId(label);
+  if (!gated) await configureStoa(runId, { everyoneChargeable: true });
   const errors: Error[] = [];
   const stoa = new Stoa({ apiKey: STOA_KEY, baseUrl: stoaBase(runId), onError: (e) => errors.push(e), ...options });
   return {

@@ -4,10 +4,10 @@
  * what it received. Works in every test project.
  */
 import { inject } from "vitest";
-import type { FakeStoaConfig, ReceivedRequest } from "../fakes/stoa.ts";
+import type { FakeMember, FakeStoaConfig, ReceivedRequest } from "../fakes/stoa.ts";
 
-export type { FakeStoaConfig, ReceivedRequest } from "../fakes/stoa.ts";
-export { FAKE_STOA_API_KEY } from "../fakes/stoa.ts";
+export type { FakeMember, FakeMemberSeed, FakeStoaConfig, ReceivedRequest } from "../fakes/stoa.ts";
+export { DEFAULT_TOP_UP_USD, FAKE_REGISTRATION_SECRET, FAKE_STOA_API_KEY } from "../fakes/stoa.ts";
 
 /** The SDK's base URL for `runId`: `<fakeBase>/s/<runId>`. */
 export function stoaBase(runId: string): string {
@@ -35,6 +35,43 @@ export async function stoaReceived(runId: string): Promise<ReceivedRequest[]> {
 /** The events the fake stored for `runId`, in order, without duplicates. */
 export async function stoaEvents(runId: string): Promise<Record<string, unknown>[]> {
   return (await get(runId, "__events")) as Record<string, unknown>[];
+}
+
+/** The fake's members for `runId`, by user id. */
+export async function stoaMembers(runId: string): Promise<Record<string, FakeMember>> {
+  return (await get(runId, "__members")) as Record<string, FakeMember>;
+}
+
+/** How many chargeability checks the fake received for `runId` (for `userId`, when given). */
+export async function chargeabilityChecks(runId: string, userId?: string): Promise<number> {
+  const suffix = userId === undefined ? undefined : `/v1/members/${encodeURIComponent(userId)}/chargeability`;
+  return (await stoaReceived(runId)).filter(
+    (r) =>
+      r.method === "GET" &&
+      /^\/v1\/members\/[^/]+\/chargeability$/.test(r.path) &&
+      (suffix === undefined || r.path === suffix),
+  ).length;
+}
+
+/**
+ * Completes the open payment session `id` as checkout will: the member has
+ * paid and gets `amountUsd` (default 10) of balance. Returns the session.
+ */
+export async function completePaymentSession(
+  runId: string,
+  id: string,
+  amountUsd?: number,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${stoaBase(runId)}/__complete/${encodeURIComponent(id)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: amountUsd === undefined ? "" : JSON.stringify({ amountUsd }),
+  });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`fake Stoa: __complete answered ${response.status}`);
+  }
+  return (await response.json()) as Record<string, unknown>;
 }
 
 async function get(runId: string, what: string): Promise<unknown> {

@@ -7,11 +7,12 @@ import { describe, expect, it } from "vitest";
 import worker from "../../examples/worker.ts";
 import { OPENAI_CHAT_USAGE, STOA_KEY } from "../support/meter.ts";
 import { newRunId, providerBase } from "../support/provider.ts";
-import { stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import { configureStoa, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
 
 describe("the example Worker", () => {
   it("streams the answer and delivers the event inside ctx.waitUntil", async () => {
     const runId = newRunId("worker");
+    await configureStoa(runId, { members: { user_w: { paid: true, balanceUsd: 10 } } });
     const env = {
       STOA_API_KEY: STOA_KEY,
       STOA_BASE_URL: stoaBase(runId),
@@ -29,9 +30,10 @@ describe("the example Worker", () => {
     await waitOnExecutionContext(ctx);
     const received = await stoaReceived(runId);
     expect(received.filter((r) => r.path.endsWith("/v1/usage/events"))).toHaveLength(1);
+    expect(received.filter((r) => r.path.endsWith("/v1/members/user_w/chargeability"))).toHaveLength(1);
     const events = await stoaEvents(runId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ userId: "user_w", usage: OPENAI_CHAT_USAGE, metadata: { feature: "chat" } });
-    expect(String(received[0]?.headers["x-stoa-sdk"])).toMatch(/^stoa-ts\/0\.1\.0 \(workerd\)$/);
+    expect(String(received.at(-1)?.headers["x-stoa-sdk"])).toMatch(/^stoa-ts\/0\.1\.0 \(workerd\)$/);
   });
 });

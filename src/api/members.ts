@@ -1,0 +1,118 @@
+/**
+ * Member registration (`stoa-api.md`, "Members"): the short-lived HS256
+ * registration token the app signs with `STOA_REGISTRATION_SECRET`, and
+ * `POST /v1/members`.
+ */
+import { SignJWT } from "jose";
+import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import type { ApiClient } from "./types.ts";
+
+/** The `aud` of a registration token. */
+export const REGISTRATION_AUDIENCE = "stoa:member-registration";
+
+/** Lifetime of a registration token, in seconds (the contract allows at most 600). */
+export const REGISTRATION_TOKEN_TTL_SECONDS = 5 * 60;
+
+/** What a registration token says about the user. */
+export interface RegistrationClaims {
+  /** The app's own id of the user (`sub`). */
+  userId: string;
+  /** The user's email (`email`). */
+  email: string;
+  /** The user's display name (`name`). */
+  name?: string | undefined;
+  /** The user's avatar URL (`picture`). */
+  avatarUrl?: string | undefined;
+}
+
+/** What `registerMember` takes. */
+export interface RegisterMemberInput extends RegistrationClaims {
+  /** `STOA_REGISTRATION_SECRET`. Signs the token; never sent, never in an error. */
+  registrationSecret: string;
+}
+
+/** The answer of `POST /v1/members`. */
+export interface Membership {
+  /** `mem_…` */
+  membershipId: string;
+  /** The app's own id of the user. */
+  userId: string;
+  /** True when this call created the member; false when it was known already. */
+  created: boolean;
+}
+
+/**
+ * Signs a registration token: HS256 over the UTF-8 bytes of `secret`, with
+ * `sub`, `email`, `name` and `picture` (when given), `aud`, `iat`, `exp` five
+ * minutes later and a random `jti`. Each token is single-use: Stoa refuses a
+ * `jti` it has seen.
+ *
+ * @param now Milliseconds since the epoch (tests); default `Date.now()`.
+ * @throws {StoaConfigError} for an empty secret, a missing `userId` or `email`, or a non-string `name`/`avatarUrl`.
+ */
+export async function registrationToken(
+  claims: RegistrationClaims & { secret: string },
+  now: number = Date.now(),
+): Promise<string> {
+  if (typeof claims !== "object" || claims === null) {
+    throw new StoaConfigError("registrationToken() needs { secret, userId, email, name?, avatarUrl? }.");
+  }
+  const { secret, userId, email, name, avatarUrl } = claims;
+  if (typeof secret !== "string" || secret === "") {
+    throw new StoaConfigError(
+      "Missing Stoa registration secret: pass `registrationSecret`, the value of STOA_REGISTRATION_SECRET (on Workers: `env.STOA_REGISTRATION_SECRET`).",
+    );
+  }
+  if (typeof userId !== "string" || userId === "") {
+    throw new StoaConfigError("Registering a member needs a userId: the app's own id of the user, a non-empty string.");
+  }
+  if (typeof email !== "string" || email === "") {
+    throw new StoaConfigError("Registering a member needs the user's email, a non-empty string.");
+  }
+  const payload: Record<string, string> = { email };
+  if (name != null) payload.name = optionalString("name", name);
+  if (avatarUrl != null) payload.picture = optionalString("avatarUrl", avatarUrl);
+  const iat = Math.floor(now / 1000);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(userId)
+    .setAudience(REGISTRATION_AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + REGISTRATION_TOKEN_TTL_SECONDS)
+    .setJti(crypto.randomUUID())
+    .sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * Registers the user as a Stoa member: `POST /v1/members` with a fresh
+ * registration token. One token and one idempotency key per call, both reused
+ * on each of its retries, so a retry after a lost answer gets the stored
+ * answer instead of tripping the server's `jti` replay check. Registering a
+ * known user returns its membership with `created: false`.
+ *
+ * @throws {StoaConfigError} as {@link registrationToken} does.
+ * @throws {StoaAPIError} `invalid_registration_token` when the secret is wrong (or the clock far off).
+ * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
+ */
+export async function registerMember(api: ApiClient, input: RegisterMemberInput): Promise<Membership> {
+  if (typeof input !== "object" || input === null) {
+    throw new StoaConfigError("registerMember() needs { registrationSecret, userId, email, name?, avatarUrl? }.");
+  }
+  const { registrationSecret, userId, email, name, avatarUrl } = input;
+  const token = await registrationToken({ secret: registrationSecret, userId, email, name, avatarUrl });
+  const answer = await api.request<unknown>("POST", "/v1/members", {
+    body: { registrationToken: token },
+    idempotencyKey: crypto.randomUUID(),
+  });
+  const v = (typeof answer === "object" && answer !== null ? answer : {}) as Record<string, unknown>;
+  if (typeof v.membershipId !== "string" || typeof v.userId !== "string" || typeof v.created !== "boolean") {
+    throw new StoaAPIError("Stoa API answered with a body that is not a membership.", { status: 200 });
+  }
+  return { membershipId: v.membershipId, userId: v.userId, created: v.created };
+}
+
+function optionalString(field: string, value: unknown): string {
+  if (typeof value !== "string")
+    throw new StoaConfigError(`Registering a member: ${field} must be a string when given.`);
+  return value;
+}

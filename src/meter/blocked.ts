@@ -1,0 +1,51 @@
+/**
+ * How a blocked call is answered. Provider SDKs retry a `fetch` that throws
+ * (three calls) and wrap what it threw, so they get what they understand: a
+ * 402 in the provider's own error envelope, with `x-should-retry: false` and
+ * the Stoa marker headers that `StoaChargeRequiredError` recognises. A caller
+ * that is no known SDK gets the `StoaChargeRequiredError` thrown.
+ */
+import {
+  CHARGE_REQUIRED_HEADER,
+  CHARGE_USER_HEADER,
+  type ChargeRequiredReason,
+  chargeRequiredMessage,
+  StoaChargeRequiredError,
+} from "../errors.ts";
+import type { Provider } from "../providers/types.ts";
+
+/** True when the request comes from an SDK that turns a 402 into its own error (Stainless SDKs, the AI SDK). */
+export function fromKnownSdk(input: RequestInfo | URL, init: RequestInit | undefined): boolean {
+  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  return headers.has("x-stainless-retry-count") || (headers.get("user-agent") ?? "").includes("ai-sdk/");
+}
+
+/** The synthetic 402 for a blocked call, in `provider`'s error envelope. */
+export function blockedResponse(provider: Provider, userId: string, reason: ChargeRequiredReason): Response {
+  const message = chargeRequiredMessage(userId, reason);
+  const body =
+    provider.id === "anthropic"
+      ? { type: "error", error: { type: "charge_required", message } }
+      : { error: { message, type: "charge_required", code: "charge_required", param: null } };
+  return new Response(JSON.stringify(body), {
+    status: 402,
+    headers: {
+      "content-type": "application/json",
+      "x-should-retry": "false",
+      [CHARGE_REQUIRED_HEADER]: reason,
+      [CHARGE_USER_HEADER]: encodeURIComponent(userId),
+    },
+  });
+}
+
+/** Answers a blocked call: a 402 for a known SDK, else the thrown error. */
+export function refuse(
+  provider: Provider,
+  userId: string,
+  reason: ChargeRequiredReason,
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+): Response {
+  if (fromKnownSdk(input, init)) return blockedResponse(provider, userId, reason);
+  throw new StoaChargeRequiredError(userId, reason);
+}

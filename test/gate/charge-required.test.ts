@@ -1,0 +1,143 @@
+/**
+ * A user who cannot be charged never reaches the provider, and the app gets
+ * an error for which `instanceof StoaChargeRequiredError` holds, through the
+ * real SDKs and through a bare fetch.
+ */
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { createOpenAI } from "@ai-sdk/openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { generateText, streamText } from "ai";
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { type MeteredFetch, StoaChargeRequiredError, StoaError, StoaProvider } from "../../src/index.ts";
+import { meterRun, PROVIDER_KEY } from "../support/meter.ts";
+import { providerRequests } from "../support/provider.ts";
+import { configureStoa, stoaReceived } from "../support/stoa.ts";
+
+/** A metering fetch that counts its calls. */
+function counted(meter: MeteredFetch): { fetch: MeteredFetch; calls: () => number } {
+  let calls = 0;
+  const fetch = Object.assign((input: RequestInfo | URL, init?: RequestInit) => {
+    calls++;
+    return meter(input, init);
+  }, meter) as MeteredFetch;
+  return { fetch, calls: () => calls };
+}
+
+async function blockedRun(label: string, reason: string) {
+  const run = await meterRun(label, {}, true);
+  const members =
+    reason === "insufficient_balance"
+      ? { user_blocked: { paid: true, balanceUsd: 0 } }
+      : reason === "member_suspended"
+        ? { user_blocked: { paid: true, balanceUsd: 5, suspended: true } }
+        : {};
+  await configureStoa(run.runId, { members });
+  return run;
+}
+
+function expectBlocked(error: unknown, reason: string): void {
+  expect(error instanceof StoaChargeRequiredError).toBe(true);
+  const typed = StoaChargeRequiredError.from(error);
+  expect(typed).toBeInstanceOf(StoaChargeRequiredError);
+  expect(typed).toBeInstanceOf(StoaError);
+  expect(typed).toMatchObject({ userId: "user_blocked", reason, code: "charge_required" });
+}
+
+describe("a blocked user", () => {
+  it("through openai: one fetch call, no provider request, instanceof holds", async () => {
+    const run = await blockedRun("gate-openai", "payment_required");
+    const meter = counted(run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "user_blocked" }));
+    const openai = new OpenAI({ apiKey: PROVIDER_KEY, baseURL: run.bases().openai, fetch: meter.fetch });
+    const error = await openai.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expectBlocked(error, "payment_required");
+    expect(meter.calls()).toBe(1);
+    expect(await providerRequests(run.runId)).toEqual([]);
+    expect(await run.events()).toEqual([]);
+  });
+
+  it("through @anthropic-ai/sdk, streamed or not", async () => {
+    const run = await blockedRun("gate-anthropic", "insufficient_balance");
+    const meter = counted(run.stoa.fetch({ provider: StoaProvider.Anthropic, userId: "user_blocked" }));
+    const claude = new Anthropic({ apiKey: PROVIDER_KEY, baseURL: run.bases().anthropic, fetch: meter.fetch });
+    const request = { model: "claude-sonnet-5", max_tokens: 64, messages: [{ role: "user" as const, content: "hi" }] };
+    const plain = await claude.messages.create(request).catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(Anthropic.PaymentRequiredError);
+    expectBlocked(plain, "insufficient_balance");
+    const streamed = await claude.messages
+      .stream(request)
+      .finalMessage()
+      .catch((e: unknown) => e);
+    expectBlocked(streamed, "insufficient_balance");
+    expect(meter.calls()).toBe(2);
+    expect(await providerRequests(run.runId)).toEqual([]);
+  });
+
+  it("through the AI SDK: generateText throws it, streamText reports it", async () => {
+    const run = await blockedRun("gate-aisdk", "member_suspended");
+    const meter = counted(run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "user_blocked" }));
+    const openai = createOpenAI({ apiKey: PROVIDER_KEY, baseURL: run.bases().openai, fetch: meter.fetch });
+    const generated = await generateText({ model: openai.chat("gpt-4o-mini"), prompt: "hi" }).catch((e: unknown) => e);
+    expectBlocked(generated, "member_suspended");
+    expect(meter.calls()).toBe(1);
+
+    const anthropicMeter = counted(run.stoa.fetch({ provider: StoaProvider.Anthropic, userId: "user_blocked" }));
+    const anthropic = createAnthropic({
+      apiKey: PROVIDER_KEY,
+      baseURL: run.bases().anthropicV1,
+      fetch: anthropicMeter.fetch,
+    });
+    const errors: unknown[] = [];
+    const streamed = streamText({
+      model: anthropic("claude-sonnet-5"),
+      prompt: "hi",
+      onError: ({ error }) => errors.push(error),
+    });
+    for await (const _ of streamed.textStream) {
+      // nothing arrives
+    }
+    expect(errors).toHaveLength(1);
+    expectBlocked(errors[0], "member_suspended");
+    expect(anthropicMeter.calls()).toBe(1);
+    expect(await providerRequests(run.runId)).toEqual([]);
+  });
+
+  it("through a bare fetch: the error is thrown", async () => {
+    const run = await blockedRun("gate-bare", "payment_required");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "user_blocked" });
+    const error = await meter(`${run.bases().openai}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoaChargeRequiredError);
+    expectBlocked(error, "payment_required");
+    expect((error as Error).message).toContain("createPaymentSession");
+    expect(await providerRequests(run.runId)).toEqual([]);
+  });
+
+  it("is not checked for calls that are not metered", async () => {
+    const run = await blockedRun("gate-unmetered", "payment_required");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "user_blocked" });
+    const response = await meter(`${run.bases().openai}/models`);
+    expect(response.status).toBe(404);
+    const checks = (await stoaReceived(run.runId)).filter((r) => r.path.includes("/chargeability"));
+    expect(checks).toEqual([]);
+  });
+});
+
+describe("StoaChargeRequiredError recognition", () => {
+  it("is false for other errors, other 402s and look-alikes", () => {
+    expect(new Error("x") instanceof StoaChargeRequiredError).toBe(false);
+    expect({ status: 402, headers: new Headers() } instanceof StoaChargeRequiredError).toBe(false);
+    expect(
+      { status: 402, headers: new Headers({ "x-stoa-charge-required": "bogus", "x-stoa-user-id": "u" }) } instanceof
+        StoaChargeRequiredError,
+    ).toBe(false);
+    expect(StoaChargeRequiredError.from(null)).toBeNull();
+    expect(StoaChargeRequiredError.from("payment_required")).toBeNull();
+  });
+});
