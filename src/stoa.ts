@@ -171,7 +171,7 @@ export class Stoa {
    *
    * @throws {StoaConfigError} when no registration secret is given or found.
    */
-  registerMember(input: RegisterMemberOptions): Promise<Membership> {
+  async registerMember(input: RegisterMemberOptions): Promise<Membership> {
     const registrationSecret =
       input.registrationSecret ?? this.#registrationSecret ?? readEnv("STOA_REGISTRATION_SECRET");
     if (registrationSecret === undefined || registrationSecret === "") {
