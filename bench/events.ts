@@ -1,0 +1,52 @@
+/**
+ * The OpenAI-shaped SSE events every figure reads. No Node imports: the
+ * bench worker (workerd) uses this file too.
+ */
+
+const WORDS = [
+  " the",
+  " meter",
+  " reads",
+  " every",
+  " event",
+  " on",
+  " its",
+  " way",
+  " to",
+  " app",
+  ",",
+  " then",
+  " bills",
+  ".",
+];
+const HEAD =
+  '{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[';
+
+/** One `chat.completion.chunk` event (~260 bytes), `usage: null` as OpenAI sends with `include_usage`. */
+export function contentEvent(content: string, finish: string | null = null): string {
+  const delta = finish === null ? `{"content":${JSON.stringify(content)}}` : "{}";
+  const reason = finish === null ? "null" : JSON.stringify(finish);
+  return `data: ${HEAD}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${reason}}],"usage":null}\n\n`;
+}
+
+/** The usage-only chunk OpenAI sends last with `include_usage`, then `[DONE]`. */
+export const USAGE_EVENT = `data: ${HEAD}],"usage":{"prompt_tokens":19,"completion_tokens":2000,"total_tokens":2019,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}\n\n`;
+export const DONE_EVENT = "data: [DONE]\n\n";
+
+/** `n` content events (the last one carries `finish_reason`), the usage chunk and `[DONE]`: one string per chunk. */
+export function chatStream(n: number): string[] {
+  const events: string[] = [];
+  for (let i = 0; i < n - 1; i++) events.push(contentEvent(WORDS[i % WORDS.length] as string));
+  events.push(contentEvent("", "stop"));
+  events.push(USAGE_EVENT, DONE_EVENT);
+  return events;
+}
+
+/** A chat completions request body as an app sends it (no `stream_options`: the meter adds it). */
+export function chatRequest(stream: boolean): {
+  model: string;
+  messages: { role: "user"; content: string }[];
+  stream: boolean;
+} {
+  return { model: "gpt-4o", messages: [{ role: "user", content: "Say something long." }], stream };
+}

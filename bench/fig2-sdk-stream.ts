@@ -1,0 +1,52 @@
+/**
+ * Figure 2: a streamed chat completion (2,000 chunks) read through the real
+ * openai SDK, metered (`stoa.fetch()`, events delivered to the Stoa sink in
+ * the provider child process) versus the plain global fetch, against the fake
+ * provider in a child process. Ratios metered / unmetered of the client's
+ * CPU (stream read plus event delivery) and of wall time (stream read).
+ */
+import OpenAI from "openai";
+import { Stoa } from "../src/index.ts";
+import { chatRequest, cpuUs, interleave, median, pairedRatio, provider, report } from "./lib.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
+const WARMUP = 6;
+
+export async function run(): Promise<Record<string, number>> {
+  const server = await provider();
+  let errors = 0;
+  const stoa = new Stoa({ apiKey: "k", baseUrl: `${server.origin}/sink`, onError: () => errors++ });
+  const baseURL = `${server.origin}/burst/v1`;
+  const base = new OpenAI({ apiKey: "x", baseURL, maxRetries: 0 });
+  const wall = { metered: [] as number[], plain: [] as number[] };
+
+  async function round(variant: "metered" | "plain"): Promise<number> {
+    const startCpu = cpuUs();
+    const startWall = performance.now();
+    // a client per call, as an app on Workers makes one per request
+    const client =
+      variant === "plain"
+        ? base.withOptions({ maxRetries: 0 })
+        : base.withOptions({ fetch: stoa.fetch({ provider: "openai", userId: "user_1" }) });
+    const stream = await client.chat.completions.create({ ...chatRequest(true), stream: true });
+    let chunks = 0;
+    for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
+    wall[variant].push(performance.now() - startWall);
+    if (variant === "metered") await stoa.flush();
+    if (chunks !== 2000) throw new Error(`${variant}: ${chunks} chunks`);
+    return cpuUs() - startCpu;
+  }
+
+  const cpu = await interleave({ metered: () => round("metered"), plain: () => round("plain") }, ROUNDS, WARMUP);
+  server.close();
+  if (errors > 0) throw new Error(`the meter reported ${errors} errors`);
+  return {
+    sdkStreamCpuRatio: pairedRatio(cpu.metered, cpu.plain),
+    sdkStreamWallRatio: pairedRatio(wall.metered.slice(WARMUP), wall.plain.slice(WARMUP)),
+    plainCpuUsPerChunk: median(cpu.plain) / 2000,
+    meteredCpuUsPerChunk: median(cpu.metered) / 2000,
+    plainWallMs: median(wall.plain.slice(WARMUP)),
+  };
+}
+
+if (import.meta.main) report(await run());

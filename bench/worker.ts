@@ -1,0 +1,168 @@
+/**
+ * The bench worker of figure 3 (bundled by esbuild, run in workerd by
+ * Miniflare). `GET /run?variant=…&origin=…` reads one 2,000-chunk chat
+ * stream from the fake provider with the openai SDK, its usage event
+ * delivered before it answers, and answers `{ chunks, errors }`.
+ *
+ * Variants: `plain` (global fetch), `metered` (`stoa.fetch()`), and two
+ * alternative meter designs built here only, over the same request prep,
+ * SSE parser, stream reader and event as the SDK's:
+ *   - `transform`: a pass-through `TransformStream` that parses each chunk;
+ *   - `tee`: the body `tee()`d, the meter reading its branch chunk by chunk.
+ * Neither cuts the injected usage chunk out of what the app reads.
+ * And `meteredAppUsage`: `stoa.fetch()` when the app asks for usage itself
+ * (no usage chunk to cut out); `hop`: the meter's pull-through `ReadableStream` alone, no parsing, no
+ * event: what the stream machinery costs by itself.
+ */
+import OpenAI from "openai";
+import { Stoa } from "../src/index.ts";
+import { buildEvent } from "../src/meter/event.ts";
+import { prepareRequest } from "../src/meter/request.ts";
+import { openai as openaiProvider } from "../src/providers/openai.ts";
+import { createSseParser } from "../src/streams/sse.ts";
+import { chatRequest } from "./events.ts";
+
+type Fetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+interface Ctx {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+const USER = "user_1";
+let stoa: Stoa | undefined; // one per isolate, as the SDK is meant to be used
+const errors: string[] = [];
+let reads = 0; // body chunks the alternative meters saw
+
+/** An alternative meter: `hop` puts the parser on the body's way and returns the app's body and the meter's end. */
+function altFetch(
+  origin: string,
+  hop: (
+    body: ReadableStream<Uint8Array>,
+    feed: (chunk: Uint8Array) => void,
+    end: () => Promise<void>,
+  ) => ReadableStream<Uint8Array>,
+): Fetch {
+  return async (input, init) => {
+    const prepared = await prepareRequest(openaiProvider, input, init);
+    if (prepared === undefined) throw new Error("not a metered call");
+    const startedAt = Date.now();
+    const response = await fetch(prepared.input, prepared.init);
+    const reader = openaiProvider.readStream(prepared.facts);
+    const parser = createSseParser((data, info) => reader.event(data, info.dataLength, info.head));
+    let parsing = true;
+    const feed = (chunk: Uint8Array) => {
+      reads++;
+      if (!parsing) return;
+      parser.feed(chunk);
+      if (reader.done) parsing = false;
+    };
+    const end = async () => {
+      if (parsing) parser.end();
+      const event = buildEvent({
+        provider: openaiProvider,
+        userId: USER,
+        metadata: undefined,
+        facts: prepared.facts,
+        reading: reader.reading(),
+        requestId: response.headers.get("x-request-id") ?? undefined,
+        startedAt,
+        endedAt: Date.now(),
+        timeToFirstByteMs: 0,
+      });
+      if (event.status !== "completed") errors.push("no usage");
+      const sent = await fetch(`${origin}/sink/v1/usage/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer k" },
+        body: JSON.stringify({ events: [event] }),
+      });
+      await sent.text();
+    };
+    const body = hop(response.body as ReadableStream<Uint8Array>, feed, end);
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+}
+
+function transformHop(pending: Promise<unknown>[]) {
+  return (body: ReadableStream<Uint8Array>, feed: (chunk: Uint8Array) => void, end: () => Promise<void>) =>
+    body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          feed(chunk);
+          controller.enqueue(chunk);
+        },
+        flush() {
+          pending.push(end());
+        },
+      }),
+    );
+}
+
+function teeHop(pending: Promise<unknown>[]) {
+  return (body: ReadableStream<Uint8Array>, feed: (chunk: Uint8Array) => void, end: () => Promise<void>) => {
+    const [app, meter] = body.tee();
+    pending.push(
+      (async () => {
+        const reader = meter.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          feed(value);
+        }
+        await end();
+      })(),
+    );
+    return app;
+  };
+}
+
+/** A pull-through `ReadableStream` (highWaterMark 0) over the upstream body, as `meterBody` is, doing nothing else. */
+const hopFetch: Fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
+export default {
+  async fetch(request: Request, _env: unknown, ctx: Ctx): Promise<Response> {
+    const url = new URL(request.url);
+    const variant = url.searchParams.get("variant");
+    const origin = url.searchParams.get("origin") ?? "";
+    stoa ??= new Stoa({ apiKey: "k", baseUrl: `${origin}/sink`, onError: (error) => errors.push(error.message) });
+    const pending: Promise<unknown>[] = [];
+    let fetch: Fetch | undefined;
+    if (variant === "metered" || variant === "meteredAppUsage")
+      fetch = stoa.fetch({ provider: "openai", userId: USER, waitUntil: (p) => ctx.waitUntil(p) });
+    else if (variant === "transform") fetch = altFetch(origin, transformHop(pending));
+    else if (variant === "tee") fetch = altFetch(origin, teeHop(pending));
+    else if (variant === "hop") fetch = hopFetch;
+    else if (variant !== "plain") return new Response(`unknown variant ${variant}`, { status: 400 });
+
+    const client = new OpenAI({
+      apiKey: "x",
+      baseURL: `${origin}/burst/v1`,
+      maxRetries: 0,
+      ...(fetch ? { fetch } : {}),
+    });
+    // `meteredAppUsage`: the app asks for usage itself, so the meter need not cut the usage chunk out
+    const usage = variant === "meteredAppUsage" ? { stream_options: { include_usage: true } } : {};
+    const stream = await client.chat.completions.create({ ...chatRequest(true), ...usage, stream: true });
+    let chunks = 0;
+    for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
+    await Promise.all(pending);
+    await stoa.flush();
+    const body = { chunks, reads, errors: [...errors] };
+    errors.length = 0;
+    reads = 0;
+    return Response.json(body);
+  },
+};
