@@ -21,7 +21,7 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const CHUNKS = 2000;
-const VARIANTS = ["plain", "metered", "meteredAppUsage", "transform", "tee", "hop"] as const;
+const VARIANTS = ["plain", "metered", "meteredAppUsage", "transform", "tee", "hop", "identity", "byob"] as const;
 
 async function bundle(): Promise<string> {
   const result = await build({
@@ -79,6 +79,8 @@ export async function run(): Promise<Record<string, number>> {
       workerdTransformUsPerChunk: perChunk("transform"),
       workerdTeeUsPerChunk: perChunk("tee"),
       workerdHopUsPerChunk: perChunk("hop"),
+      workerdIdentityUsPerChunk: perChunk("identity"),
+      workerdByobUsPerChunk: perChunk("byob"),
       workerdMeteredAppUsageUsPerChunk: perChunk("meteredAppUsage"),
       workerdTransformCpuRatio: pairedRatio(cpu.transform, cpu.plain),
       workerdTeeCpuRatio: pairedRatio(cpu.tee, cpu.plain),

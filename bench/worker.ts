@@ -47,7 +47,7 @@ function altFetch(
     const startedAt = Date.now();
     const response = await fetch(prepared.input, prepared.init);
     const reader = openaiProvider.readStream(prepared.facts);
-    const parser = createSseParser((data, info) => reader.event(data, info.dataLength, info.head));
+    const parser = createSseParser((data, dataLength, head) => reader.event(data, dataLength, head));
     let parsing = true;
     const feed = (chunk: Uint8Array) => {
       reads++;
@@ -132,6 +132,48 @@ const hopFetch: Fetch = async (input, init) => {
   return new Response(body, { status: response.status, headers: response.headers });
 };
 
+/** The body read in JS and written into a native `IdentityTransformStream` the app reads: a JS read and a native write per chunk. */
+const identityFetch: Fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const { readable, writable } = new (
+    globalThis as unknown as { IdentityTransformStream: typeof TransformStream }
+  ).IdentityTransformStream();
+  const writer = writable.getWriter();
+  (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await writer.write(value);
+      }
+      await writer.close();
+    } catch (error) {
+      await reader.cancel(error).catch(() => {});
+      await writer.abort(error).catch(() => {});
+    }
+  })();
+  return new Response(readable as ReadableStream<Uint8Array>, { status: response.status, headers: response.headers });
+};
+
+/** A pull-through hop that reads with a BYOB reader: one read takes every byte already there. */
+const byobFetch: Fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader({ mode: "byob" });
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read(new Uint8Array(32 * 1024));
+        if (done) controller.close();
+        else controller.enqueue(value as Uint8Array);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
 export default {
   async fetch(request: Request, _env: unknown, ctx: Ctx): Promise<Response> {
     const url = new URL(request.url);
@@ -145,6 +187,8 @@ export default {
     else if (variant === "transform") fetch = altFetch(origin, transformHop(pending));
     else if (variant === "tee") fetch = altFetch(origin, teeHop(pending));
     else if (variant === "hop") fetch = hopFetch;
+    else if (variant === "identity") fetch = identityFetch;
+    else if (variant === "byob") fetch = byobFetch;
     else if (variant !== "plain") return new Response(`unknown variant ${variant}`, { status: 400 });
 
     const client = new OpenAI({

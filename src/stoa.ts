@@ -50,6 +50,7 @@ export class Stoa {
   readonly #outbox: Outbox;
   readonly #gate: ChargeabilityGate;
   readonly #onError: (error: Error) => void;
+  readonly #pending = new Set<Promise<unknown>>();
 
   /** @throws {StoaConfigError} when no API key is given or found in the environment. */
   constructor(options: StoaOptions = {}) {
@@ -97,7 +98,17 @@ export class Stoa {
   fetch(options: StoaFetchOptions): MeteredFetch {
     const provider = checkFetchOptions(options);
     return createMeteredFetch(
-      { emit: (event, waitUntil) => this.#outbox.add(event, waitUntil), onError: this.#onError },
+      {
+        emit: (event, waitUntil) => this.#outbox.add(event, waitUntil),
+        onError: this.#onError,
+        track: (work) => {
+          const settled: Promise<unknown> = work.then(
+            () => this.#pending.delete(settled),
+            () => this.#pending.delete(settled),
+          );
+          this.#pending.add(settled);
+        },
+      },
       {
         provider,
         userId: options.userId,
@@ -188,7 +199,9 @@ export class Stoa {
    * `onError`. Never throws. Call it before a process or a request without
    * `waitUntil` ends.
    */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    // metering still reading a cancelled body first: its event joins this flush
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
     return this.#outbox.flush();
   }
 }

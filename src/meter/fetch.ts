@@ -6,7 +6,8 @@ import type { FetchLike, WaitUntil } from "../api/types.ts";
 import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { Provider, Reading } from "../providers/types.ts";
-import { tryParse } from "../streams/json-scan.ts";
+import { collectBody } from "../streams/collected-body.ts";
+import { lastObject, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { refuse } from "./blocked.ts";
@@ -31,6 +32,8 @@ export interface MeterSink {
   emit(event: UsageEvent, waitUntil: WaitUntil | undefined): void;
   /** Hears of a call that could not be metered exactly. Never throws. */
   onError(error: Error): void;
+  /** Keeps background metering work (reading a cancelled body) for `flush()` to await. */
+  track(work: Promise<unknown>): void;
 }
 
 /** Per-call settings of a metering fetch. */
@@ -89,8 +92,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     };
     const type = response.headers.get("content-type") ?? "";
     const sse = type.includes("text/event-stream") || (type === "" && prepared.facts.stream);
-    if (sse) return meterStream(response, call);
-    return meterJson(response, call);
+    return sse ? meterStream(response, call) : meterJson(response, call);
   }
 
   function emit(call: Omit<CallRecord, "reading" | "endedAt">, reading: Reading): void {
@@ -135,28 +137,35 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     });
   }
 
-  async function meterJson(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Promise<Response> {
-    let bytes: ArrayBuffer;
-    try {
-      bytes = await response.arrayBuffer();
-    } catch (error) {
-      // the body failed mid-way: bill an estimate, and fail the call as the app would have
-      emit(call, { outputWeight: 0 });
-      throw error;
-    }
-    const text = new TextDecoder().decode(bytes);
-    const json = tryParse(text);
-    if (json === undefined) {
-      sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
-    } else {
-      const reading = call.provider.readJson(call.facts.endpoint, json);
-      if (reading.usage === undefined) {
-        reading.outputWeight = textWeightOf(json);
-        sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
-      }
-      emit(call, reading);
-    }
-    return new Response(bytes, {
+  function meterJson(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Response {
+    const body = collectBody(response.body as ReadableStream<Uint8Array>, {
+      keepAlive(work) {
+        settings.waitUntil?.(work);
+        sink.track(work);
+      },
+      onDone(collected) {
+        if (!collected.ok) {
+          // the body failed mid-way: bill an estimate (the app's read fails as it would have)
+          sink.onError(
+            new StoaStreamError("The response body failed; the event is estimated.", { cause: collected.error }),
+          );
+          emit(call, { outputWeight: 0 });
+          return;
+        }
+        const json = readBody(collected.whole, collected.head, collected.tail, call.facts.endpoint);
+        if (json === undefined) {
+          sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
+          return;
+        }
+        const reading = call.provider.readJson(call.facts.endpoint, json);
+        if (reading.usage === undefined) {
+          reading.outputWeight = textWeightOf(json);
+          sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
+        }
+        emit(call, reading);
+      },
+    });
+    return new Response(body, {
       status: response.status,
       statusText: response.statusText,
       headers: bodyHeaders(response),
@@ -164,6 +173,49 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   return Object.assign(meteredFetch, { Response, [UPSTREAM]: upstream }) as MeteredFetch;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * What metering needs of a JSON body. A Responses body is parsed whole (its
+ * web searches are counted in `output`); any other, and a body too large to
+ * keep, is skimmed: `id` and `model` from its start (`model` from its end for
+ * embeddings), the `usage` object from its end. Undefined when it is not JSON.
+ */
+function readBody(
+  whole: Uint8Array | undefined,
+  head: Uint8Array | undefined,
+  tail: Uint8Array | undefined,
+  endpoint: string,
+): unknown {
+  if (whole !== undefined) {
+    const text = decoder.decode(whole);
+    return endpoint === "responses" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
+  }
+  return skim(decoder.decode(head), decoder.decode(tail));
+}
+
+function skim(start: string, end: string): Record<string, unknown> | undefined {
+  if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
+  const usage = lastObject(end, '"usage"');
+  if (usage === undefined) return undefined;
+  return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
+}
+
+function firstString(text: string, key: string): string | undefined {
+  return stringAt(text, text.indexOf(`${key}:"`), key);
+}
+
+function lastString(text: string, key: string): string | undefined {
+  return stringAt(text, text.lastIndexOf(`${key}:"`), key);
+}
+
+function stringAt(text: string, at: number, key: string): string | undefined {
+  if (at === -1) return undefined;
+  const start = at + key.length + 2;
+  const end = text.indexOf('"', start);
+  return end === -1 ? undefined : text.slice(start, end);
 }
 
 /** Response headers for a re-served body: a decoded body loses its encoding and length. */

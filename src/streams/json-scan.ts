@@ -99,7 +99,7 @@ export function deltaWeight(text: string): number {
     const value = valueStart(text, at + 7);
     if (value !== -1) {
       const c = text.charCodeAt(value);
-      if (c === 34) weight += stringWeight(text, value).weight;
+      if (c === 34) weight += stringWeight(text, value);
       else if (c === 123) weight += objectContentWeight(text, value);
     }
     // the first choice is the last "delta" to look for: `{"index":0,"delta"`
@@ -111,6 +111,11 @@ export function deltaWeight(text: string): number {
 
 /** Weight of the content-key strings of the object at `start`, nested objects and arrays included. */
 function objectContentWeight(text: string, start: number): number {
+  // the common chat delta, `{"content":"…"}`, without the general walk
+  if (text.startsWith('{"content":"', start)) {
+    const weight = stringWeight(text, start + 11);
+    if (text.charCodeAt(stringEnd + 1) === 125) return weight;
+  }
   let weight = 0;
   const inObject: boolean[] = []; // the open containers: object (true) or array (false)
   let key = "";
@@ -118,11 +123,11 @@ function objectContentWeight(text: string, start: number): number {
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 34) {
-      const string = stringWeight(text, i);
-      if (expectKey) key = text.slice(i + 1, string.end);
-      else if (inObject[inObject.length - 1] === true && CONTENT_KEYS.has(key)) weight += string.weight;
+      const w = stringWeight(text, i);
+      if (expectKey) key = text.slice(i + 1, stringEnd);
+      else if (inObject[inObject.length - 1] === true && CONTENT_KEYS.has(key)) weight += w;
       expectKey = false;
-      i = string.end;
+      i = stringEnd;
     } else if (c === 123 || c === 91) {
       inObject.push(c === 123);
       expectKey = c === 123;
@@ -136,12 +141,15 @@ function objectContentWeight(text: string, start: number): number {
   return weight;
 }
 
+/** Index of the closing quote of the string `stringWeight` last measured. */
+let stringEnd = 0;
+
 /**
- * Weight of the JSON string starting at `start` (its opening quote), and the
- * index of its closing quote. An ASCII character weighs 1, any other UTF-16
- * unit 3; an escape weighs as the character it stands for.
+ * Weight of the JSON string starting at `start` (its opening quote); its
+ * closing quote's index goes to `stringEnd`. An ASCII character weighs 1, any
+ * other UTF-16 unit 3; an escape weighs as the character it stands for.
  */
-function stringWeight(text: string, start: number): { weight: number; end: number } {
+function stringWeight(text: string, start: number): number {
   let weight = 0;
   let i = start + 1;
   for (; i < text.length; i++) {
@@ -159,7 +167,8 @@ function stringWeight(text: string, start: number): { weight: number; end: numbe
       weight += c < 128 ? 1 : 3;
     }
   }
-  return { weight, end: i };
+  stringEnd = i;
+  return weight;
 }
 
 /** Parses JSON, or returns undefined. */

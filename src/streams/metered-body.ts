@@ -39,17 +39,14 @@ export interface MeterBodyOptions {
 /** Wraps an SSE body so that metering sees every byte the app reads. */
 export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBodyOptions): ReadableStream<Uint8Array> {
   const upstream = source.getReader();
-  let parser: SseParser | undefined = createSseParser(
-    (data, info) => options.onEvent(data, info.dataLength, info.head),
-    {
-      offsets: options.filter,
-      ...(options.maxEventLength === undefined ? {} : { maxEventLength: options.maxEventLength }),
-    },
-  );
+  let parser: SseParser | undefined = createSseParser(options.onEvent, {
+    offsets: options.filter,
+    ...(options.maxEventLength === undefined ? {} : { maxEventLength: options.maxEventLength }),
+  });
   let ended = false;
   let seen = 0; // bytes read from upstream so far
   // filter mode: bytes read but not yet handed on, from stream offset `heldAt`
-  let held: Uint8Array[] = [];
+  const held: Uint8Array[] = [];
   let heldAt = 0;
   let released = 0; // stream offset up to which bytes went to the app
 
@@ -71,35 +68,52 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
   }
 
   /**
-   * Filter mode: hands on what is read up to the last complete event, less
-   * the dropped events. `p` is the parser that saw the bytes, `more` whether
-   * it goes on parsing. An incomplete event over `HOLD_LIMIT` is no usage
-   * chunk: it is handed on at once, and can no longer be dropped.
+   * Filter mode: the pieces of what is read up to the last complete event,
+   * less the dropped events, for the app; no bytes are copied. `p` is the
+   * parser that saw the bytes, `more` whether it goes on parsing. An
+   * incomplete event over `HOLD_LIMIT` is no usage chunk: it is handed on at
+   * once, and can no longer be dropped.
    */
-  function release(p: SseParser | undefined, more: boolean): Uint8Array | undefined {
+  function release(p: SseParser | undefined, more: boolean, out: Uint8Array[]): void {
     let cut = more && p !== undefined ? p.boundary : seen;
     if (seen - cut > HOLD_LIMIT) cut = seen;
     if (cut <= released) {
       if (p !== undefined) p.dropped.length = 0;
-      return undefined;
+      return;
     }
-    const bytes = held.length === 1 ? (held[0] as Uint8Array) : join(held);
-    const out: Uint8Array[] = [];
     let pos = released;
     if (p !== undefined) {
       for (const [from, to] of p.dropped) {
         if (from < released || to > cut) continue; // partly handed on already: keep it whole
-        if (from > pos) out.push(bytes.subarray(pos - heldAt, from - heldAt));
+        if (from > pos) piecesOf(pos, from, out);
         pos = to;
       }
       p.dropped.length = 0;
     }
-    if (cut > pos) out.push(bytes.subarray(pos - heldAt, cut - heldAt));
+    if (cut > pos) piecesOf(pos, cut, out);
     released = cut;
-    held = cut < seen ? [bytes.subarray(cut - heldAt)] : [];
-    heldAt = cut;
-    if (out.length === 0) return undefined;
-    return out.length === 1 ? out[0] : join(out);
+    // keep only what lies past the cut
+    while (held.length > 0 && heldAt + (held[0] as Uint8Array).length <= cut) {
+      heldAt += (held.shift() as Uint8Array).length;
+    }
+    if (held.length > 0 && heldAt < cut) {
+      held[0] = (held[0] as Uint8Array).subarray(cut - heldAt);
+      heldAt = cut;
+    }
+  }
+
+  /** Pushes the held bytes of stream range `[from, to)` onto `out`, as subarrays of the held chunks. */
+  function piecesOf(from: number, to: number, out: Uint8Array[]): void {
+    let at = heldAt;
+    for (const part of held) {
+      const end = at + part.length;
+      if (end > from && at < to) {
+        const piece = part.subarray(Math.max(from, at) - at, Math.min(to, end) - at);
+        if (piece.length > 0) out.push(piece);
+      }
+      if (end >= to) return;
+      at = end;
+    }
   }
 
   return new ReadableStream<Uint8Array>(
@@ -120,8 +134,9 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
             if (p !== undefined) parse(p, (q) => q.end());
             parser = undefined;
             if (options.filter) {
-              const rest = release(p, false);
-              if (rest !== undefined) controller.enqueue(rest);
+              const out: Uint8Array[] = [];
+              release(p, false, out);
+              for (const piece of out) controller.enqueue(piece);
             }
             end("end");
             controller.close();
@@ -135,10 +150,12 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
             controller.enqueue(chunk);
             return;
           }
+          if (held.length === 0) heldAt = seen - chunk.length;
           held.push(chunk);
-          const out = release(p, more);
-          if (out !== undefined) {
-            controller.enqueue(out);
+          const out: Uint8Array[] = [];
+          release(p, more, out);
+          if (out.length > 0) {
+            for (const piece of out) controller.enqueue(piece);
             return;
           }
         }
@@ -150,16 +167,4 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     },
     { highWaterMark: 0 },
   );
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

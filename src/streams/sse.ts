@@ -21,16 +21,13 @@ const BOM = 0xfeff;
 const HEAD = 256;
 const TAIL = 64 * 1024;
 
-/** Where an event sat in the stream, and whether it was cut down. */
-export interface SseEventInfo {
-  /** Length of the event's `data` (joined lines, UTF-16 units), even when truncated. */
-  dataLength: number;
-  /** When the data passed `maxEventLength`: its first characters; `data` then holds its last ones. */
-  head?: string;
-}
-
-/** Receives each event's data. Return `true` to mark the event as dropped (see `SseParser.dropped`). */
-export type SseEventHandler = (data: string, info: SseEventInfo) => boolean | undefined;
+/**
+ * Receives each event's data, the data's full length (joined lines, UTF-16
+ * units), and, when the data passed `maxEventLength`, its first characters
+ * (`data` then holds its last ones). Return `true` to mark the event as
+ * dropped (see `SseParser.dropped`).
+ */
+export type SseEventHandler = (data: string, dataLength: number, head: string | undefined) => boolean | undefined;
 
 /** The parser. Feed it every chunk in order, then call `end()`. */
 export interface SseParser {
@@ -81,6 +78,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   let text = "";
   let boundary = 0;
   const dropped: [number, number][] = [];
+  let lastDropEnd = -1;
 
   function byteOffset(index: number): number {
     return textAscii ? textStart + index : textStart + utf8Length(text, index);
@@ -106,13 +104,16 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   function dispatch(end: number): void {
     const at = offsets ? byteOffset(end) : 0;
     if (data !== undefined) {
-      const info: SseEventInfo = { dataLength };
-      if (head !== undefined) info.head = head;
       const value = data;
+      const length = dataLength;
+      const valueHead = head;
       data = undefined;
       dataLength = 0;
       head = undefined;
-      if (onEvent(value, info) === true && offsets) dropped.push([boundary, at]);
+      if (onEvent(value, length, valueHead) === true && offsets) {
+        dropped.push([boundary, at]);
+        lastDropEnd = at;
+      }
     }
     boundary = at;
   }
@@ -189,7 +190,8 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
       carry = incompleteTail(chunk);
       textAscii = text.length === fed - carry - textStart;
     }
-    const length = text.length;
+    const t = text;
+    const length = t.length;
     let pos = 0;
     if (skipLF) {
       skipLF = false;
@@ -197,21 +199,22 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
         // the LF of a CRLF split across chunks belongs to the line before
         pos = 1;
         if (boundary === textStart) {
-          const last = dropped[dropped.length - 1];
-          if (last !== undefined && last[1] === boundary) last[1] = textStart + 1;
+          // the LF ends a dropped event: drop it with it (the caller may have taken the range already)
+          if (lastDropEnd === boundary) dropped.push([boundary, boundary + 1]);
           boundary = textStart + 1;
         }
       }
     }
-    let cr = text.indexOf("\r", pos);
+    // most streams have no CR at all: then one LF search per line does
+    let cr = t.includes("\r", pos) ? t.indexOf("\r", pos) : -1;
     while (pos < length) {
-      let eol = text.indexOf("\n", pos);
+      let eol = t.indexOf("\n", pos);
       let next: number;
-      if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos);
+      if (cr !== -1 && cr < pos) cr = t.indexOf("\r", pos);
       if (cr !== -1 && (eol === -1 || cr < eol)) {
         eol = cr;
         if (cr + 1 < length) {
-          next = text.charCodeAt(cr + 1) === LF ? cr + 2 : cr + 1;
+          next = t.charCodeAt(cr + 1) === LF ? cr + 2 : cr + 1;
         } else {
           next = length;
           skipLF = true;
@@ -223,7 +226,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
         return;
       }
       if (pendingLength > 0) finishPending(eol, next);
-      else line(text, pos, eol, next);
+      else line(t, pos, eol, next);
       pos = next;
     }
   }

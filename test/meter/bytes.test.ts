@@ -110,6 +110,56 @@ describe("what passes through unmetered", () => {
     expect(run.errors[0]).toBeInstanceOf(StoaStreamError);
   });
 
+  it("bills a JSON response the app cancels unread, from the rest read in the background", async () => {
+    const run = await meterRun("json-cancel");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    const response = await meter(`${run.bases().openai}/chat/completions`, post({ ...CHAT, stream: false }));
+    await response.body?.cancel();
+    const [event] = await run.events();
+    expect(event).toMatchObject({ id: `openai:chatcmpl-${run.runId}-1`, status: "completed", stream: false });
+    expect(event?.usage.outputTokens).toBe(300);
+  });
+
+  it("reads the usage of a JSON body too large to keep (12 MB of embeddings) from its ends", async () => {
+    const run = await meterRun("json-huge");
+    const vector = Array.from({ length: 1536 }, (_, i) => (i % 7) / 7 - 0.5);
+    const data = Array.from({ length: 600 }, (_, index) => ({ object: "embedding", index, embedding: vector }));
+    const text = JSON.stringify({
+      object: "list",
+      data,
+      model: "text-embedding-3-small",
+      usage: { prompt_tokens: 4200, total_tokens: 4200 },
+    });
+    expect(text.length).toBeGreaterThan(8 * 1024 * 1024);
+    const bytes = new TextEncoder().encode(text);
+    const meter = run.stoa.fetch({
+      provider: StoaProvider.OpenAI,
+      userId: "u",
+      fetch: async () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              for (let i = 0; i < bytes.length; i += 65536) controller.enqueue(bytes.slice(i, i + 65536));
+              controller.close();
+            },
+          }),
+          { headers: { "content-type": "application/json", "x-request-id": "req_huge" } },
+        ),
+    });
+    const response = await meter(
+      "https://api.openai.com/v1/embeddings",
+      post({ model: "text-embedding-3-small", input: "x" }),
+    );
+    expect((await response.text()).length).toBe(text.length);
+    const [event] = await run.events();
+    expect(event).toMatchObject({
+      id: "openai:req_huge",
+      model: "text-embedding-3-small",
+      usage: { inputTokens: 4200, outputTokens: 0 },
+      status: "completed",
+    });
+  });
+
   it("bills an estimate when a stream is truncated inside the usage JSON", async () => {
     const run = await meterRun("truncated");
     const sse = [

@@ -85,7 +85,9 @@ describe("registerMember's secret", () => {
     const runId = newRunId("nosecret");
     const stoa = new Stoa({ apiKey: STOA_KEY, baseUrl: stoaBase(runId) });
     await expect(stoa.registerMember({ userId: "u", email: "u@example.com" })).rejects.toThrow(StoaConfigError);
-    await expect(stoa.registerMember({ userId: "u", email: "u@example.com" })).rejects.toThrow(/STOA_REGISTRATION_SECRET/);
+    await expect(stoa.registerMember({ userId: "u", email: "u@example.com" })).rejects.toThrow(
+      /STOA_REGISTRATION_SECRET/,
+    );
     const wrong = "wrong-secret-that-must-not-leak-0123456789";
     const error = (await stoa
       .registerMember({ userId: "u", email: "u@example.com", registrationSecret: wrong })

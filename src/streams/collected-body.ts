@@ -1,0 +1,118 @@
+/**
+ * The metered body of a JSON response: a pull-through `ReadableStream` that
+ * hands each chunk to the app as it reads it, and keeps the bytes to read
+ * the usage once the body ends. Cheaper than reading the body first and
+ * serving a copy, and it never delays the app.
+ *
+ * Bodies over `maxBytes` keep only their first and last `EDGE` bytes (where
+ * providers put ids, the model and the usage). If the app cancels the body,
+ * the rest is still read (it is already generated and billed) so the usage is
+ * found; `keepAlive` receives that background read.
+ */
+
+/** Bytes kept from each end of an over-long body. */
+const EDGE = 64 * 1024;
+
+/** What the body held when it ended. */
+export type CollectedBody =
+  | { ok: true; whole: Uint8Array; head?: undefined; tail?: undefined; total: number }
+  | { ok: true; whole?: undefined; head: Uint8Array; tail: Uint8Array; total: number }
+  | { ok: false; error: unknown; total: number };
+
+/** Options of `collectBody`. */
+export interface CollectOptions {
+  /** Bytes kept whole (default 4 MiB). */
+  maxBytes?: number;
+  /** Called once, when the body ended, failed, or was read to its end after a cancel. */
+  onDone(body: CollectedBody): void;
+  /** Receives the read that goes on after the app cancels. */
+  keepAlive?: ((promise: Promise<unknown>) => void) | undefined;
+}
+
+/** Wraps `source` so that its bytes are kept as the app reads them. */
+export function collectBody(source: ReadableStream<Uint8Array>, options: CollectOptions): ReadableStream<Uint8Array> {
+  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  const upstream = source.getReader();
+  let parts: Uint8Array[] = [];
+  let total = 0;
+  let head: Uint8Array | undefined;
+  let done = false;
+
+  function keep(chunk: Uint8Array): void {
+    total += chunk.length;
+    parts.push(chunk);
+    if (total <= maxBytes) return;
+    // over the cap: the first EDGE bytes once, then a rolling tail of about EDGE bytes
+    if (head === undefined) head = join(parts).subarray(0, EDGE);
+    let tailLength = 0;
+    let from = parts.length;
+    while (from > 0 && tailLength < EDGE) tailLength += (parts[--from] as Uint8Array).length;
+    parts = parts.slice(from);
+  }
+
+  function finish(error?: unknown, failed = false): void {
+    if (done) return;
+    done = true;
+    if (failed) options.onDone({ ok: false, error, total });
+    else if (head === undefined) options.onDone({ ok: true, whole: join(parts), total });
+    else {
+      const tail = join(parts);
+      options.onDone({ ok: true, head, tail: tail.subarray(Math.max(0, tail.length - EDGE)), total });
+    }
+    parts = [];
+  }
+
+  async function drain(): Promise<void> {
+    try {
+      for (;;) {
+        const result = await upstream.read();
+        if (result.done) break;
+        keep(result.value);
+      }
+      finish();
+    } catch (error) {
+      finish(error, true);
+    }
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await upstream.read();
+        } catch (error) {
+          finish(error, true);
+          controller.error(error);
+          return;
+        }
+        if (result.done) {
+          finish();
+          controller.close();
+          return;
+        }
+        keep(result.value);
+        controller.enqueue(result.value);
+      },
+      cancel() {
+        // the provider already generated (and billed) this body: read the rest for its usage
+        const rest = drain();
+        options.keepAlive?.(rest);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
