@@ -108,7 +108,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     for (const part of held) {
       const end = at + part.length;
       if (end > from && at < to) {
-        const piece = part.subarray(Math.max(from, at) - at, Math.min(to, end) - at);
+        const piece = from <= at && to >= end ? part : part.subarray(Math.max(from, at) - at, Math.min(to, end) - at);
         if (piece.length > 0) out.push(piece);
       }
       if (end >= to) return;
@@ -150,7 +150,15 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
             controller.enqueue(chunk);
             return;
           }
-          if (held.length === 0) heldAt = seen - chunk.length;
+          if (held.length === 0) {
+            // the common case: a chunk of whole events, none dropped, goes on as it is
+            if (p === undefined || ((!more || p.boundary === seen) && p.dropped.length === 0)) {
+              released = heldAt = seen;
+              controller.enqueue(chunk);
+              return;
+            }
+            heldAt = seen - chunk.length;
+          }
           held.push(chunk);
           const out: Uint8Array[] = [];
           release(p, more, out);

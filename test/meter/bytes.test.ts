@@ -160,6 +160,37 @@ describe("what passes through unmetered", () => {
     });
   });
 
+  it("drops content-encoding and content-length from a body the runtime already decoded", async () => {
+    const run = await meterRun("gzip");
+    const json = JSON.stringify({
+      id: "chatcmpl-gz",
+      model: "gpt-4o",
+      usage: { prompt_tokens: 3, completion_tokens: 2 },
+    });
+    const headers = { "content-type": "application/json", "content-encoding": "gzip", "content-length": "42" };
+    const sse = `data: ${JSON.stringify({ id: "chatcmpl-gz2", model: "gpt-4o", choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`;
+    const meter = run.stoa.fetch({
+      provider: StoaProvider.OpenAI,
+      userId: "u",
+      fetch: async (_input, init) =>
+        JSON.parse(String(init?.body)).stream === true
+          ? new Response(sse, { headers: { ...headers, "content-type": "text/event-stream" } })
+          : new Response(json, { headers }),
+    });
+    for (const stream of [false, true]) {
+      const body = stream ? { ...CHAT, stream_options: { include_usage: true } } : { ...CHAT, stream };
+      const response = await meter("https://api.openai.com/v1/chat/completions", post(body));
+      expect(response.headers.get("content-encoding")).toBeNull();
+      expect(response.headers.get("content-length")).toBeNull();
+      expect(await response.text()).toBe(stream ? sse : json);
+    }
+    const events = await run.events();
+    expect(events.map((e) => [e.id, e.usage.outputTokens])).toEqual([
+      ["openai:chatcmpl-gz", 2],
+      ["openai:chatcmpl-gz2", 2],
+    ]);
+  });
+
   it("bills an estimate when a stream is truncated inside the usage JSON", async () => {
     const run = await meterRun("truncated");
     const sse = [
