@@ -3,52 +3,16 @@ import { createApiClient, STOA_API_VERSION } from "../../src/api/client.ts";
 import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
 import { VERSION } from "../../src/version.ts";
-import { fakeClock } from "../support/clock.ts";
+import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
-import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
+import { configureStoa, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
 
 const EVENTS = "/v1/usage/events";
-/** Nothing listens on port 1 of the loopback. */
-const CLOSED = "http://127.0.0.1:1/api";
 const RUNTIME =
   (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers"
     ? "workerd"
     : "node";
-
-function setup(
-  runId: string,
-  options: { apiKey?: string; fetch?: FetchLike; budgetMs?: number; baseUrl?: string } = {},
-) {
-  const clock = fakeClock(0.5);
-  const api = createApiClient({
-    apiKey: options.apiKey ?? FAKE_STOA_API_KEY,
-    baseUrl: options.baseUrl ?? stoaBase(runId),
-    fetch: options.fetch,
-    retry: { ...clock, budgetMs: options.budgetMs ?? 25_000 },
-  });
-  return { api, clock };
-}
-
-/** The error and its cause chain, as every string they could be logged as. */
-function renderings(error: unknown): string[] {
-  const out: string[] = [];
-  for (let e: unknown = error, depth = 0; e != null && depth < 10; depth++) {
-    const { message, stack, cause } = e as { message?: unknown; stack?: unknown; cause?: unknown };
-    out.push(String(e), String(message), String(stack), JSON.stringify(e) ?? "");
-    e = cause;
-  }
-  return out;
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -57,7 +21,7 @@ afterEach(() => {
 describe("createApiClient against the fake Stoa", () => {
   it("sends exactly the contract's headers and body on a POST", async () => {
     const runId = newRunId("headers");
-    const { api } = setup(runId);
+    const { api } = apiSetup(runId);
     const event = usageEvent();
     const result = await api.request("POST", EVENTS, { body: { events: [event] }, idempotencyKey: "batch-1" });
     expect(result).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
@@ -81,7 +45,7 @@ describe("createApiClient against the fake Stoa", () => {
 
   it("sends no content-type or idempotency-key on a GET, and types a 404", async () => {
     const runId = newRunId("get");
-    const { api, clock } = setup(runId);
+    const { api, clock } = apiSetup(runId);
     const error = await caught(api.request("GET", "/v1/nowhere"));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({ status: 404, type: "not_found", code: "not_found" });
@@ -96,22 +60,22 @@ describe("createApiClient against the fake Stoa", () => {
 
   it("joins a base URL that ends in slashes without //", async () => {
     const runId = newRunId("join");
-    const { api } = setup(runId, { baseUrl: `${stoaBase(runId)}//` });
+    const { api } = apiSetup(runId, { baseUrl: `${stoaBase(runId)}//` });
     await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
     const urls: string[] = [];
     const capture: FetchLike = async (input) => {
       urls.push(String(input));
       return new Response("{}");
     };
-    await setup(runId, { baseUrl: "https://stoa.test/api/", fetch: capture }).api.request("GET", "v1/a");
-    await setup(runId, { baseUrl: "https://stoa.test/api", fetch: capture }).api.request("GET", "/v1/b");
+    await apiSetup(runId, { baseUrl: "https://stoa.test/api/", fetch: capture }).api.request("GET", "v1/a");
+    await apiSetup(runId, { baseUrl: "https://stoa.test/api", fetch: capture }).api.request("GET", "/v1/b");
     expect((await stoaReceived(runId)).map((r) => r.path)).toEqual([EVENTS]);
     expect(urls).toEqual(["https://stoa.test/api/v1/a", "https://stoa.test/api/v1/b"]);
   });
 
   it("generates one idempotency key per POST when none is given", async () => {
     const runId = newRunId("genkey");
-    const { api } = setup(runId);
+    const { api } = apiSetup(runId);
     await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
     await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
     const keys = (await stoaReceived(runId)).map((r) => r.headers["idempotency-key"]);
@@ -123,7 +87,7 @@ describe("createApiClient against the fake Stoa", () => {
 
   it("types a 401 and does not retry it", async () => {
     const runId = newRunId("auth");
-    const { api, clock } = setup(runId, { apiKey: "sk_test_wrong" });
+    const { api, clock } = apiSetup(runId, { apiKey: "sk_test_wrong" });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
@@ -141,7 +105,7 @@ describe("createApiClient against the fake Stoa", () => {
   it("retries a 503 with the same key and body, and the event is stored once", async () => {
     const runId = newRunId("retry503");
     await configureStoa(runId, { failures: [503] });
-    const { api, clock } = setup(runId);
+    const { api, clock } = apiSetup(runId);
     const event = usageEvent();
     const result = await api.request("POST", EVENTS, { body: { events: [event] } });
     expect(result).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
@@ -159,7 +123,7 @@ describe("createApiClient against the fake Stoa", () => {
   it("waits what retry-after says after a 429", async () => {
     const runId = newRunId("retry429");
     await configureStoa(runId, { failures: [429], retryAfter: 2 });
-    const { api, clock } = setup(runId);
+    const { api, clock } = apiSetup(runId);
     await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
     expect(clock.waits).toEqual([2000]);
     expect(await stoaReceived(runId)).toHaveLength(2);
@@ -167,7 +131,7 @@ describe("createApiClient against the fake Stoa", () => {
 
   it("does not retry a 400", async () => {
     const runId = newRunId("no400");
-    const { api, clock } = setup(runId);
+    const { api, clock } = apiSetup(runId);
     const error = await caught(api.request("POST", EVENTS, { body: { events: [] } }));
     expect(error).toMatchObject({ status: 400, type: "invalid_request", code: "invalid_request" });
     expect(await stoaReceived(runId)).toHaveLength(1);
@@ -177,7 +141,7 @@ describe("createApiClient against the fake Stoa", () => {
   it("throws the last 503 when the budget is spent", async () => {
     const runId = newRunId("budget");
     await configureStoa(runId, { failures: [503, 503, 503, 503, 503] });
-    const { api, clock } = setup(runId, { budgetMs: 1000 });
+    const { api, clock } = apiSetup(runId, { budgetMs: 1000 });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
     expect(error).toMatchObject({ status: 503, type: "server_error", code: "simulated_failure" });
     expect(clock.waits).toEqual([250, 500]);
@@ -187,7 +151,7 @@ describe("createApiClient against the fake Stoa", () => {
 
   it("replays a stored answer for the same key and body, and refuses another body (422)", async () => {
     const runId = newRunId("idem");
-    const { api } = setup(runId);
+    const { api } = apiSetup(runId);
     const body = { events: [usageEvent()] };
     const first = await api.request("POST", EVENTS, { body, idempotencyKey: "k1" });
     const again = await api.request("POST", EVENTS, { body, idempotencyKey: "k1" });
@@ -205,7 +169,7 @@ describe("createApiClient failures", () => {
       calls++;
       return fetch(input, init);
     };
-    const { api, clock } = setup("", { baseUrl: CLOSED, fetch: counting, budgetMs: 1000 });
+    const { api, clock } = apiSetup("", { baseUrl: CLOSED, fetch: counting, budgetMs: 1000 });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
     expect(error).toBeInstanceOf(StoaConnectionError);
     expect(error).toMatchObject({ code: "connection_error", name: "StoaConnectionError" });
@@ -220,7 +184,7 @@ describe("createApiClient failures", () => {
       new Promise((_resolve, reject) => {
         init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
       });
-    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
+    const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
     const started = Date.now();
     const error = await caught(api.request("GET", "/v1/x", { timeoutMs: 30, retry: false }));
     expect(Date.now() - started).toBeLessThan(1000);
@@ -236,7 +200,7 @@ describe("createApiClient failures", () => {
         init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
       });
     };
-    const { api, clock } = setup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
+    const { api, clock } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: hanging });
     const controller = new AbortController();
     const reason = new Error("caller gave up");
     const pending = api.request("GET", "/v1/x", { signal: controller.signal });
@@ -256,7 +220,7 @@ describe("createApiClient failures", () => {
       responses.push(response);
       return response;
     };
-    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: html, budgetMs: 1000 });
+    const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: html, budgetMs: 1000 });
     const error = await caught(api.request("GET", "/v1/x"));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({ status: 502, type: undefined, code: "api_error", message: "Stoa API answered 502" });
@@ -271,7 +235,7 @@ describe("createApiClient failures", () => {
       { error: "flat" },
     ];
     const fake: FetchLike = async () => Response.json(bodies.shift(), { status: 400 });
-    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: fake });
     const errors = [];
     for (let i = 0; i < 4; i++) errors.push(await caught(api.request("GET", "/v1/x")));
     expect(errors.map((e) => [(e as StoaAPIError).code, (e as StoaAPIError).type, (e as Error).message])).toEqual([
@@ -285,7 +249,7 @@ describe("createApiClient failures", () => {
   it("types a 2xx body that is not JSON, and returns undefined for an empty one", async () => {
     const bodies = ["not json", ""];
     const fake: FetchLike = async () => new Response(bodies.shift() ?? "");
-    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: fake });
     expect(await caught(api.request("GET", "/v1/x"))).toMatchObject({ status: 200, code: "api_error" });
     expect(await api.request("GET", "/v1/x")).toBeUndefined();
   });
@@ -296,7 +260,7 @@ describe("createApiClient failures", () => {
       thisValues.push(this);
       return Promise.resolve(new Response("{}"));
     };
-    const { api } = setup("", { baseUrl: "https://stoa.test/api", fetch: fake });
+    const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: fake });
     await api.request("GET", "/v1/x");
     expect(thisValues).toEqual([undefined]);
   });
@@ -333,14 +297,14 @@ describe("the API key", () => {
       });
     const runId = newRunId("secret");
     const errors = [
-      await caught(setup(runId, { apiKey: SECRET }).api.request("POST", EVENTS, { body: { events: [] } })),
-      await caught(setup("", { apiKey: SECRET, baseUrl: CLOSED, budgetMs: 300 }).api.request("GET", "/v1/x")),
+      await caught(apiSetup(runId, { apiKey: SECRET }).api.request("POST", EVENTS, { body: { events: [] } })),
+      await caught(apiSetup("", { apiKey: SECRET, baseUrl: CLOSED, budgetMs: 300 }).api.request("GET", "/v1/x")),
       await caught(
-        setup("", { apiKey: SECRET, fetch: echoing, budgetMs: 300, baseUrl: CLOSED }).api.request("GET", "/x"),
+        apiSetup("", { apiKey: SECRET, fetch: echoing, budgetMs: 300, baseUrl: CLOSED }).api.request("GET", "/x"),
       ),
-      await caught(setup("", { apiKey: SECRET, fetch: echoingServer, baseUrl: CLOSED }).api.request("GET", "/x")),
+      await caught(apiSetup("", { apiKey: SECRET, fetch: echoingServer, baseUrl: CLOSED }).api.request("GET", "/x")),
       await caught(
-        setup("", { apiKey: SECRET, fetch: hanging, baseUrl: CLOSED }).api.request("GET", "/x", { timeoutMs: 10 }),
+        apiSetup("", { apiKey: SECRET, fetch: hanging, baseUrl: CLOSED }).api.request("GET", "/x", { timeoutMs: 10 }),
       ),
     ];
     expect(errors.map((e) => (e as Error).name)).toEqual([

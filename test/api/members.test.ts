@@ -6,11 +6,10 @@
  */
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createApiClient } from "../../src/api/client.ts";
 import { REGISTRATION_AUDIENCE, registerMember, registrationToken } from "../../src/api/members.ts";
 import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
-import { fakeClock } from "../support/clock.ts";
+import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
 import {
   configureStoa,
@@ -23,43 +22,7 @@ import {
 
 const SECRET = FAKE_REGISTRATION_SECRET;
 const MEMBERS = "/v1/members";
-/** Nothing listens on port 1 of the loopback. */
-const CLOSED = "http://127.0.0.1:1/api";
 const USER = { userId: "user_123", email: "ada@example.com" };
-
-function setup(
-  runId: string,
-  options: { apiKey?: string; fetch?: FetchLike; baseUrl?: string; budgetMs?: number } = {},
-) {
-  const clock = fakeClock(0.5);
-  const api = createApiClient({
-    apiKey: options.apiKey ?? FAKE_STOA_API_KEY,
-    baseUrl: options.baseUrl ?? stoaBase(runId),
-    fetch: options.fetch,
-    retry: { ...clock, budgetMs: options.budgetMs ?? 25_000 },
-  });
-  return { api, clock };
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
-
-/** The error and its cause chain, as every string they could be logged as. */
-function renderings(error: unknown): string[] {
-  const out: string[] = [];
-  for (let e: unknown = error, depth = 0; e != null && depth < 10; depth++) {
-    const { message, stack, cause } = e as { message?: unknown; stack?: unknown; cause?: unknown };
-    out.push(String(e), String(message), String(stack), JSON.stringify(e) ?? "");
-    e = cause;
-  }
-  return out;
-}
 
 /** POSTs `token` to the fake as the SDK would, and returns status and body. */
 async function postToken(runId: string, token: string, idempotencyKey = crypto.randomUUID()) {
@@ -264,7 +227,7 @@ describe("the fake Stoa refuses bad registration tokens (401 invalid_registratio
 describe("registerMember", () => {
   it("creates the member, then finds it", async () => {
     const runId = newRunId("reg");
-    const { api } = setup(runId);
+    const { api } = apiSetup(runId);
     const input = { registrationSecret: SECRET, ...USER, name: "Ada", avatarUrl: "https://cdn.example.com/a.png" };
     const first = await registerMember(api, input);
     const second = await registerMember(api, { ...input, name: "Ada L." });
@@ -287,7 +250,7 @@ describe("registerMember", () => {
   it("reuses one token and one key on a retry after a 503", async () => {
     const runId = newRunId("reg503");
     await configureStoa(runId, { memberFailures: [503] });
-    const { api, clock } = setup(runId);
+    const { api, clock } = apiSetup(runId);
     expect(await registerMember(api, { registrationSecret: SECRET, ...USER })).toMatchObject({ created: true });
     const [first, second, ...more] = await stoaReceived(runId);
     expect(more).toEqual([]);
@@ -305,7 +268,7 @@ describe("registerMember", () => {
       await response.body?.cancel();
       throw new TypeError("network connection lost");
     };
-    const { api } = setup(runId, { fetch: losing });
+    const { api } = apiSetup(runId, { fetch: losing });
     const membership = await registerMember(api, { registrationSecret: SECRET, ...USER });
     expect(membership).toEqual({ membershipId: expect.stringMatching(/^mem_/), userId: "user_123", created: true });
     const [first, second] = await stoaReceived(runId);
@@ -316,7 +279,7 @@ describe("registerMember", () => {
 
   it("refuses an answer that is not a membership", async () => {
     const fake: FetchLike = async () => Response.json({ membershipId: "mem_1", userId: "u", created: "yes" });
-    const { api } = setup("", { fetch: fake, baseUrl: "https://stoa.test/api" });
+    const { api } = apiSetup("", { fetch: fake, baseUrl: "https://stoa.test/api" });
     const error = await caught(registerMember(api, { registrationSecret: SECRET, ...USER }));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
@@ -348,16 +311,16 @@ describe("the registration secret and the API key", () => {
     const input = { registrationSecret: REG_SECRET, ...USER };
     const errors = [
       // a wrong secret: the fake refuses the token
-      await caught(registerMember(setup(runId, { apiKey: API_KEY }).api, input)),
+      await caught(registerMember(apiSetup(runId, { apiKey: API_KEY }).api, input)),
       // Stoa unreachable
-      await caught(registerMember(setup("", { apiKey: API_KEY, baseUrl: CLOSED, budgetMs: 300 }).api, input)),
+      await caught(registerMember(apiSetup("", { apiKey: API_KEY, baseUrl: CLOSED, budgetMs: 300 }).api, input)),
       // a fetch that puts what it was given in its errors
       await caught(
-        registerMember(setup("", { apiKey: API_KEY, baseUrl: CLOSED, fetch: echoing, budgetMs: 300 }).api, input),
+        registerMember(apiSetup("", { apiKey: API_KEY, baseUrl: CLOSED, fetch: echoing, budgetMs: 300 }).api, input),
       ),
       // a secret that is not a string
       await caught(
-        registerMember(setup(runId, { apiKey: API_KEY }).api, {
+        registerMember(apiSetup(runId, { apiKey: API_KEY }).api, {
           ...input,
           registrationSecret: [REG_SECRET] as unknown as string,
         }),

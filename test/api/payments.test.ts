@@ -4,7 +4,6 @@
  * session's life from open to complete.
  */
 import { describe, expect, it } from "vitest";
-import { createApiClient } from "../../src/api/client.ts";
 import {
   checkReturnUrl,
   createPaymentSession,
@@ -14,16 +13,9 @@ import {
 } from "../../src/api/payments.ts";
 import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError } from "../../src/errors.ts";
-import { fakeClock } from "../support/clock.ts";
+import { apiSetup, caught } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
-import {
-  completePaymentSession,
-  configureStoa,
-  FAKE_STOA_API_KEY,
-  stoaBase,
-  stoaMembers,
-  stoaReceived,
-} from "../support/stoa.ts";
+import { completePaymentSession, configureStoa, stoaBase, stoaMembers, stoaReceived } from "../support/stoa.ts";
 
 const RETURN_URL = "https://app.example.com/billing/stoa-return?from=chat";
 const RULE =
@@ -33,19 +25,7 @@ const NOW = 2_000 * PAYMENT_SESSION_KEY_WINDOW_MS + 60 * 1000;
 const KEY = /^ps-2000-[0-9a-f]{64}$/;
 
 function setup(runId: string, fetch?: FetchLike) {
-  const clock = fakeClock(0.5);
-  const baseUrl = fetch === undefined ? stoaBase(runId) : "https://stoa.test/api";
-  const api = createApiClient({ apiKey: FAKE_STOA_API_KEY, baseUrl, fetch, retry: clock });
-  return { api, clock };
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
+  return apiSetup(runId, fetch === undefined ? {} : { fetch, baseUrl: "https://stoa.test/api" });
 }
 
 function thrown(f: () => void): unknown {
