@@ -47,6 +47,9 @@ export interface MeterSettings {
   gate: ChargeabilityGate | undefined;
 }
 
+/** A call as it is known before its response ends. */
+type OpenCall = Omit<CallRecord, "reading" | "endedAt">;
+
 /** Characters of data of one SSE event the parser keeps whole. */
 const MAX_EVENT_LENGTH = 1024 * 1024;
 
@@ -81,7 +84,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       sink.onError(new StoaStreamError(`A ${response.status} response had no body; no usage event was made.`));
       return response;
     }
-    const call = {
+    const call: OpenCall = {
       provider: settings.provider,
       userId: settings.userId,
       metadata: settings.metadata,
@@ -95,7 +98,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     return sse ? meterStream(response, call) : meterJson(response, call);
   }
 
-  function emit(call: Omit<CallRecord, "reading" | "endedAt">, reading: Reading): void {
+  function emit(call: OpenCall, reading: Reading): void {
     try {
       sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }), settings.waitUntil);
     } catch (error) {
@@ -103,7 +106,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     }
   }
 
-  function meterStream(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Response {
+  function meterStream(response: Response, call: OpenCall): Response {
     const reader = call.provider.readStream(call.facts);
     let finished = false;
     function finish(outcome: BodyOutcome | "done", error?: unknown): void {
@@ -137,7 +140,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     });
   }
 
-  function meterJson(response: Response, call: Omit<CallRecord, "reading" | "endedAt">): Response {
+  function meterJson(response: Response, call: OpenCall): Response {
     const body = collectBody(response.body as ReadableStream<Uint8Array>, {
       keepAlive(work) {
         settings.waitUntil?.(work);
