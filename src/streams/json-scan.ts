@@ -103,7 +103,7 @@ export function deltaWeight(text: string): number {
       else if (c === 123) weight += objectContentWeight(text, value);
     }
     // the first choice is the last "delta" to look for: `{"index":0,"delta"`
-    if (at < 10 || text.charCodeAt(at - 2) === 48) break;
+    if (at < 10 || (text.charCodeAt(at - 2) === 48 && text.charCodeAt(at - 3) === 58)) break;
     at = text.lastIndexOf('"delta"', at - 1);
   }
   return weight;

@@ -1,0 +1,50 @@
+/**
+ * The scanners the hot path uses instead of parsing every event.
+ */
+import { describe, expect, it } from "vitest";
+import { deltaWeight, lastObject, lastObjectValue, sliceObject } from "../../src/streams/json-scan.ts";
+
+describe("deltaWeight", () => {
+  it("weighs chat, Responses and Anthropic deltas: ASCII 1, other units 3, escapes as what they stand for", () => {
+    expect(deltaWeight('{"choices":[{"index":0,"delta":{"content":"Hello"}}]}')).toBe(5);
+    expect(deltaWeight('{"type":"response.output_text.delta","delta":"Hi \\"you\\"\\n"}')).toBe(9);
+    expect(deltaWeight('{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"héllo"}}')).toBe(
+      7,
+    );
+    expect(deltaWeight('{"delta":{"content":"\\u00e9\\u0041"}}')).toBe(4);
+  });
+
+  it("counts tool-call arguments and reasoning, not roles, ids or names", () => {
+    const chunk =
+      '{"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":"}}]}}]}';
+    expect(deltaWeight(chunk)).toBe(8);
+    expect(deltaWeight('{"choices":[{"index":0,"delta":{"reasoning_content":"think","refusal":"no"}}]}')).toBe(7);
+    expect(
+      deltaWeight('{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{\\"a\\":1"}}'),
+    ).toBe(6);
+  });
+
+  it("counts every choice of a multi-choice chunk, index 10 included", () => {
+    const choices = [0, 1, 10].map((i) => `{"index":${i},"delta":{"content":"abcd"}}`).join(",");
+    expect(deltaWeight(`{"choices":[${choices}]}`)).toBe(12);
+  });
+
+  it("is 0 when there is no delta", () => {
+    expect(deltaWeight('{"type":"message_stop"}')).toBe(0);
+    expect(deltaWeight('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')).toBe(0);
+  });
+});
+
+describe("lastObjectValue and lastObject", () => {
+  it("finds the last usage object, skips a null one and a string label", () => {
+    expect(lastObjectValue('{"usage":null}', '"usage"')).toBe(-1);
+    const text = '{"response":{"usage":{"input_tokens":3}},"metadata":{"usage":"label"}}';
+    expect(lastObject(text, '"usage"')).toEqual({ input_tokens: 3 });
+    expect(lastObject('{"usage" : { "a" : 1 } }', '"usage"')).toEqual({ a: 1 });
+  });
+
+  it("slices a balanced object with braces inside strings", () => {
+    expect(sliceObject('x{"a":"}{","b":[1,{"c":2}]}y', 1)).toBe('{"a":"}{","b":[1,{"c":2}]}');
+    expect(sliceObject('{"a":1', 0)).toBeUndefined();
+  });
+});
