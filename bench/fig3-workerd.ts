@@ -21,7 +21,7 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const CHUNKS = 2000;
-const VARIANTS = ["plain", "metered", "meteredAppUsage", "transform", "tee", "hop", "identity", "byob"] as const;
+const VARIANTS = ["plain", "metered", "meteredAppUsage", "transform", "tee", "hop", "identity", "byob", "coalesce"] as const;
 
 async function bundle(): Promise<string> {
   const result = await build({
@@ -81,6 +81,7 @@ export async function run(): Promise<Record<string, number>> {
       workerdHopUsPerChunk: perChunk("hop"),
       workerdIdentityUsPerChunk: perChunk("identity"),
       workerdByobUsPerChunk: perChunk("byob"),
+      workerdCoalesceUsPerChunk: perChunk("coalesce"),
       workerdMeteredAppUsageUsPerChunk: perChunk("meteredAppUsage"),
       workerdTransformCpuRatio: pairedRatio(cpu.transform, cpu.plain),
       workerdTeeCpuRatio: pairedRatio(cpu.tee, cpu.plain),

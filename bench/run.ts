@@ -42,6 +42,7 @@ const FIGURES: Figure[] = [
       "workerdHopUsPerChunk",
       "workerdIdentityUsPerChunk",
       "workerdByobUsPerChunk",
+      "workerdCoalesceUsPerChunk",
       "workerdTransformCpuRatio",
       "workerdTeeCpuRatio",
     ],
@@ -116,11 +117,12 @@ const info = (file: string, key: string, label: string) => {
 };
 console.log("\nworkerd CPU per chunk (2,000 chunks, openai SDK, µs):");
 info("fig3-workerd.ts", "workerdPlainUsPerChunk", "plain (global fetch)");
-info("fig3-workerd.ts", "workerdMeteredUsPerChunk", "metered (stoa.fetch, pull-through ReadableStream)");
+info("fig3-workerd.ts", "workerdMeteredUsPerChunk", "metered (stoa.fetch: coalescing pull-through + parsing)");
 info("fig3-workerd.ts", "workerdMeteredAppUsageUsPerChunk", "metered, the app asks include_usage itself (no cutting)");
 info("fig3-workerd.ts", "workerdTransformUsPerChunk", "alternative (a): TransformStream pass-through + parse");
 info("fig3-workerd.ts", "workerdTeeUsPerChunk", "alternative (b): tee() + meter reads its branch");
-info("fig3-workerd.ts", "workerdHopUsPerChunk", "the pull-through hop alone, no parsing, no event");
+info("fig3-workerd.ts", "workerdHopUsPerChunk", "a pull-through hop alone, one read per pull, no parsing");
+info("fig3-workerd.ts", "workerdCoalesceUsPerChunk", "the meter's coalescing hop alone, no parsing");
 info("fig3-workerd.ts", "workerdIdentityUsPerChunk", "alternative (c): JS read, native IdentityTransformStream");
 info("fig3-workerd.ts", "workerdByobUsPerChunk", "alternative (d): pull-through with a BYOB reader, no parsing");
 info("fig3-workerd.ts", "workerdBodyReadsPerStream", "body reads per stream seen by the alternatives");

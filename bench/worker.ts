@@ -174,6 +174,59 @@ const byobFetch: Fetch = async (input, init) => {
   return new Response(body, { status: response.status, headers: response.headers });
 };
 
+/** A pull-through hop that also takes, without waiting, chunks the upstream already holds. */
+const coalesceFetch: Fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let ended = false;
+  const NOT_YET = Symbol("not yet");
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const first = await (pending ?? reader.read());
+        pending = undefined;
+        if (first.done) {
+          controller.close();
+          return;
+        }
+        const parts = [first.value];
+        let size = first.value.length;
+        while (!ended && size < 65536) {
+          const next = reader.read();
+          const won = await Promise.race([next, Promise.resolve().then(() => Promise.resolve().then(() => NOT_YET))]);
+          if (won === NOT_YET) {
+            pending = next;
+            break;
+          }
+          const result = won as ReadableStreamReadResult<Uint8Array>;
+          if (result.done) {
+            ended = true;
+            pending = Promise.resolve(result);
+            break;
+          }
+          parts.push(result.value);
+          size += result.value.length;
+        }
+        if (parts.length === 1) controller.enqueue(first.value);
+        else {
+          const out = new Uint8Array(size);
+          let at = 0;
+          for (const part of parts) {
+            out.set(part, at);
+            at += part.length;
+          }
+          controller.enqueue(out);
+        }
+        reads++;
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
 export default {
   async fetch(request: Request, _env: unknown, ctx: Ctx): Promise<Response> {
     const url = new URL(request.url);
@@ -189,6 +242,7 @@ export default {
     else if (variant === "hop") fetch = hopFetch;
     else if (variant === "identity") fetch = identityFetch;
     else if (variant === "byob") fetch = byobFetch;
+    else if (variant === "coalesce") fetch = coalesceFetch;
     else if (variant !== "plain") return new Response(`unknown variant ${variant}`, { status: 400 });
 
     const client = new OpenAI({

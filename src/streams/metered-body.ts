@@ -17,6 +17,26 @@ import { createSseParser, type SseParser } from "./sse.ts";
 /** Bytes of an incomplete event held back in filter mode before it is handed on regardless. */
 const HOLD_LIMIT = 64 * 1024;
 
+/** Bytes of already-arrived chunks joined into one for the app. */
+const COALESCE_LIMIT = 64 * 1024;
+
+const NOT_YET = Symbol("not yet");
+
+/** Settles after a few microtasks: a read of data already held settles before it. */
+function notYet(): Promise<typeof NOT_YET> {
+  return Promise.resolve().then(() => Promise.resolve().then(() => NOT_YET));
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** How a metered body ended. */
 export type BodyOutcome = "end" | "cancel" | "error";
 
@@ -49,6 +69,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
   const held: Uint8Array[] = [];
   let heldAt = 0;
   let released = 0; // stream offset up to which bytes went to the app
+  let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined; // a read left for the next pull
 
   function end(outcome: BodyOutcome, error?: unknown): void {
     if (ended) return;
@@ -116,6 +137,34 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     }
   }
 
+  /**
+   * The next chunk, joined with the chunks the upstream already holds (up to
+   * `COALESCE_LIMIT` bytes): a read that does not settle within two
+   * microtasks is left for the next pull, so nothing waits for data that has
+   * not arrived, and at most one chunk is read ahead. Fewer, larger chunks
+   * cost the app's SDK less than many small ones, most of all in workerd.
+   */
+  async function read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const first = await (ahead ?? upstream.read());
+    ahead = undefined;
+    if (first.done) return first;
+    let parts: Uint8Array[] | undefined;
+    let size = first.value.length;
+    while (size < COALESCE_LIMIT) {
+      const next = upstream.read();
+      const settled = await Promise.race([next, notYet()]);
+      if (settled === NOT_YET || settled.done) {
+        ahead = next;
+        next.catch(() => {}); // a failure surfaces at the next pull, after the bytes before it
+        break;
+      }
+      parts ??= [first.value];
+      parts.push(settled.value);
+      size += settled.value.length;
+    }
+    return parts === undefined ? first : { done: false, value: concat(parts, size) };
+  }
+
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -123,7 +172,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
         for (;;) {
           let result: ReadableStreamReadResult<Uint8Array>;
           try {
-            result = await upstream.read();
+            result = await read();
           } catch (error) {
             end("error", error);
             controller.error(error);

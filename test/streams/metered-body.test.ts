@@ -24,15 +24,24 @@ function stream(eol: string): { full: string; expected: string } {
   return { full, expected };
 }
 
-async function run(parts: Uint8Array[]): Promise<{ text: string; usage: unknown }> {
+/**
+ * Runs `parts` through the metered body. Each part arrives a macrotask after
+ * the one before, as network chunks do, unless `burst` (then all are there at
+ * once and the meter may join them).
+ */
+async function run(parts: Uint8Array[], burst = false): Promise<{ text: string; usage: unknown; reads: number }> {
   const reader = openai.readStream({ endpoint: "chat.completions", body: {}, stream: true, injectedUsage: true });
   let i = 0;
-  const source = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (i < parts.length) controller.enqueue(parts[i++] as Uint8Array);
-      else controller.close();
+  const source = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!burst && i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+        if (i < parts.length) controller.enqueue(parts[i++] as Uint8Array);
+        else controller.close();
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
   const body = meterBody(source, {
     filter: true,
     onEvent: (data, length, head) => reader.event(data, length, head),
@@ -55,10 +64,10 @@ async function run(parts: Uint8Array[]): Promise<{ text: string; usage: unknown 
     bytes.set(p, at);
     at += p.length;
   }
-  return { text: decoder.decode(bytes), usage: reader.reading().usage?.outputTokens };
+  return { text: decoder.decode(bytes), usage: reader.reading().usage?.outputTokens, reads: out.length };
 }
 
-describe("meterBody in filter mode", () => {
+describe("meterBody in filter mode", { timeout: 30_000 }, () => {
   for (const eol of ["\n", "\r\n"]) {
     it(`cuts exactly the usage-only chunk for every two- and three-way split (${JSON.stringify(eol)})`, async () => {
       const { full, expected } = stream(eol);
@@ -68,14 +77,27 @@ describe("meterBody in filter mode", () => {
         expect(text).toBe(expected);
         expect(usage).toBe(5);
       }
-      for (let a = 0; a <= bytes.length; a += 9) {
-        for (let b = a; b <= bytes.length; b += 13) {
+      for (let a = 0; a <= bytes.length; a += 23) {
+        for (let b = a; b <= bytes.length; b += 29) {
           const { text } = await run([bytes.slice(0, a), bytes.slice(a, b), bytes.slice(b)]);
           expect(text).toBe(expected);
         }
       }
     });
   }
+
+  it("joins chunks that are already there, and the bytes stay the same", async () => {
+    const { full, expected } = stream("\n");
+    const bytes = encoder.encode(full);
+    const parts = Array.from({ length: Math.ceil(bytes.length / 16) }, (_, k) => bytes.slice(k * 16, k * 16 + 16));
+    const burst = await run(parts, true);
+    expect(burst.text).toBe(expected);
+    expect(burst.usage).toBe(5);
+    expect(burst.reads).toBeLessThan(4);
+    const spread = await run(parts);
+    expect(spread.text).toBe(expected);
+    expect(spread.reads).toBeGreaterThan(20);
+  });
 
   it("hands on a byte at a time", async () => {
     const { full, expected } = stream("\n");
