@@ -21,7 +21,17 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const CHUNKS = 2000;
-const VARIANTS = ["plain", "metered", "meteredAppUsage", "transform", "tee", "hop", "identity", "byob", "coalesce"] as const;
+const VARIANTS = [
+  "plain",
+  "metered",
+  "meteredAppUsage",
+  "transform",
+  "tee",
+  "hop",
+  "identity",
+  "byob",
+  "coalesce",
+] as const;
 
 async function bundle(): Promise<string> {
   const result = await build({
