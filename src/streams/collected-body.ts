@@ -10,6 +10,8 @@
  * found; `keepAlive` receives that background read.
  */
 
+import { concat } from "./bytes.ts";
+
 /** Bytes kept from each end of an over-long body. */
 const EDGE = 64 * 1024;
 
@@ -43,7 +45,7 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     parts.push(chunk);
     if (total <= maxBytes) return;
     // over the cap: the first EDGE bytes once, then a rolling tail of about EDGE bytes
-    if (head === undefined) head = join(parts).subarray(0, EDGE);
+    if (head === undefined) head = concat(parts).subarray(0, EDGE);
     let tailLength = 0;
     let from = parts.length;
     while (from > 0 && tailLength < EDGE) tailLength += (parts[--from] as Uint8Array).length;
@@ -54,9 +56,9 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     if (done) return;
     done = true;
     if (failed) options.onDone({ ok: false, error, total });
-    else if (head === undefined) options.onDone({ ok: true, whole: join(parts), total });
+    else if (head === undefined) options.onDone({ ok: true, whole: concat(parts), total });
     else {
-      const tail = join(parts);
+      const tail = concat(parts);
       options.onDone({ ok: true, head, tail: tail.subarray(Math.max(0, tail.length - EDGE)), total });
     }
     parts = [];
@@ -102,17 +104,4 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     },
     { highWaterMark: 0 },
   );
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

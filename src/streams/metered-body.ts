@@ -12,6 +12,7 @@
  * `onEnd` is called exactly once: `"end"` at the end of the body, `"cancel"`
  * when the app cancels it, `"error"` when the upstream read fails.
  */
+import { concat } from "./bytes.ts";
 import { createSseParser, type SseParser } from "./sse.ts";
 
 /** Bytes of an incomplete event held back in filter mode before it is handed on regardless. */
@@ -25,16 +26,6 @@ const NOT_YET = Symbol("not yet");
 /** Settles after a few microtasks: a read of data already held settles before it. */
 function notYet(): Promise<typeof NOT_YET> {
   return Promise.resolve().then(() => Promise.resolve().then(() => NOT_YET));
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** How a metered body ended. */
@@ -162,7 +153,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
       parts.push(settled.value);
       size += settled.value.length;
     }
-    return parts === undefined ? first : { done: false, value: concat(parts, size) };
+    return parts === undefined ? first : { done: false, value: concat(parts) };
   }
 
   return new ReadableStream<Uint8Array>(
