@@ -143,10 +143,10 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     let size = first.value.length;
     while (size < COALESCE_LIMIT) {
       const next = upstream.read();
-      const settled = await Promise.race([next, notYet()]);
+      // a failure surfaces at the next pull, after the bytes before it
+      const settled = await Promise.race([next.catch((): typeof NOT_YET => NOT_YET), notYet()]);
       if (settled === NOT_YET || settled.done) {
         ahead = next;
-        next.catch(() => {}); // a failure surfaces at the next pull, after the bytes before it
         break;
       }
       parts ??= [first.value];

@@ -106,4 +106,34 @@ describe("meterBody in filter mode", { timeout: 30_000 }, () => {
     expect(text).toBe(expected);
     expect(usage).toBe(5);
   });
+
+  it("hands on the bytes that came before an upstream failure, then the failure", async () => {
+    const first = encoder.encode(`${chunk("partial")}\n\n`);
+    let pulls = 0;
+    const source = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (pulls++ === 0) controller.enqueue(first);
+          else controller.error(new Error("connection reset"));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const outcomes: string[] = [];
+    const reader = openai.readStream({ endpoint: "chat.completions", body: {}, stream: true, injectedUsage: true });
+    const body = meterBody(source, {
+      filter: true,
+      onEvent: (data, length, head) => reader.event(data, length, head),
+      afterChunk: () => reader.done,
+      onEnd: (outcome) => outcomes.push(outcome),
+      onFault(error) {
+        throw error;
+      },
+    }).getReader();
+    const read = await body.read();
+    expect(decoder.decode(read.value)).toBe(decoder.decode(first));
+    await expect(body.read()).rejects.toThrow("connection reset");
+    expect(outcomes).toEqual(["error"]);
+    expect(reader.reading().outputWeight).toBe(7);
+  });
 });
