@@ -3,7 +3,7 @@
  * anything is sent, the body and idempotency key on the wire, and the
  * session's life from open to complete.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   checkReturnUrl,
   createPaymentSession,
@@ -15,7 +15,7 @@ import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError } from "../../src/errors.ts";
 import { apiSetup, caught } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
-import { completePaymentSession, configureStoa, stoaBase, stoaMembers, stoaReceived } from "../support/stoa.ts";
+import { completePaymentSession, configureStoa, stoaMembers, stoaReceived } from "../support/stoa.ts";
 
 const RETURN_URL = "https://app.example.com/billing/stoa-return?from=chat";
 const RULE =
@@ -134,7 +134,7 @@ describe("createPaymentSession", () => {
       userId: "user_123",
       membershipId: members.user_123?.membershipId,
       status: "open",
-      checkoutUrl: `${stoaBase(runId)}/checkout/${session.id}`,
+      checkoutUrl: `${inject("fakeBase")}/checkout/${session.id}`,
       returnUrl: RETURN_URL,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });

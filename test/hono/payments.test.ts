@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { SignJWT } from "jose";
 import OpenAI from "openai";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import {
   type ChargeRequiredOptions,
   chargeRequired,
@@ -226,7 +226,7 @@ describe("chargeRequired()", () => {
     expect(response.status).toBe(402);
     const body = (await response.json()) as { error: { code: string; reason: string }; checkoutUrl: string };
     expect(body.error).toMatchObject({ code: "charge_required", reason: "payment_required" });
-    expect(body.checkoutUrl).toContain(`/s/${run.runId}/checkout/ps_`);
+    expect(body.checkoutUrl).toMatch(new RegExp(`^${inject("fakeBase")}/checkout/ps_[0-9a-f]{32}$`));
     expect(await providerRequests(run.runId)).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
  * whole unblock flow, and the registration secret's defaults and errors.
  */
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { Stoa, StoaChargeRequiredError, StoaConfigError, StoaProvider } from "../../src/index.ts";
 import { meterRun, OPENAI_CHAT_USAGE, PROVIDER_KEY, STOA_KEY } from "../support/meter.ts";
 import { newRunId } from "../support/provider.ts";
@@ -36,7 +36,7 @@ describe("the unblock flow", () => {
     const returnUrl = "http://localhost:8787/billing/return?next=%2Fchat";
     const session = await run.stoa.createPaymentSession({ userId: "ada", email: "ada@example.com", returnUrl });
     expect(session).toMatchObject({ userId: "ada", status: "open", returnUrl, membershipId: member.membershipId });
-    expect(session.checkoutUrl).toBe(`${stoaBase(run.runId)}/checkout/${session.id}`);
+    expect(session.checkoutUrl).toBe(`${inject("fakeBase")}/checkout/${session.id}`);
     expect(await run.stoa.createPaymentSession({ userId: "ada", email: "ada@example.com", returnUrl })).toEqual(
       session,
     );

@@ -3,8 +3,8 @@
  * that the SDK's tests against it mean something. Registration tokens are
  * covered in test/api/members.test.ts.
  */
-import { describe, expect, it } from "vitest";
-import { MAX_EVENT_BYTES } from "../fakes/stoa.ts";
+import { describe, expect, inject, it } from "vitest";
+import { MAX_EVENT_BYTES } from "../../examples/stoa-server/validate.ts";
 import { newRunId } from "../support/provider.ts";
 import {
   chargeabilityChecks,
@@ -184,7 +184,7 @@ describe("fake Stoa: POST /v1/usage/events", () => {
       [{ ...base, id: "q", durationMs: -1 }, "invalid_field", "durationMs must be a non-negative number."],
       [{ ...base, id: "r", durationMs: "5" }, "invalid_field", "durationMs must be a non-negative number."],
       [{ ...base, id: "s", providerRequestId: 5 }, "invalid_field", "providerRequestId must be a string."],
-      [{ ...base, id: "t", costUsd: "0.1" }, "invalid_field", "costUsd must be a number."],
+      [{ ...base, id: "t", costUsd: "0.1" }, "invalid_field", "costUsd must be a non-negative number."],
       [
         { ...base, id: "u", timeToFirstByteMs: -2 },
         "invalid_field",
@@ -440,7 +440,7 @@ describe("fake Stoa: payment sessions", () => {
       userId: "u",
       membershipId: (await stoaMembers(runId)).u?.membershipId,
       status: "open",
-      checkoutUrl: `${stoaBase(runId)}/checkout/${id}`,
+      checkoutUrl: `${inject("fakeBase")}/checkout/${id}`,
       returnUrl: HTTPS,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
@@ -478,7 +478,10 @@ describe("fake Stoa: payment sessions", () => {
 
     await configureStoa(runId, { members: { u: { balanceUsd: 0 } } });
     const topUp = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
-    expect(topUp.body).toMatchObject({ status: "open", checkoutUrl: `${stoaBase(runId)}/checkout/${topUp.body.id}` });
+    expect(topUp.body).toMatchObject({
+      status: "open",
+      checkoutUrl: `${inject("fakeBase")}/checkout/${topUp.body.id}`,
+    });
     await completePaymentSession(runId, topUp.body.id as string);
     expect((await stoaMembers(runId)).u?.balanceUsd).toBe(DEFAULT_TOP_UP_USD);
     await expect(completePaymentSession(runId, "ps_nope")).rejects.toThrow("fake Stoa: __complete answered 404");
