@@ -1,7 +1,8 @@
 /**
  * Two projects run the same tests: `node` (Node 22) and `workers` (workerd,
- * through @cloudflare/vitest-plugin). One global setup serves the fake
- * provider and the fake Stoa API on 127.0.0.1 for both (`inject("fakeBase")`).
+ * through @cloudflare/vitest-plugin); a third, `edge`, runs test/edge-only/
+ * inside Vercel's EdgeRuntime. One global setup serves the fake
+ * provider and the fake Stoa API on 127.0.0.1 for all (`inject("fakeBase")`).
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
@@ -12,6 +13,7 @@ const COMPATIBILITY_DATE = "2026-11-01";
 const TESTS = ["test/**/*.test.ts"];
 const NODE_ONLY = "test/node-only/**";
 const WORKERS_ONLY = "test/workers-only/**";
+const EDGE_ONLY = "test/edge-only/**";
 
 export default defineConfig({
   test: {
@@ -24,7 +26,17 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: TESTS,
-          exclude: [...configDefaults.exclude, WORKERS_ONLY],
+          exclude: [...configDefaults.exclude, WORKERS_ONLY, EDGE_ONLY],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "edge",
+          // Vercel's EdgeRuntime (@edge-runtime/vm): with vmForks the tests run inside its context
+          environment: "edge-runtime",
+          pool: "vmForks",
+          include: ["test/edge-only/**/*.test.ts"],
         },
       },
       {
@@ -44,7 +56,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: TESTS,
-          exclude: [...configDefaults.exclude, NODE_ONLY],
+          exclude: [...configDefaults.exclude, NODE_ONLY, EDGE_ONLY],
           isolate: false,
         },
       },

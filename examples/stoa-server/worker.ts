@@ -38,7 +38,10 @@ export class LedgerObject extends DurableObject<Env> {
 }
 
 export default {
-  fetch(request, env) {
-    return env.LEDGER.get(env.LEDGER.idFromName("ledger")).fetch(request);
+  async fetch(request, env) {
+    // the whole body first: the object may answer (a 401, say) without reading it
+    const body = request.body === null ? null : await request.arrayBuffer();
+    const ledger = env.LEDGER.get(env.LEDGER.idFromName("ledger"));
+    return ledger.fetch(new Request(request, { body }));
   },
 } satisfies ExportedHandler<Env>;

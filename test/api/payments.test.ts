@@ -134,7 +134,7 @@ describe("createPaymentSession", () => {
       userId: "user_123",
       membershipId: members.user_123?.membershipId,
       status: "open",
-      checkoutUrl: `${inject("fakeBase")}/checkout/${session.id}`,
+      checkoutUrl: `${inject("stoaServer")}/checkout/${session.id}`,
       returnUrl: RETURN_URL,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });

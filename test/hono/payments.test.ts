@@ -226,7 +226,7 @@ describe("chargeRequired()", () => {
     expect(response.status).toBe(402);
     const body = (await response.json()) as { error: { code: string; reason: string }; checkoutUrl: string };
     expect(body.error).toMatchObject({ code: "charge_required", reason: "payment_required" });
-    expect(body.checkoutUrl).toMatch(new RegExp(`^${inject("fakeBase")}/checkout/ps_[0-9a-f]{32}$`));
+    expect(body.checkoutUrl).toMatch(new RegExp(`^${inject("stoaServer")}/checkout/ps_[0-9a-f]{32}$`));
     expect(await providerRequests(run.runId)).toEqual([]);
   });
 

@@ -440,7 +440,7 @@ describe("fake Stoa: payment sessions", () => {
       userId: "u",
       membershipId: (await stoaMembers(runId)).u?.membershipId,
       status: "open",
-      checkoutUrl: `${inject("fakeBase")}/checkout/${id}`,
+      checkoutUrl: `${inject("stoaServer")}/checkout/${id}`,
       returnUrl: HTTPS,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
@@ -480,7 +480,7 @@ describe("fake Stoa: payment sessions", () => {
     const topUp = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
     expect(topUp.body).toMatchObject({
       status: "open",
-      checkoutUrl: `${inject("fakeBase")}/checkout/${topUp.body.id}`,
+      checkoutUrl: `${inject("stoaServer")}/checkout/${topUp.body.id}`,
     });
     await completePaymentSession(runId, topUp.body.id as string);
     expect((await stoaMembers(runId)).u?.balanceUsd).toBe(DEFAULT_TOP_UP_USD);

@@ -1,9 +1,10 @@
 /**
  * The local Stoa server's {@link Sql} over Node's built-in SQLite
- * (`node:sqlite`), so the test suite runs the same server in-process.
+ * (`node:sqlite`), so the same server runs in-process in Node (the test
+ * suite's `STOA_SERVER=node`).
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Sql, SqlRow, SqlValue } from "../../examples/stoa-server/sql.ts";
+import type { Sql, SqlRow, SqlValue } from "./sql.ts";
 
 /** A SQLite database at `path` (default: in memory) as {@link Sql}. */
 export function nodeSql(path = ":memory:"): Sql {

@@ -1,0 +1,34 @@
+/**
+ * The bindings the chat app reads (`wrangler.toml` `[vars]`, secrets and the
+ * `RESUME` KV namespace).
+ */
+import type { KVNamespaceLike } from "../../src/hono/index.ts";
+
+/** Where `/usage` points when `STOA_DASHBOARD_URL` is not set: the local Stoa server. */
+export const DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8788";
+
+/** The chat app's environment. */
+export interface Env {
+  /** Stoa API key. */
+  STOA_API_KEY: string;
+  /** Stoa API base URL, e.g. `http://127.0.0.1:8788/api` for the local Stoa server. */
+  STOA_BASE_URL: string;
+  /** Signs the payment-return `state` (at least 32 bytes). */
+  STOA_STATE_SECRET: string;
+  /** Signs member registrations on sign-in; must match the Stoa side. */
+  STOA_REGISTRATION_SECRET: string;
+  /** Where Stoa's usage pages are; `/usage` sends the user to `<this>/users/<userId>`. Default `http://127.0.0.1:8788`. */
+  STOA_DASHBOARD_URL?: string;
+  /** With it, the app talks to the real OpenAI instead of the built-in fake provider. */
+  OPENAI_API_KEY?: string;
+  /** The OpenAI model (default `gpt-4o-mini`); the fake provider answers as this model too. */
+  OPENAI_MODEL?: string;
+  /** Without an OpenAI key but with this one, the app talks to the real Anthropic API. */
+  ANTHROPIC_API_KEY?: string;
+  /** The Anthropic model (default `claude-sonnet-5`). */
+  ANTHROPIC_MODEL?: string;
+  /** `anthropic`: the built-in fake speaks Anthropic's messages format (default: OpenAI's chat completions). */
+  FAKE_PROVIDER?: string;
+  /** A Workers KV namespace where blocked requests wait while the user pays (only get, put and delete are used). */
+  RESUME: KVNamespaceLike;
+}
