@@ -1,8 +1,10 @@
 /**
  * Two projects run the same tests: `node` (Node 22) and `workers` (workerd,
  * through @cloudflare/vitest-plugin); a third, `edge`, runs test/edge-only/
- * inside Vercel's EdgeRuntime. One global setup serves the fake
- * provider and the fake Stoa API on 127.0.0.1 for all (`inject("fakeBase")`).
+ * inside Vercel's EdgeRuntime, and a fourth, `e2e`, runs test/e2e/ (the chat
+ * app and the local Stoa server under `npm run dev`, driven in chromium).
+ * One global setup serves the fake provider and the local Stoa server on
+ * 127.0.0.1 for all (`inject("fakeBase")`).
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
@@ -14,6 +16,7 @@ const TESTS = ["test/**/*.test.ts"];
 const NODE_ONLY = "test/node-only/**";
 const WORKERS_ONLY = "test/workers-only/**";
 const EDGE_ONLY = "test/edge-only/**";
+const E2E = "test/e2e/**";
 
 export default defineConfig({
   test: {
@@ -26,7 +29,18 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: TESTS,
-          exclude: [...configDefaults.exclude, WORKERS_ONLY, EDGE_ONLY],
+          exclude: [...configDefaults.exclude, WORKERS_ONLY, EDGE_ONLY, E2E],
+        },
+      },
+      {
+        // the whole product in a real browser: `npm run dev`'s two workers and Debian's chromium
+        extends: true,
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -56,7 +70,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: TESTS,
-          exclude: [...configDefaults.exclude, NODE_ONLY, EDGE_ONLY],
+          exclude: [...configDefaults.exclude, NODE_ONLY, EDGE_ONLY, E2E],
           isolate: false,
         },
       },

@@ -5,12 +5,15 @@
  * Ports: STOA_SERVER_PORT (default 8788) and CHAT_PORT (default 8787).
  * With OPENAI_API_KEY or ANTHROPIC_API_KEY set, the chat app talks to the
  * real provider; otherwise to its built-in fake one. Wrangler's telemetry
- * and its Cloudflare look-ups are off. State stays in `.wrangler/state`.
+ * and its Cloudflare look-ups are off. State stays in `.wrangler/state`
+ * (STOA_STATE_DIR to put it elsewhere).
  *
  * `npm run dev -- --check` starts both, waits until they answer, and stops:
  * a smoke test of the set-up.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 const host = "127.0.0.1";
 const serverPort = Number(process.env.STOA_SERVER_PORT ?? 8788);
@@ -18,35 +21,40 @@ const chatPort = Number(process.env.CHAT_PORT ?? 8787);
 const serverUrl = `http://${host}:${serverPort}`;
 const chatUrl = `http://${host}:${chatPort}`;
 const check = process.argv.includes("--check");
+const stateDir = process.env.STOA_STATE_DIR ?? ".wrangler/state";
 
-/** Only what wrangler needs, plus the provider keys: the chat app's env is built from it. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const keep = [
-    "PATH",
-    "HOME",
-    "TMPDIR",
-    "LANG",
-    "TERM",
-    "OPENAI_API_KEY",
-    "OPENAI_MODEL",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_MODEL",
-    "FAKE_PROVIDER",
-  ];
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of keep) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return {
-    ...env,
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_SEND_METRICS: "false",
-    WRANGLER_HIDE_BANNER: "true",
-    ...extra,
-  };
+/** Wrangler's own environment: telemetry and Cloudflare look-ups off. */
+const wranglerEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+};
+
+/**
+ * The chat app's values beyond wrangler.toml, as an env file only this user
+ * can read, removed on exit: the provider keys never go on a command line.
+ */
+function chatEnvFile(): string {
+  const names = ["OPENAI_API_KEY", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL", "FAKE_PROVIDER"];
+  const values: Record<string, string> = { STOA_BASE_URL: `${serverUrl}/api`, STOA_DASHBOARD_URL: serverUrl };
+  for (const name of names) if (process.env[name]) values[name] = process.env[name] as string;
+  const file = join(".wrangler", `chat-${process.pid}.env`);
+  mkdirSync(".wrangler", { recursive: true });
+  writeFileSync(
+    file,
+    Object.entries(values)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}\n`)
+      .join(""),
+    { mode: 0o600 },
+  );
+  process.on("exit", () => rmSync(file, { force: true }));
+  return file;
 }
 
-function start(name: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn("wrangler", ["dev", "--ip", host, "--persist-to", ".wrangler/state", ...args], {
-    env: childEnv(extraEnv),
+function start(name: string, args: string[]): ChildProcess {
+  const child = spawn("wrangler", ["dev", "--ip", host, "--persist-to", stateDir, ...args], {
+    env: wranglerEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const prefix = (chunk: Buffer) =>
@@ -94,12 +102,16 @@ process.on("SIGTERM", () => stop(0));
 
 children.push(
   start("stoa", ["-c", "examples/stoa-server/wrangler.toml", "--port", String(serverPort), "--inspector-port", "0"]),
-  start("chat", ["-c", "wrangler.toml", "--port", String(chatPort), "--inspector-port", "0"], {
-    // the app's provider keys come from this (filtered) environment, never from a file
-    CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
-    STOA_BASE_URL: `${serverUrl}/api`,
-    STOA_DASHBOARD_URL: serverUrl,
-  }),
+  start("chat", [
+    "-c",
+    "wrangler.toml",
+    "--port",
+    String(chatPort),
+    "--inspector-port",
+    "0",
+    "--env-file",
+    chatEnvFile(),
+  ]),
 );
 
 try {

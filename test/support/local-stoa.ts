@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { unstable_dev } from "wrangler";
 import { createStoaServer } from "../../examples/stoa-server/app.ts";
 import { createLedger } from "../../examples/stoa-server/ledger.ts";
-import { nodeSql } from "../../examples/stoa-server/node-sql.ts";
 
 /** A running local Stoa server. */
 export interface LocalStoa {
@@ -31,6 +30,8 @@ export async function startLocalStoa(
   persistTo?: string,
 ): Promise<LocalStoa> {
   if (host === "node") {
+    // loaded only here: node:sqlite warns that it is experimental when imported
+    const { nodeSql } = await import("../../examples/stoa-server/node-sql.ts");
     const app = createStoaServer({ ledger: createLedger(nodeSql()) });
     return { host, url: undefined, fetch: async (request) => app.fetch(request), stop: async () => {} };
   }
