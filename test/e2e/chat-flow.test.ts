@@ -54,7 +54,7 @@ beforeAll(async () => {
   const [chatPort, stoaPort] = [await freePort(), await freePort()];
   state = await mkdtemp(join(tmpdir(), "stoa-e2e-state-"));
   profile = await mkdtemp(join(tmpdir(), "stoa-e2e-chromium-"));
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     CHAT_PORT: String(chatPort),
     STOA_SERVER_PORT: String(stoaPort),
