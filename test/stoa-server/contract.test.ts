@@ -1,7 +1,10 @@
 /**
- * The fake Stoa API held to `shared/stoa-api.md`, through plain `fetch`, so
- * that the SDK's tests against it mean something. Registration tokens are
- * covered in test/api/members.test.ts.
+ * The local Stoa server (examples/stoa-server, in workerd unless
+ * STOA_SERVER=node) held to `shared/stoa-api.md` through plain `fetch`, each
+ * run a project of its own behind the test controls (test/fakes/stoa.ts):
+ * every endpoint and every error the contract names. Registration tokens
+ * are covered in test/api/members.test.ts, the usage summary, debits,
+ * checkout and pages in test/stoa-server/server.test.ts.
  */
 import { describe, expect, inject, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../../examples/stoa-server/validate.ts";
@@ -47,7 +50,7 @@ async function post(runId: string, body: unknown, headers: Record<string, string
 
 const apiError = (type: string, code: string) => ({ error: { type, code, message: expect.any(String) } });
 
-describe("fake Stoa: common rules", () => {
+describe("local Stoa server: common rules", () => {
   it("answers 401 invalid_api_key to a missing or wrong key, and takes the key set by __config", async () => {
     const runId = newRunId("fauth");
     const events = [usageEvent()];
@@ -109,7 +112,7 @@ describe("fake Stoa: common rules", () => {
   });
 });
 
-describe("fake Stoa: POST /v1/usage/events", () => {
+describe("local Stoa server: POST /v1/usage/events", () => {
   it("takes 1 to 500 events and answers 400 invalid_request otherwise", async () => {
     const runId = newRunId("fbatch");
     for (const body of [{}, { events: {} }, { events: [] }, { events: Array(501).fill(usageEvent()) }, "[1", null]) {
@@ -292,7 +295,7 @@ const refused = (userId: string, reason: string) => ({ userId, chargeable: false
 const check = (runId: string, userId: string) =>
   call(runId, "GET", `/v1/members/${encodeURIComponent(userId)}/chargeability`);
 
-describe("fake Stoa: GET /v1/members/{userId}/chargeability", () => {
+describe("local Stoa server: GET /v1/members/{userId}/chargeability", () => {
   it("answers from member state: unknown, never paid, no balance, suspended, chargeable", async () => {
     const runId = newRunId("fcharge");
     await configureStoa(runId, {
@@ -385,7 +388,7 @@ describe("fake Stoa: GET /v1/members/{userId}/chargeability", () => {
   });
 });
 
-describe("fake Stoa: payment sessions", () => {
+describe("local Stoa server: payment sessions", () => {
   const HTTPS = "https://app.example.com/billing/stoa-return?from=chat";
 
   it("checks returnUrl by the contract's rule (400 invalid_return_url)", async () => {
