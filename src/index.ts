@@ -11,6 +11,7 @@
 export type { Membership } from "./api/members.ts";
 export type { PaymentSession, PaymentSessionInput, PaymentSessionStatus } from "./api/payments.ts";
 export type { FetchLike, WaitUntil } from "./api/types.ts";
+export type { ModelUsage, UsageSummary, UsageSummaryOptions } from "./api/usage-summary.ts";
 export type { RegisterMemberOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
 export {
   type ChargeRequiredReason,

@@ -11,6 +11,7 @@ import {
   type PaymentSessionInput,
 } from "./api/payments.ts";
 import type { ApiClient, FetchLike } from "./api/types.ts";
+import { getUsageSummary, type UsageSummary, type UsageSummaryOptions } from "./api/usage-summary.ts";
 import {
   checkFetchOptions,
   type RegisterMemberOptions,
@@ -173,6 +174,20 @@ export class Stoa {
     const session = await getPaymentSession(this.#api, id);
     if (session.status === "complete") this.#gate.invalidate(session.userId);
     return session;
+  }
+
+  /**
+   * What a user used over a window (default: the last 30 days): events,
+   * tokens and cost, in all and by provider and model, as Stoa counts them.
+   *
+   * @example
+   * ```ts
+   * const { usage, costUsd } = await stoa.getUsage(userId, { from: new Date(Date.now() - 7 * 864e5) });
+   * ```
+   * @throws {StoaConfigError} for an empty `userId` or an invalid date. @throws {StoaAPIError} when Stoa refuses.
+   */
+  getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
+    return getUsageSummary(this.#api, userId, options);
   }
 
   /**
