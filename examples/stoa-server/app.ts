@@ -25,6 +25,7 @@ import { renderMember } from "./pages/member.ts";
 import { renderMessage } from "./pages/message.ts";
 import { renderOverview } from "./pages/overview.ts";
 import { renderPrices } from "./pages/prices.ts";
+import type { Bucket } from "./pages/types.ts";
 import { isObject } from "./validate.ts";
 
 /** The id of the project served at `/api`. */
@@ -70,13 +71,13 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
     app.get(`${base}/`, (c) => {
       const p = projectOf(c);
       if (p === undefined) return page(renderMessage("No such project", "This project does not exist.", 404), 404);
-      const { from, to, bucket } = window(now());
+      const { from, to, bucket } = chartWindow(ledger.firstEventAt(p.id), now());
       return page(
         renderOverview({
           project: p.id,
           base: basePath(p),
           members: ledger.members(p),
-          totals: ledger.totals(p.id, from, to),
+          totals: ledger.totals(p.id, 0, to),
           series: ledger.series(p.id, undefined, from, to, bucket),
           bucket,
         }),
@@ -89,7 +90,7 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
       if (p === undefined || member === undefined) {
         return page(renderMessage("No such user", `No member or usage for ${userId}.`, 404), 404);
       }
-      const { from, to, bucket } = window(now());
+      const { from, to, bucket } = chartWindow(ledger.firstEventAt(p.id, userId), now());
       const summary = ledger.usageSummary(p.id, userId, 0, to);
       return page(
         renderMember({
@@ -210,10 +211,17 @@ function basePath(p: Project): string {
   return p.id === DEFAULT_PROJECT ? "" : `/t/${encodeURIComponent(p.id)}`;
 }
 
-/** The charts' window: the last 14 days by day. */
-function window(now: number): { from: number; to: number; bucket: "hour" | "day" } {
+/**
+ * A chart's window, from the first event to now: by minute while that is
+ * under 2 hours (at least the last 30 minutes), by hour under 2 days, else
+ * by day (at most the last 60 days).
+ */
+export function chartWindow(first: number | null, now: number): { from: number; to: number; bucket: Bucket } {
   const to = now + 1;
-  return { from: Math.floor((to - 14 * DAY_MS) / DAY_MS) * DAY_MS, to, bucket: "day" };
+  const start = first ?? now;
+  if (now - start < 2 * 3_600_000) return { from: Math.min(start, now - 29 * 60_000), to, bucket: "minute" };
+  if (now - start < 2 * DAY_MS) return { from: start, to, bucket: "hour" };
+  return { from: Math.max(start, now - 59 * DAY_MS), to, bucket: "day" };
 }
 
 async function amountOf(request: Request): Promise<number | undefined> {

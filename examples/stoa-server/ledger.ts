@@ -7,7 +7,7 @@
  * Every method is synchronous, so in a Durable Object each runs without
  * interleaving; the API layer (api.ts) does the HTTP and the async checks.
  */
-import type { EventRow, MemberRow, ModelRow, PriceRow, SeriesPoint, Usage } from "./pages/types.ts";
+import type { Bucket, EventRow, MemberRow, ModelRow, PriceRow, SeriesPoint, Usage } from "./pages/types.ts";
 import { costNanos, findPrice, PRICES } from "./prices.ts";
 import { migrate } from "./schema.ts";
 import type { Sql, SqlRow } from "./sql.ts";
@@ -19,6 +19,8 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export const EVENT_ID_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** How long a payment session stays open: not fixed by the contract, this server's choice. */
 export const PAYMENT_SESSION_TTL_MS = 60 * 60 * 1000;
+/** The length of a chart bucket, in ms. */
+export const BUCKET_MS: Record<Bucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 /** Nano-dollars in a dollar. */
 export const NANOS = 1_000_000_000;
 
@@ -463,15 +465,23 @@ export function createLedger(sql: Sql, prices: readonly PriceRow[] = PRICES) {
       };
     },
 
-    /** Events, tokens and cost per hour or day over `[from, to)`, for one user or the whole project. */
-    series(
-      projectId: string,
-      userId: string | undefined,
-      from: number,
-      to: number,
-      bucket: "hour" | "day",
-    ): SeriesPoint[] {
-      const size = bucket === "hour" ? 3_600_000 : 86_400_000;
+    /** When the first event of a user (or of the whole project) occurred, in ms; null with none. */
+    firstEventAt(projectId: string, userId?: string): number | null {
+      const row = sql.all(
+        "SELECT MIN(occurred_at) AS first FROM events WHERE project = ? AND (? IS NULL OR user_id = ?)",
+        projectId,
+        userId ?? null,
+        userId ?? null,
+      )[0];
+      return (row?.first as number | null | undefined) ?? null;
+    },
+
+    /**
+     * Events, tokens and cost per bucket over `[from, to)`, for one user or
+     * the whole project: every bucket of the window, the empty ones as zeros.
+     */
+    series(projectId: string, userId: string | undefined, from: number, to: number, bucket: Bucket): SeriesPoint[] {
+      const size = BUCKET_MS[bucket];
       const rows = sql.all(
         `SELECT (occurred_at / ${size}) * ${size} AS at, COUNT(*) AS events, COALESCE(SUM(input + cache_read + cache_write + audio_input), 0) AS input,
            COALESCE(SUM(output + audio_output), 0) AS output, COALESCE(SUM(cost_nanos), 0) AS cost
@@ -483,13 +493,19 @@ export function createLedger(sql: Sql, prices: readonly PriceRow[] = PRICES) {
         from,
         to,
       );
-      return rows.map((r) => ({
-        at: rfc3339(r.at as number),
-        events: r.events as number,
-        inputTokens: r.input as number,
-        outputTokens: r.output as number,
-        costUsd: (r.cost as number) / NANOS,
-      }));
+      const byBucket = new Map(rows.map((r) => [r.at as number, r]));
+      const points: SeriesPoint[] = [];
+      for (let at = Math.floor(from / size) * size; at < to; at += size) {
+        const r = byBucket.get(at);
+        points.push({
+          at: rfc3339(at),
+          events: (r?.events as number | undefined) ?? 0,
+          inputTokens: (r?.input as number | undefined) ?? 0,
+          outputTokens: (r?.output as number | undefined) ?? 0,
+          costUsd: ((r?.cost as number | undefined) ?? 0) / NANOS,
+        });
+      }
+      return points;
     },
 
     /** The whole project's totals over `[from, to)`. */

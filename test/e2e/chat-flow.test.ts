@@ -174,7 +174,12 @@ describe("the chat app with the local Stoa server, in chromium", () => {
     expect(await page.getByTestId("chargeable").getAttribute("data-value")).toBe("true");
     expect(await page.getByTestId("model-row").count()).toBe(1);
     expect(await page.getByTestId("model-row").getAttribute("data-model")).toBe("gpt-4o-mini");
-    expect(await page.locator("svg rect.bar").count()).toBe(1);
+    // the chart: one bar per minute so far, their costs summing to the total
+    const bars = await page
+      .locator("svg rect.bar")
+      .evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
+    expect(bars.length).toBeGreaterThanOrEqual(30);
+    expect(bars.reduce((a, b) => a + b, 0)).toBeCloseTo(cost, 12);
 
     // now chargeable: the next question streams in the chat page itself, and is billed once more
     const second = "And what does the usage page show?";

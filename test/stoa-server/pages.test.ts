@@ -143,15 +143,18 @@ const MEMBER_VIEW: MemberView = {
 };
 
 describe("format", () => {
-  it("formats USD with 2 decimals from $1 and up to 6 below", () => {
+  it("formats USD in cents, or up to 6 decimals when there is more", () => {
     expect(formatUsd(0.000123)).toBe("$0.000123");
     expect(formatUsd(0.5)).toBe("$0.50");
     expect(formatUsd(0.1 + 0.2)).toBe("$0.30");
     expect(formatUsd(0.0123456)).toBe("$0.012346");
     expect(formatUsd(0)).toBe("$0.00");
     expect(formatUsd(1)).toBe("$1.00");
-    expect(formatUsd(12.3456)).toBe("$12.35");
-    expect(formatUsd(1234567.891)).toBe("$1,234,567.89");
+    expect(formatUsd(12.3456)).toBe("$12.3456");
+    expect(formatUsd(4.999879)).toBe("$4.999879");
+    expect(formatUsd(12.5)).toBe("$12.50");
+    expect(formatUsd(1234567.891)).toBe("$1,234,567.891");
+    expect(formatUsd(1234567.89)).toBe("$1,234,567.89");
     expect(formatUsd(0.9999999)).toBe("$1.00");
     expect(formatUsd(-2.5)).toBe("-$2.50");
     expect(formatUsd(-0.000123)).toBe("-$0.000123");
@@ -312,7 +315,7 @@ describe("renderOverview", () => {
     expect(rows[0]?.text).toContain("-$0.000123");
     expect(rows[0]?.text).toContain("not chargeable insufficient balance");
     expect(rows[0]?.text).toContain("1,234");
-    expect(rows[0]?.text).toContain("$12.35");
+    expect(rows[0]?.text).toContain("$12.3456");
     expect(rows[0]?.text).toContain("2026-11-27 18:04 UTC");
     expect(rows[1]?.text).toContain("chargeable");
     expect(rows[1]?.text).toContain("$5.00");

@@ -6,6 +6,7 @@
  * project of its own (`/t/<runId>` on the server).
  */
 import { describe, expect, inject, it } from "vitest";
+import { chartWindow } from "../../examples/stoa-server/app.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaMembers } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
@@ -235,5 +236,32 @@ describe("local Stoa server: usage pages", () => {
       expect(missing.status).toBe(404);
       await missing.body?.cancel();
     }
+  });
+});
+
+describe("local Stoa server: chart windows", () => {
+  const now = Date.parse("2026-11-27T18:30:15Z");
+  const HOUR = 3_600_000;
+
+  it("charts by minute under 2 hours (at least 30 minutes), by hour under 2 days, then by day (at most 60)", () => {
+    expect(chartWindow(null, now)).toEqual({ from: now - 29 * 60_000, to: now + 1, bucket: "minute" });
+    expect(chartWindow(now - 5 * 60_000, now)).toMatchObject({ from: now - 29 * 60_000, bucket: "minute" });
+    expect(chartWindow(now - 90 * 60_000, now)).toMatchObject({ from: now - 90 * 60_000, bucket: "minute" });
+    expect(chartWindow(now - 2 * HOUR, now)).toMatchObject({ from: now - 2 * HOUR, bucket: "hour" });
+    expect(chartWindow(now - 47 * HOUR, now)).toMatchObject({ bucket: "hour" });
+    expect(chartWindow(now - 3 * DAY, now)).toMatchObject({ from: now - 3 * DAY, bucket: "day" });
+    expect(chartWindow(now - 400 * DAY, now)).toMatchObject({ from: now - 59 * DAY, bucket: "day" });
+  });
+
+  it("draws every minute of the window, the empty ones as zero-height bars", async () => {
+    const runId = newRunId("schart");
+    const at = Date.now() - 10 * 60_000;
+    await call(runId, "POST", "/v1/usage/events", {
+      events: [usageEvent({ userId: "c", occurredAt: iso(at), usage: USAGE(1000, 1000) })],
+    });
+    const html = await (await fetch(`${inject("stoaServer")}/t/${runId}/users/c`)).text();
+    const bars = [...html.matchAll(/<rect class="bar"[^>]*data-value="([^"]*)"/g)].map((m) => Number(m[1]));
+    expect(bars.length).toBeGreaterThanOrEqual(30);
+    expect(bars.filter((v) => v > 0)).toEqual([0.00075]); // 1000 · $0.15 + 1000 · $0.60 per million
   });
 });

@@ -5,7 +5,7 @@
  * bytes; coordinates are rounded to hundredths.
  */
 import { escapeHtml, formatBucket, formatCompact, formatTokens, formatUsd } from "./format.ts";
-import type { SeriesPoint } from "./types.ts";
+import type { Bucket, SeriesPoint } from "./types.ts";
 
 const WIDTH = 720;
 const HEIGHT = 240;
@@ -39,7 +39,7 @@ function clean(value: number): number {
  * legend. An empty series gives a "No usage yet" message
  * (`data-testid="chart-empty"`) instead.
  */
-export function renderChart(series: readonly SeriesPoint[], bucket: "hour" | "day"): string {
+export function renderChart(series: readonly SeriesPoint[], bucket: Bucket): string {
   if (series.length === 0) {
     return `<figure class="chart chart-empty" data-testid="chart-empty"><p>No usage yet.</p></figure>`;
   }
@@ -78,7 +78,7 @@ export function renderChart(series: readonly SeriesPoint[], bucket: "hour" | "da
   series.forEach((point, i) => {
     const height = maxCost > 0 ? ((costs[i] ?? 0) / maxCost) * CHART_PLOT_HEIGHT : 0;
     const label = formatBucket(point.at, bucket);
-    const tip = `${label}${bucket === "hour" ? " UTC" : ""}: ${formatUsd(costs[i] ?? 0)}, ${formatTokens(point.inputTokens)} input + ${formatTokens(point.outputTokens)} output tokens, ${formatTokens(point.events)} ${point.events === 1 ? "event" : "events"}`;
+    const tip = `${label}${bucket === "day" ? "" : " UTC"}: ${formatUsd(costs[i] ?? 0)}, ${formatTokens(point.inputTokens)} input + ${formatTokens(point.outputTokens)} output tokens, ${formatTokens(point.events)} ${point.events === 1 ? "event" : "events"}`;
     parts.push(
       `<g class="bucket"><title>${escapeHtml(tip)}</title>` +
         `<rect class="hit" x="${n(LEFT + slot * i)}" y="${TOP}" width="${n(slot)}" height="${CHART_PLOT_HEIGHT}" fill="transparent"/>` +
@@ -103,7 +103,7 @@ export function renderChart(series: readonly SeriesPoint[], bucket: "hour" | "da
 
   // X axis and at most a handful of bucket labels, evenly spaced, always the first.
   parts.push(`<line class="axis" x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${baseline}" y2="${baseline}" stroke="#777"/>`);
-  const labelWidth = bucket === "day" ? 56 : 96;
+  const labelWidth = bucket === "day" ? 56 : bucket === "hour" ? 96 : 40;
   const step = Math.max(1, Math.ceil(series.length / Math.max(1, Math.floor(PLOT_WIDTH / labelWidth))));
   for (let i = 0; i < series.length; i += step) {
     const at = series[i]?.at ?? "";
@@ -122,6 +122,6 @@ export function renderChart(series: readonly SeriesPoint[], bucket: "hour" | "da
 <svg role="img" aria-label="${escapeHtml(aria)}" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">
 ${parts.filter((p) => p !== "").join("\n")}
 </svg>
-<figcaption><span><span class="key cost"></span>Cost (USD, left axis)</span><span><span class="key tokens"></span>Input + output tokens (right axis)</span><span>One ${bucket === "day" ? "bar per day" : "bar per hour"}, UTC</span></figcaption>
+<figcaption><span><span class="key cost"></span>Cost (USD, left axis)</span><span><span class="key tokens"></span>Input + output tokens (right axis)</span><span>One bar per ${bucket}, UTC</span></figcaption>
 </figure>`;
 }

@@ -3,6 +3,7 @@
  * and times formatted the same way on every runtime (no locale, UTC only).
  * Everything here returns plain text; escape it before putting it in HTML.
  */
+import type { Bucket } from "./types.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -66,8 +67,8 @@ export function formatCompact(value: number): string {
 }
 
 /**
- * USD for people: 2 decimals from $1 up (`$1,234.50`), below that up to 6
- * (`$0.000123`, `$0.50`), `<$0.000001` for a positive amount too small for
+ * USD for people: from $1 up, cents, or up to 6 decimals when there is more
+ * (`$1,234.50`, `$4.999879`); below that up to 6 (`$0.000123`, `$0.50`), `<$0.000001` for a positive amount too small for
  * that. Negative amounts get a leading `-`. Not finite → `—`.
  */
 export function formatUsd(value: number): string {
@@ -75,8 +76,12 @@ export function formatUsd(value: number): string {
   const sign = value < 0 ? "-" : "";
   const abs = Math.abs(value);
   if (abs >= 1) {
-    const [whole = "0", cents = "00"] = abs.toFixed(2).split(".");
-    return `${sign}$${group(whole)}.${cents}`;
+    // cents, or up to 6 decimals when there is more (a balance after tiny debits: $4.999879)
+    const [whole = "0", decimals = "00"] = abs
+      .toFixed(6)
+      .replace(/(\.\d\d\d*?)0+$/, "$1")
+      .split(".");
+    return `${sign}$${group(whole)}.${decimals}`;
   }
   const fixed = abs.toFixed(6);
   if (abs > 0 && fixed === "0.000000") return sign === "" ? "<$0.000001" : "$0.00";
@@ -94,12 +99,14 @@ export function formatTime(iso: string, precision: "minute" | "second" = "minute
   return `${text.slice(0, 10)} ${text.slice(11, precision === "second" ? 19 : 16)} UTC`;
 }
 
-/** The short label of a chart bucket: `Nov 27` for a day, `Nov 27 18:00` for an hour (UTC). */
-export function formatBucket(iso: string, bucket: "hour" | "day"): string {
+/** The short label of a chart bucket (UTC): `Nov 27` for a day, `Nov 27 18:00` for an hour, `18:05` for a minute. */
+export function formatBucket(iso: string, bucket: Bucket): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   const day = `${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()}`;
-  return bucket === "day" ? day : `${day} ${String(date.getUTCHours()).padStart(2, "0")}:00`;
+  const hh = String(date.getUTCHours()).padStart(2, "0");
+  if (bucket === "minute") return `${hh}:${String(date.getUTCMinutes()).padStart(2, "0")}`;
+  return bucket === "day" ? day : `${day} ${hh}:00`;
 }
 
 const REASONS: Record<string, string> = {

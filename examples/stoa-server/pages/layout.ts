@@ -31,6 +31,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 12px}
 .card .k{font-size:.78rem;color:var(--muted)}
 .card .v{font-size:1.25rem;font-variant-numeric:tabular-nums;white-space:nowrap}
+.card .v.small{font-size:.95rem;white-space:normal}
 .extra{margin:8px 0 0;font-size:.85rem;color:var(--muted)}
 .extra span{font-variant-numeric:tabular-nums;color:var(--fg)}
 .table-wrap{overflow-x:auto}

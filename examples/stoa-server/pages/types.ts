@@ -5,6 +5,9 @@
  */
 
 /** The normalised token and call counts of `shared/stoa-api.md`. */
+/** The width of a chart bar. */
+export type Bucket = "minute" | "hour" | "day";
+
 export interface Usage {
   inputTokens: number;
   cacheReadTokens: number;
@@ -78,7 +81,7 @@ export interface OverviewView extends PageContext {
   members: MemberRow[];
   totals: { events: number; usage: Usage; costUsd: number };
   series: SeriesPoint[];
-  bucket: "hour" | "day";
+  bucket: Bucket;
 }
 
 /** One member's page. */
@@ -87,7 +90,7 @@ export interface MemberView extends PageContext {
   totals: { events: number; usage: Usage; costUsd: number };
   byModel: ModelRow[];
   series: SeriesPoint[];
-  bucket: "hour" | "day";
+  bucket: Bucket;
   recent: EventRow[];
 }
 
