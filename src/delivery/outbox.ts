@@ -14,8 +14,12 @@ import { vercelRequestContext } from "./wait-until.ts";
 export interface OutboxOptions {
   /** The Stoa API client; its retry policy bounds each delivery. */
   api: ApiClient;
-  /** Receives every event that was not stored. Whatever it throws is swallowed. */
-  onError: (error: StoaDeliveryError) => void;
+  /**
+   * Receives every event that was not stored (a `StoaDeliveryError`), and a
+   * `StoaConfigError` once per `waitUntil` that throws when handed a
+   * delivery. Whatever it throws is swallowed.
+   */
+  onError: (error: StoaDeliveryError | StoaConfigError) => void;
   /** Events per request, 1–500 (default 500). */
   maxBatch?: number | undefined;
   /** Bytes per request body, up to 1 MiB (default 1 MiB). */
@@ -41,6 +45,8 @@ interface Lane {
   events: UsageEvent[];
   timer: ReturnType<typeof setTimeout> | undefined;
   settle: (() => void) | undefined;
+  /** Whether `onError` was told that this lane's `waitUntil` throws. */
+  warned: boolean;
 }
 
 /** One entry of a 200 answer's `rejected`. */
@@ -76,7 +82,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const inflight = new Set<Promise<void>>();
 
   function newLane(waitUntil: WaitUntil | undefined): Lane {
-    return { waitUntil, events: [], timer: undefined, settle: undefined };
+    return { waitUntil, events: [], timer: undefined, settle: undefined, warned: false };
   }
 
   function laneFor(waitUntil: WaitUntil | undefined): Lane {
@@ -94,7 +100,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return lane;
   }
 
-  function report(error: StoaDeliveryError): void {
+  function report(error: StoaDeliveryError | StoaConfigError): void {
     try {
       const returned: unknown = onError(error);
       if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
@@ -185,9 +191,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
         delivered.then(() => inflight.delete(delivered));
         waiting.add(lane);
         lane.timer = setTimeout(() => drain(lane), 0);
-        lane.waitUntil?.(delivered);
+        try {
+          lane.waitUntil?.(delivered);
+        } catch (cause) {
+          // unbound (`ctx.waitUntil` passed as a bare function) or called after the request
+          // ended: the delivery runs all the same, but the runtime may cut it off
+          if (!lane.warned) {
+            lane.warned = true;
+            report(
+              new StoaConfigError(
+                "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass a bound function, e.g. `waitUntil: (p) => ctx.waitUntil(p)`, made for the request that is running.",
+                { cause },
+              ),
+            );
+          }
+        }
       } catch {
-        // a `waitUntil` called too late throws; the delivery runs all the same
+        // add() never throws
       }
     },
 

@@ -19,7 +19,7 @@ interface Setup {
   budgetMs?: number;
   maxBatch?: number;
   maxBatchBytes?: number;
-  onError?: (error: StoaDeliveryError) => void;
+  onError?: (error: StoaDeliveryError | StoaConfigError) => void;
 }
 
 function setup(runId: string, options: Setup = {}) {
@@ -32,7 +32,7 @@ function setup(runId: string, options: Setup = {}) {
   const errors: StoaDeliveryError[] = [];
   const outbox = createOutbox({
     api,
-    onError: options.onError ?? ((error) => errors.push(error)),
+    onError: options.onError ?? ((error) => errors.push(error as StoaDeliveryError)),
     maxBatch: options.maxBatch,
     maxBatchBytes: options.maxBatchBytes,
   });
@@ -332,16 +332,34 @@ describe("failures", () => {
     expect(calls).toBe(2);
   });
 
-  it("never throws from add(), even when waitUntil throws", async () => {
+  it("never throws from add() when waitUntil throws, delivers anyway, and says so once per waitUntil", async () => {
     const runId = newRunId("addsafe");
-    const { outbox } = setup(runId);
-    const event = usageEvent();
+    const errors: unknown[] = [];
+    const { outbox } = setup(runId, { onError: (error) => errors.push(error) });
+    const [a, b, c] = usageEvents(3) as [UsageEvent, UsageEvent, UsageEvent];
     const late: WaitUntil = () => {
       throw new Error("waitUntil called after the response");
     };
-    expect(outbox.add(event, late)).toBeUndefined();
+    // the classic slip: a method passed without its object
+    const ctx = {
+      promises: [] as Promise<unknown>[],
+      waitUntil(this: { promises: Promise<unknown>[] }, promise: Promise<unknown>) {
+        this.promises.push(promise);
+      },
+    };
+    expect(outbox.add(a, late)).toBeUndefined();
+    await nextTask();
+    expect(outbox.add(b, late)).toBeUndefined();
+    expect(outbox.add(c, ctx.waitUntil as WaitUntil)).toBeUndefined();
     await outbox.flush();
-    expect(ids(await stoaEvents(runId))).toEqual([event.id]);
+    expect(ids(await stoaEvents(runId)).sort()).toEqual([a.id, b.id, c.id].sort());
+    expect(errors).toHaveLength(2);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(StoaConfigError);
+      expect((error as Error).message).toContain("(p) => ctx.waitUntil(p)");
+    }
+    expect((errors[0] as Error).cause).toMatchObject({ message: "waitUntil called after the response" });
+    expect((errors[1] as Error).cause).toBeInstanceOf(TypeError);
   });
 });
 
