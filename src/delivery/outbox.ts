@@ -200,7 +200,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
             lane.warned = true;
             report(
               new StoaConfigError(
-                "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass a bound function, e.g. `waitUntil: (p) => ctx.waitUntil(p)`, made for the request that is running.",
+                "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
                 { cause },
               ),
             );

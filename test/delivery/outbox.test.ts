@@ -356,7 +356,7 @@ describe("failures", () => {
     expect(errors).toHaveLength(2);
     for (const error of errors) {
       expect(error).toBeInstanceOf(StoaConfigError);
-      expect((error as Error).message).toContain("(p) => ctx.waitUntil(p)");
+      expect((error as Error).message).toContain("ctx.waitUntil.bind(ctx)");
     }
     expect((errors[0] as Error).cause).toMatchObject({ message: "waitUntil called after the response" });
     expect((errors[1] as Error).cause).toBeInstanceOf(TypeError);
