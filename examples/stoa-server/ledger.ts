@@ -7,6 +7,8 @@
  * Every method is synchronous, so in a Durable Object each runs without
  * interleaving; the API layer (api.ts) does the HTTP and the async checks.
  */
+
+import { emptyUsage } from "../../src/usage.ts";
 import type { Bucket, EventRow, MemberRow, ModelRow, PriceRow, SeriesPoint, Usage } from "./pages/types.ts";
 import { costNanos, findPrice, PRICES } from "./prices.ts";
 import { migrate } from "./schema.ts";
@@ -652,20 +654,6 @@ function toUsage(row: SqlRow): Usage {
     usage[field] = Number(row[USAGE_COLUMNS[i] as string] ?? 0);
   });
   return usage;
-}
-
-/** A Usage with every field 0. */
-export function emptyUsage(): Usage {
-  return {
-    inputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    audioInputTokens: 0,
-    outputTokens: 0,
-    audioOutputTokens: 0,
-    reasoningTokens: 0,
-    webSearchRequests: 0,
-  };
 }
 
 /** A random id with a prefix: `mem_…`, `ps_…`. */

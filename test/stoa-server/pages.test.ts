@@ -3,6 +3,7 @@
  * link safety, the testids and their exact values, number formats, the
  * chart's geometry, and both checkout variants. Web APIs only (node and workers).
  */
+
 import { describe, expect, it } from "vitest";
 import { CHART_PLOT_HEIGHT, renderChart } from "../../examples/stoa-server/pages/chart.ts";
 import { checkoutReturnHref, renderCheckout } from "../../examples/stoa-server/pages/checkout.ts";
@@ -29,6 +30,7 @@ import type {
   SeriesPoint,
   Usage,
 } from "../../examples/stoa-server/pages/types.ts";
+import { emptyUsage } from "../../src/usage.ts";
 
 const HOSTILE = "<script>alert(1)</script>";
 const HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;";
@@ -55,17 +57,7 @@ function attr(attrs: string, name: string): string | undefined {
 }
 
 function usage(partial: Partial<Usage> = {}): Usage {
-  return {
-    inputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    audioInputTokens: 0,
-    outputTokens: 0,
-    audioOutputTokens: 0,
-    reasoningTokens: 0,
-    webSearchRequests: 0,
-    ...partial,
-  };
+  return { ...emptyUsage(), ...partial };
 }
 
 const HOSTILE_MEMBER: MemberRow = {

@@ -4,20 +4,13 @@
  * Amounts are USD as numbers, times are RFC 3339 strings in UTC.
  */
 
-/** The normalised token and call counts of `shared/stoa-api.md`. */
+import type { Usage } from "../../../src/usage.ts";
+
+/** The normalised token and call counts of the contract: the SDK's own type. */
+export type { Usage };
+
 /** The width of a chart bar. */
 export type Bucket = "minute" | "hour" | "day";
-
-export interface Usage {
-  inputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  audioInputTokens: number;
-  outputTokens: number;
-  audioOutputTokens: number;
-  reasoningTokens: number;
-  webSearchRequests: number;
-}
 
 /** One member of a project with their billing state and activity. */
 export interface MemberRow {
