@@ -8,8 +8,9 @@
  * interleaving; the API layer (api.ts) does the HTTP and the async checks.
  */
 
+import type { UsageSummary } from "../../src/api/usage-summary.ts";
 import { emptyUsage } from "../../src/usage.ts";
-import type { Bucket, EventRow, MemberRow, ModelRow, PriceRow, SeriesPoint, Usage } from "./pages/types.ts";
+import type { Bucket, EventRow, MemberRow, PriceRow, SeriesPoint, Usage } from "./pages/types.ts";
 import { costNanos, findPrice, PRICES } from "./prices.ts";
 import { migrate } from "./schema.ts";
 import type { Sql, SqlRow } from "./sql.ts";
@@ -63,16 +64,8 @@ export interface IngestResult {
   rejected: Rejection[];
 }
 
-/** The answer of `GET /v1/members/{userId}/usage`. */
-export interface UsageSummary {
-  userId: string;
-  from: string;
-  to: string;
-  events: number;
-  usage: Usage;
-  costUsd: number | null;
-  byModel: ModelRow[];
-}
+/** The answer of `GET /v1/members/{userId}/usage`: the shape the SDK reads. */
+export type { UsageSummary };
 
 /** A stored 2xx result for an idempotency key. */
 export interface StoredResult {

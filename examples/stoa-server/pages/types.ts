@@ -4,6 +4,7 @@
  * Amounts are USD as numbers, times are RFC 3339 strings in UTC.
  */
 
+import type { ModelUsage } from "../../../src/api/usage-summary.ts";
 import type { Usage } from "../../../src/usage.ts";
 
 /** The normalised token and call counts of the contract: the SDK's own type. */
@@ -28,14 +29,8 @@ export interface MemberRow {
   lastEventAt: string | null;
 }
 
-/** Usage of one model; `costUsd` is null when nothing of it could be priced. */
-export interface ModelRow {
-  provider: string;
-  model: string;
-  events: number;
-  usage: Usage;
-  costUsd: number | null;
-}
+/** One provider and model of a usage summary: the SDK's own type. */
+export type ModelRow = ModelUsage;
 
 /** One bucket of a time series. */
 export interface SeriesPoint {
