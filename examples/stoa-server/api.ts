@@ -1,5 +1,5 @@
 /**
- * The Stoa HTTP API (shared/stoa-api.md, version 2026-11-01) as a Hono app,
+ * The Stoa HTTP API (shared/stoa-api.md, version 2026-12-01) as a Hono app,
  * mounted at `/api` (the default project) and `/t/:project/api`.
  *
  * Before any route: the project's API key (401 `invalid_api_key`), the
@@ -15,7 +15,9 @@ import { CLOCK_SKEW_S, verifyRegistrationToken } from "./registration.ts";
 import { isObject, isReturnUrl } from "./validate.ts";
 
 /** The API version this server speaks. */
-export const STOA_VERSION = "2026-11-01";
+export const STOA_VERSION = "2026-12-01";
+/** Every version it accepts: `2026-11-01` is the same contract without spend holds, prices and balances. */
+export const STOA_VERSIONS: readonly string[] = [STOA_VERSION, "2026-11-01"];
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_EVENTS = 500;
 const DAY_MS = 86_400_000;
@@ -43,7 +45,7 @@ export function createApi({ ledger, project, now = Date.now }: ApiOptions): Hono
       return apiError(401, "authentication", "invalid_api_key", "Missing or invalid API key.");
     }
     const version = c.req.header("stoa-version");
-    if (version !== STOA_VERSION) {
+    if (version === undefined || !STOA_VERSIONS.includes(version)) {
       return invalid(version === undefined ? "Missing stoa-version header." : `Unsupported stoa-version ${version}.`);
     }
     if (!/^stoa-[a-z]+\/\d+\.\d+\.\d+\S* \([a-z-]+\)$/.test(c.req.header("x-stoa-sdk") ?? "")) {
