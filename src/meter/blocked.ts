@@ -23,11 +23,7 @@ export function fromKnownSdk(input: RequestInfo | URL, init: RequestInit | undef
 /** The synthetic 402 for a blocked call, in `provider`'s error envelope. */
 export function blockedResponse(provider: Provider, userId: string, reason: ChargeRequiredReason): Response {
   const message = chargeRequiredMessage(userId, reason);
-  const body =
-    provider.id === "anthropic"
-      ? { type: "error", error: { type: "charge_required", message } }
-      : { error: { message, type: "charge_required", code: "charge_required", param: null } };
-  return new Response(JSON.stringify(body), {
+  return new Response(JSON.stringify(provider.errorBody("charge_required", message)), {
     status: 402,
     headers: {
       "content-type": "application/json",

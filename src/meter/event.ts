@@ -48,7 +48,7 @@ function hash(text: string): string {
 export function buildEvent(call: CallRecord): UsageEvent {
   const { provider, reading, facts } = call;
   const requestedModel = str(facts.body.model) ?? "unknown";
-  const providerRequestId = call.requestId ?? (provider.id === "openrouter" ? reading.id : undefined);
+  const providerRequestId = call.requestId ?? (provider.requestIdFromResponseId === true ? reading.id : undefined);
   const completed = reading.usage !== undefined;
   const event: UsageEvent = {
     id: eventId(provider.id, reading.id, call.requestId),

@@ -5,7 +5,7 @@
 import type { FetchLike, WaitUntil } from "../api/types.ts";
 import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
-import type { Provider, Reading } from "../providers/types.ts";
+import type { JsonRead, Provider, Reading } from "../providers/types.ts";
 import { collectBody } from "../streams/collected-body.ts";
 import { lastObject, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
@@ -155,7 +155,12 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
           emit(call, { outputWeight: 0 });
           return;
         }
-        const json = readBody(collected.whole, collected.head, collected.tail, call.facts.endpoint);
+        const json = readBody(
+          collected.whole,
+          collected.head,
+          collected.tail,
+          call.provider.jsonRead?.(call.facts.endpoint),
+        );
         if (json === undefined) {
           sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
           return;
@@ -181,20 +186,20 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 const decoder = new TextDecoder();
 
 /**
- * What metering needs of a JSON body. A Responses body is parsed whole (its
- * web searches are counted in `output`); any other, and a body too large to
- * keep, is skimmed: `id` and `model` from its start (`model` from its end for
+ * What metering needs of a JSON body: parsed whole when the provider asks for
+ * it (`Provider.jsonRead`); else, and always for a body too large to keep,
+ * skimmed: `id` and `model` from its start (`model` from its end for
  * embeddings), the `usage` object from its end. Undefined when it is not JSON.
  */
 function readBody(
   whole: Uint8Array | undefined,
   head: Uint8Array | undefined,
   tail: Uint8Array | undefined,
-  endpoint: string,
+  read: JsonRead = "skim",
 ): unknown {
   if (whole !== undefined) {
     const text = decoder.decode(whole);
-    return endpoint === "responses" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
+    return read === "whole" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
   }
   return skim(decoder.decode(head), decoder.decode(tail));
 }

@@ -58,7 +58,7 @@ export async function prepareRequest(
   const facts: RequestFacts = { endpoint, body, stream: body.stream === true, injectedUsage: false };
   const rewritten = provider.prepare?.(facts, text);
   if (rewritten === undefined) return { facts, input, init };
-  return { facts, ...withBody(input, init, rewritten) };
+  return { facts: { ...facts, injectedUsage: rewritten.injectedUsage }, ...withBody(input, init, rewritten.text) };
 }
 
 /** The same call with a new JSON body. */

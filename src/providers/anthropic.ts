@@ -79,6 +79,7 @@ export const anthropic: Provider = {
   id: "anthropic",
   endpoint: (pathname) => (pathname.endsWith("/messages") ? "messages" : undefined),
   requestId: (headers) => headers.get("request-id") ?? undefined,
+  errorBody: (type, message) => ({ type: "error", error: { type, message } }),
   readJson(_endpoint, json) {
     const body = obj(json);
     return { id: str(body.id), model: str(body.model), usage: anthropicUsage(body.usage), outputWeight: 0 };
