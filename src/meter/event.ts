@@ -2,8 +2,8 @@
  * Turning what a response reported into the usage event of the contract.
  */
 import type { Provider, Reading, RequestFacts } from "../providers/types.ts";
-import { str } from "../providers/wire.ts";
 import type { UsageEvent } from "../usage.ts";
+import { str } from "../util/json.ts";
 import { estimateUsage } from "./estimate.ts";
 
 /** Everything known about one metered call when it ends. */

@@ -7,7 +7,7 @@ import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { JsonRead, Provider, Reading } from "../providers/types.ts";
 import { collectBody } from "../streams/collected-body.ts";
-import { lastObject, tryParse } from "../streams/json-scan.ts";
+import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { refuse } from "./blocked.ts";
@@ -202,28 +202,6 @@ function readBody(
     return read === "whole" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
   }
   return skim(decoder.decode(head), decoder.decode(tail));
-}
-
-function skim(start: string, end: string): Record<string, unknown> | undefined {
-  if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
-  const usage = lastObject(end, '"usage"');
-  if (usage === undefined) return undefined;
-  return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
-}
-
-function firstString(text: string, key: string): string | undefined {
-  return stringAt(text, text.indexOf(`${key}:"`), key);
-}
-
-function lastString(text: string, key: string): string | undefined {
-  return stringAt(text, text.lastIndexOf(`${key}:"`), key);
-}
-
-function stringAt(text: string, at: number, key: string): string | undefined {
-  if (at === -1) return undefined;
-  const start = at + key.length + 2;
-  const end = text.indexOf('"', start);
-  return end === -1 ? undefined : text.slice(start, end);
 }
 
 /** Response headers for a re-served body: a decoded body loses its encoding and length. */

@@ -3,8 +3,8 @@
  * (rarely) rewritten body. Anything this cannot read passes through untouched.
  */
 import type { Provider, RequestFacts } from "../providers/types.ts";
-import { isObj } from "../providers/wire.ts";
 import { tryParse } from "../streams/json-scan.ts";
+import { isObj } from "../util/json.ts";
 
 /** A request the meter will watch, ready to send. */
 export interface PreparedRequest {

@@ -4,8 +4,8 @@
  */
 import { deltaWeight, lastObject, lastObjectValue, tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { count, isObj, money, obj, str } from "../util/json.ts";
 import type { PreparedBody, Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
-import { count, isObj, money, obj, str } from "./wire.ts";
 
 /** Maps an OpenAI `usage` object (chat or Responses naming) to exclusive `Usage` fields. */
 export function openaiUsage(raw: unknown): Usage | undefined {

@@ -2,9 +2,10 @@
  * OpenRouter: the OpenAI chat shape, plus the cost it reports in `usage.cost`
  * and its generation id.
  */
+
+import { money, obj, str } from "../util/json.ts";
 import { openaiErrorBody, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
-import { money, obj, str } from "./wire.ts";
 
 /** The OpenRouter provider. */
 export const openrouter: Provider = {
