@@ -1,8 +1,9 @@
 /**
  * Turning what a response reported into the usage event of the contract.
  */
+import { StoaStreamError } from "../errors.ts";
 import type { Provider, Reading, RequestFacts } from "../providers/types.ts";
-import type { UsageEvent } from "../usage.ts";
+import { MAX_COST_USD, MAX_TOKEN_COUNT, type Usage, type UsageEvent } from "../usage.ts";
 import { str } from "../util/json.ts";
 import { estimateUsage } from "./estimate.ts";
 
@@ -44,12 +45,64 @@ function hash(text: string): string {
   return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}${text.length.toString(16)}`;
 }
 
-/** Builds the usage event; `completed` when the provider reported final usage, else an estimated `aborted`. */
-export function buildEvent(call: CallRecord): UsageEvent {
+/**
+ * The `Usage` fields in groups that are kept or estimated together: the input
+ * fields are carved out of one reported input total (and so are the output
+ * fields), so one malformed member makes its siblings untrustworthy too.
+ */
+const GROUPS: readonly (readonly (keyof Usage)[])[] = [
+  ["inputTokens", "cacheReadTokens", "cacheWriteTokens", "audioInputTokens"],
+  ["outputTokens", "audioOutputTokens", "reasoningTokens"],
+  ["webSearchRequests"],
+];
+
+/** True for a count an event may carry: an integer from 0 to `MAX_TOKEN_COUNT`. */
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT;
+}
+
+/** The groups of `usage` whose present fields are all valid counts; the names of the others go to `bad`. */
+function validGroups(usage: Partial<Usage>, bad: string[]): Partial<Usage> {
+  const kept: Partial<Usage> = {};
+  for (const group of GROUPS) {
+    if (group.every((field) => usage[field] === undefined || isCount(usage[field]))) {
+      for (const field of group) if (usage[field] !== undefined) kept[field] = usage[field];
+    } else {
+      bad.push(...group);
+    }
+  }
+  return kept;
+}
+
+/**
+ * Builds the usage event; `completed` when the provider reported final usage,
+ * else an estimated `aborted`. Every number that leaves in the event is
+ * checked here: a count that is not an integer from 0 to `MAX_TOKEN_COUNT`
+ * (malformed counts arrive as `NaN`) is reported to `onFault` and its group
+ * estimated, and a cost outside 0 to `MAX_COST_USD` is reported and dropped;
+ * either makes the event `estimated`.
+ */
+export function buildEvent(call: CallRecord, onFault: (error: StoaStreamError) => void): UsageEvent {
   const { provider, reading, facts } = call;
   const requestedModel = str(facts.body.model) ?? "unknown";
   const providerRequestId = call.requestId ?? (provider.requestIdFromResponseId === true ? reading.id : undefined);
   const completed = reading.usage !== undefined;
+  const bad: string[] = [];
+  const partial = validGroups({ ...reading.partial, ...reading.usage }, bad);
+  const exact = completed && bad.length === 0;
+  if (bad.length > 0) {
+    onFault(new StoaStreamError(`The provider reported malformed usage (${bad.join(", ")}); the event is estimated.`));
+  }
+  let costUsd = reading.costUsd;
+  if (costUsd !== undefined && !(costUsd >= 0 && costUsd <= MAX_COST_USD)) {
+    onFault(
+      new StoaStreamError(
+        "The provider reported a malformed or out-of-range cost; it was dropped and the event is estimated.",
+      ),
+    );
+    costUsd = undefined;
+  }
+  const usage = exact ? (reading.usage as Usage) : estimateUsage(partial, facts.body, reading.outputWeight);
   const event: UsageEvent = {
     id: eventId(provider.id, reading.id, call.requestId),
     userId: call.userId,
@@ -59,14 +112,21 @@ export function buildEvent(call: CallRecord): UsageEvent {
     requestedModel,
     stream: facts.stream,
     status: completed ? "completed" : "aborted",
-    estimated: !completed,
-    usage: reading.usage ?? estimateUsage(reading.partial, facts.body, reading.outputWeight),
+    estimated: !exact || costUsd !== reading.costUsd,
+    usage: bounded(usage),
     occurredAt: new Date(call.startedAt).toISOString(),
     durationMs: Math.max(0, call.endedAt - call.startedAt),
     timeToFirstByteMs: Math.max(0, call.timeToFirstByteMs),
   };
   if (providerRequestId !== undefined) event.providerRequestId = providerRequestId;
-  if (reading.costUsd !== undefined) event.costUsd = reading.costUsd;
+  if (costUsd !== undefined) event.costUsd = costUsd;
   if (call.metadata !== undefined) event.metadata = call.metadata;
   return event;
+}
+
+/** `usage` with each estimate held to `MAX_TOKEN_COUNT` (an estimate of an endless stream, say); reported counts are already checked. */
+function bounded(usage: Usage): Usage {
+  const out = { ...usage };
+  for (const group of GROUPS) for (const field of group) out[field] = Math.min(out[field], MAX_TOKEN_COUNT);
+  return out;
 }

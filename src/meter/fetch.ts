@@ -100,7 +100,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 
   function emit(call: OpenCall, reading: Reading): void {
     try {
-      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }), settings.waitUntil);
+      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }, sink.onError), settings.waitUntil);
     } catch (error) {
       sink.onError(new StoaStreamError("Could not build the usage event.", { cause: error }));
     }

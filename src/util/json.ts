@@ -1,6 +1,7 @@
 /**
- * Tiny readers for untrusted provider JSON: a count is a finite,
- * non-negative integer or it is 0; anything else is absent.
+ * Tiny readers for untrusted JSON (provider bodies): a missing value (absent
+ * or `null`) is told apart from a malformed one, which reads as `NaN` so the
+ * fault travels through arithmetic to where it is reported (`buildEvent`).
  */
 
 /** A plain object view of `value`, or an empty one. */
@@ -13,9 +14,14 @@ export function isObj(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A token count: a finite non-negative number rounded to an integer, else 0. */
+/**
+ * A count: a non-negative safe integer as it is; missing (`undefined` or
+ * `null`) is 0; anything else (`"100"`, `-5`, `true`, `1.5`, `1e300`) is
+ * malformed and reads as `NaN`.
+ */
 export function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+  if (value === undefined || value === null) return 0;
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : Number.NaN;
 }
 
 /** A non-empty string, else undefined. */
@@ -23,7 +29,11 @@ export function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-/** A finite non-negative number, else undefined. */
+/**
+ * An amount of money: a finite non-negative number as it is; missing
+ * (`undefined` or `null`) is undefined; anything else is malformed and reads as `NaN`.
+ */
 export function money(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (value === undefined || value === null) return undefined;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : Number.NaN;
 }
