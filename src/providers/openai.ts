@@ -52,11 +52,13 @@ export function prepareChat(facts: Readonly<RequestFacts>, text: string): Prepar
   if (!facts.stream || facts.endpoint !== "chat.completions") return undefined;
   const options = facts.body.stream_options;
   if (isObj(options) && options.include_usage === true) return undefined;
-  if (options === undefined || options === null) {
+  if (options === undefined) {
+    // no key to replace: insert one, leaving the app's bytes as they are
     const brace = text.indexOf("{");
     const body = `${text.slice(0, brace + 1)}"stream_options":{"include_usage":true},${text.slice(brace + 1)}`;
     return { text: body, injectedUsage: true };
   }
+  // `null` or an object without include_usage: replace that key (a second one would leave the provider to pick)
   const body = JSON.stringify({ ...facts.body, stream_options: { ...obj(options), include_usage: true } });
   return { text: body, injectedUsage: true };
 }

@@ -73,6 +73,35 @@ describe("openai chat completions", () => {
     expect(events[0]?.id).toBe(`openai:chatcmpl-${run.runId}-1`);
   });
 
+  it("replaces stream_options: null instead of adding a second key", async () => {
+    const run = await meterRun("oai-null-options");
+    const stream = await client(run).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: true,
+      stream_options: null,
+    });
+    let text = "";
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      expect(chunk.usage ?? null).toBeNull();
+    }
+    expect(text).toBe("Hello!");
+    const [request] = await providerRequests(run.runId);
+    const body = request?.body ?? "";
+    expect(body.split('"stream_options"')).toHaveLength(2); // one key
+    expect(JSON.parse(body)).toEqual({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const events = await run.events();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ status: "completed", estimated: false, usage: OPENAI_CHAT_USAGE });
+    expect(run.errors).toEqual([]);
+  });
+
   it("leaves a stream alone when the app asked for usage itself", async () => {
     const run = await meterRun("oai-own-usage");
     const stream = await client(run).chat.completions.create({
