@@ -24,13 +24,26 @@ export interface CallRecord {
 const MAX_ID = 128;
 
 /**
- * The event id: the provider's response id, else its request id, so the same
- * provider response always gives the same id and a re-sent batch is a duplicate.
+ * The event id: everything that tells provider responses apart, so the same
+ * response always gives the same id (a re-sent event is a duplicate) and two
+ * responses never share one, even from a host that repeats its response ids
+ * (some self-hosted OpenAI-compatible servers answer `chatcmpl-626` every
+ * time) while each response has its own request id:
+ * `<provider>:<response id>:<request id>`, one of them alone when the other
+ * is missing or the same (OpenRouter's generation id), and a random local id
+ * when there is neither. A form that could read two ways (a colon inside an
+ * id) or is over 128 characters becomes `<provider>:h_<digest>`.
  */
 export function eventId(provider: string, responseId: string | undefined, requestId: string | undefined): string {
-  const base = responseId ?? requestId;
-  const id = base === undefined ? `${provider}:local_${crypto.randomUUID()}` : `${provider}:${base}`;
-  return id.length <= MAX_ID ? id : `${provider}:h_${hash(base ?? id)}`;
+  if (responseId === undefined || requestId === undefined || responseId === requestId) {
+    const only = responseId ?? requestId;
+    if (only === undefined) return `${provider}:local_${crypto.randomUUID()}`;
+    const id = `${provider}:${only}`;
+    return id.length <= MAX_ID && !only.includes(":") ? id : `${provider}:h_${hash(only)}`;
+  }
+  const id = `${provider}:${responseId}:${requestId}`;
+  if (id.length <= MAX_ID && !responseId.includes(":")) return id;
+  return `${provider}:h_${hash(`${responseId.length}:${responseId}${requestId}`)}`;
 }
 
 /** A stable 64-bit hex digest (FNV-1a over UTF-16 units, two lanes) for ids over the length limit. */
