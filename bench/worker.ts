@@ -57,17 +57,20 @@ function altFetch(
     };
     const end = async () => {
       if (parsing) parser.end();
-      const event = buildEvent({
-        provider: openaiProvider,
-        userId: USER,
-        metadata: undefined,
-        facts: prepared.facts,
-        reading: reader.reading(),
-        requestId: response.headers.get("x-request-id") ?? undefined,
-        startedAt,
-        endedAt: Date.now(),
-        timeToFirstByteMs: 0,
-      });
+      const event = buildEvent(
+        {
+          provider: openaiProvider,
+          userId: USER,
+          metadata: undefined,
+          facts: prepared.facts,
+          reading: reader.reading(),
+          requestId: response.headers.get("x-request-id") ?? undefined,
+          startedAt,
+          endedAt: Date.now(),
+          timeToFirstByteMs: 0,
+        },
+        (fault) => errors.push(fault.message),
+      );
       if (event.status !== "completed") errors.push("no usage");
       const sent = await fetch(`${origin}/sink/v1/usage/events`, {
         method: "POST",

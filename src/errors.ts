@@ -3,6 +3,7 @@
  * stable string `code`: the package's own codes below, or, on a
  * `StoaAPIError`, the code the Stoa API answered with.
  */
+import { readChargeMarker } from "./charge-marker.ts";
 import type { UsageEvent } from "./usage.ts";
 
 /**
@@ -113,12 +114,6 @@ export class StoaStreamError extends StoaError {
 /** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
 export type ChargeRequiredReason = "payment_required" | "insufficient_balance" | "member_suspended" | "unavailable";
 
-/** Response header that marks the synthetic 402 of a blocked call; its value is the reason. */
-export const CHARGE_REQUIRED_HEADER = "x-stoa-charge-required";
-
-/** Response header with the blocked user's id, URI-encoded. */
-export const CHARGE_USER_HEADER = "x-stoa-user-id";
-
 const REASONS: readonly string[] = ["payment_required", "insufficient_balance", "member_suspended", "unavailable"];
 
 /**
@@ -164,7 +159,7 @@ export class StoaChargeRequiredError extends StoaError {
     // biome-ignore lint/complexity/noThisInStatic: a subclass must test its own prototype
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     // biome-ignore lint/complexity/noThisInStatic: only the class itself recognises SDK errors
-    return this === StoaChargeRequiredError && chargeMarker(value) !== undefined;
+    return this === StoaChargeRequiredError && readChargeMarker(value, REASONS) !== undefined;
   }
 
   /** The typed error for `error` (itself, or one rebuilt from a provider SDK's error), or null. */
@@ -172,8 +167,10 @@ export class StoaChargeRequiredError extends StoaError {
     if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, error)) {
       return error as StoaChargeRequiredError;
     }
-    const marker = chargeMarker(error);
-    return marker === undefined ? null : new StoaChargeRequiredError(marker.userId, marker.reason, { cause: error });
+    const marker = readChargeMarker(error, REASONS);
+    return marker === undefined
+      ? null
+      : new StoaChargeRequiredError(marker.userId, marker.reason as ChargeRequiredReason, { cause: error });
   }
 }
 
@@ -184,36 +181,4 @@ export function chargeRequiredMessage(userId: string, reason: ChargeRequiredReas
       ? "the chargeability check could not be made and whenUnavailable is 'block'"
       : `the user cannot be charged (${reason})`;
   return `Stoa blocked the call for user ${JSON.stringify(userId)}: ${why}. Start a payment with stoa.createPaymentSession().`;
-}
-
-/** Finds the meter's 402 marker on a provider-SDK error, its `cause` chain, or the AI SDK's retry errors. */
-function chargeMarker(value: unknown, depth = 0): { userId: string; reason: ChargeRequiredReason } | undefined {
-  if (typeof value !== "object" || value === null || depth > 4) return undefined;
-  const error = value as {
-    status?: unknown;
-    statusCode?: unknown;
-    headers?: unknown;
-    responseHeaders?: unknown;
-    cause?: unknown;
-    lastError?: unknown;
-  };
-  if (error.status === 402 || error.statusCode === 402) {
-    const reason = header(error.headers ?? error.responseHeaders, CHARGE_REQUIRED_HEADER);
-    const user = header(error.headers ?? error.responseHeaders, CHARGE_USER_HEADER);
-    if (reason !== undefined && REASONS.includes(reason) && user !== undefined) {
-      try {
-        return { userId: decodeURIComponent(user), reason: reason as ChargeRequiredReason };
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return chargeMarker(error.cause, depth + 1) ?? chargeMarker(error.lastError, depth + 1);
-}
-
-function header(headers: unknown, name: string): string | undefined {
-  if (typeof headers !== "object" || headers === null) return undefined;
-  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
-  const value = (headers as Record<string, unknown>)[name];
-  return typeof value === "string" ? value : undefined;
 }

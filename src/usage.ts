@@ -79,3 +79,20 @@ export function emptyUsage(): Usage {
     webSearchRequests: 0,
   };
 }
+
+/**
+ * The largest token count one field of one event may carry: 10^9. The largest
+ * context windows hold about 10^7 tokens, so a count 100 times that is a
+ * malformed report, not usage; and 500 events at the bound still sum exactly
+ * in a double. A count above it is a fault: reported, and the event estimated.
+ */
+export const MAX_TOKEN_COUNT = 1_000_000_000;
+
+/**
+ * The largest cost one event may carry, in USD: 10,000. The priciest public
+ * models (USD 600 per million output tokens) with a full context cost well
+ * under USD 1,000 per call, so more is a wrong unit or a malformed report that
+ * would empty a member's balance. A cost above it is a fault: reported,
+ * dropped, and the event estimated.
+ */
+export const MAX_COST_USD = 10_000;

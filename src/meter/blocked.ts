@@ -1,17 +1,13 @@
 /**
  * How a blocked call is answered. Provider SDKs retry a `fetch` that throws
  * (three calls) and wrap what it threw, so they get what they understand: a
- * 402 in the provider's own error envelope, with `x-should-retry: false` and
- * the Stoa marker headers that `StoaChargeRequiredError` recognises. A caller
- * that is no known SDK gets the `StoaChargeRequiredError` thrown.
+ * 402 in the provider's own error envelope (`Provider.errorBody`), with
+ * `x-should-retry: false` and the marker headers of `charge-marker.ts` that
+ * `StoaChargeRequiredError` recognises. A caller that is no known SDK gets the
+ * `StoaChargeRequiredError` thrown.
  */
-import {
-  CHARGE_REQUIRED_HEADER,
-  CHARGE_USER_HEADER,
-  type ChargeRequiredReason,
-  chargeRequiredMessage,
-  StoaChargeRequiredError,
-} from "../errors.ts";
+import { chargeMarkerHeaders } from "../charge-marker.ts";
+import { type ChargeRequiredReason, chargeRequiredMessage, StoaChargeRequiredError } from "../errors.ts";
 import type { Provider } from "../providers/types.ts";
 
 /** True when the request comes from an SDK that turns a 402 into its own error (Stainless SDKs, the AI SDK). */
@@ -23,17 +19,12 @@ export function fromKnownSdk(input: RequestInfo | URL, init: RequestInit | undef
 /** The synthetic 402 for a blocked call, in `provider`'s error envelope. */
 export function blockedResponse(provider: Provider, userId: string, reason: ChargeRequiredReason): Response {
   const message = chargeRequiredMessage(userId, reason);
-  const body =
-    provider.id === "anthropic"
-      ? { type: "error", error: { type: "charge_required", message } }
-      : { error: { message, type: "charge_required", code: "charge_required", param: null } };
-  return new Response(JSON.stringify(body), {
+  return new Response(JSON.stringify(provider.errorBody("charge_required", message)), {
     status: 402,
     headers: {
       "content-type": "application/json",
       "x-should-retry": "false",
-      [CHARGE_REQUIRED_HEADER]: reason,
-      [CHARGE_USER_HEADER]: encodeURIComponent(userId),
+      ...chargeMarkerHeaders(userId, reason),
     },
   });
 }

@@ -57,7 +57,8 @@ export function textWeight(text: string): number {
 }
 
 /**
- * The usage of an aborted response: what the provider did report, and
+ * The usage of a response whose final usage is missing (an aborted response)
+ * or partly malformed: what the provider did report well-formed, and
  * estimates for the rest (input from the request, output from the content
  * seen, never below a reported partial count).
  */

@@ -1,9 +1,10 @@
 /**
  * Turning what a response reported into the usage event of the contract.
  */
+import { StoaStreamError } from "../errors.ts";
 import type { Provider, Reading, RequestFacts } from "../providers/types.ts";
-import { str } from "../providers/wire.ts";
-import type { UsageEvent } from "../usage.ts";
+import { MAX_COST_USD, MAX_TOKEN_COUNT, type Usage, type UsageEvent } from "../usage.ts";
+import { str } from "../util/json.ts";
 import { estimateUsage } from "./estimate.ts";
 
 /** Everything known about one metered call when it ends. */
@@ -23,13 +24,26 @@ export interface CallRecord {
 const MAX_ID = 128;
 
 /**
- * The event id: the provider's response id, else its request id, so the same
- * provider response always gives the same id and a re-sent batch is a duplicate.
+ * The event id: everything that tells provider responses apart, so the same
+ * response always gives the same id (a re-sent event is a duplicate) and two
+ * responses never share one, even from a host that repeats its response ids
+ * (some self-hosted OpenAI-compatible servers answer `chatcmpl-626` every
+ * time) while each response has its own request id:
+ * `<provider>:<response id>:<request id>`, one of them alone when the other
+ * is missing or the same (OpenRouter's generation id), and a random local id
+ * when there is neither. A form that could read two ways (a colon inside an
+ * id) or is over 128 characters becomes `<provider>:h_<digest>`.
  */
 export function eventId(provider: string, responseId: string | undefined, requestId: string | undefined): string {
-  const base = responseId ?? requestId;
-  const id = base === undefined ? `${provider}:local_${crypto.randomUUID()}` : `${provider}:${base}`;
-  return id.length <= MAX_ID ? id : `${provider}:h_${hash(base ?? id)}`;
+  if (responseId === undefined || requestId === undefined || responseId === requestId) {
+    const only = responseId ?? requestId;
+    if (only === undefined) return `${provider}:local_${crypto.randomUUID()}`;
+    const id = `${provider}:${only}`;
+    return id.length <= MAX_ID && !only.includes(":") ? id : `${provider}:h_${hash(only)}`;
+  }
+  const id = `${provider}:${responseId}:${requestId}`;
+  if (id.length <= MAX_ID && !responseId.includes(":")) return id;
+  return `${provider}:h_${hash(`${responseId.length}:${responseId}${requestId}`)}`;
 }
 
 /** A stable 64-bit hex digest (FNV-1a over UTF-16 units, two lanes) for ids over the length limit. */
@@ -44,12 +58,64 @@ function hash(text: string): string {
   return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}${text.length.toString(16)}`;
 }
 
-/** Builds the usage event; `completed` when the provider reported final usage, else an estimated `aborted`. */
-export function buildEvent(call: CallRecord): UsageEvent {
+/**
+ * The `Usage` fields in groups that are kept or estimated together: the input
+ * fields are carved out of one reported input total (and so are the output
+ * fields), so one malformed member makes its siblings untrustworthy too.
+ */
+const GROUPS: readonly (readonly (keyof Usage)[])[] = [
+  ["inputTokens", "cacheReadTokens", "cacheWriteTokens", "audioInputTokens"],
+  ["outputTokens", "audioOutputTokens", "reasoningTokens"],
+  ["webSearchRequests"],
+];
+
+/** True for a count an event may carry: an integer from 0 to `MAX_TOKEN_COUNT`. */
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT;
+}
+
+/** The groups of `usage` whose present fields are all valid counts; the names of the others go to `bad`. */
+function validGroups(usage: Partial<Usage>, bad: string[]): Partial<Usage> {
+  const kept: Partial<Usage> = {};
+  for (const group of GROUPS) {
+    if (group.every((field) => usage[field] === undefined || isCount(usage[field]))) {
+      for (const field of group) if (usage[field] !== undefined) kept[field] = usage[field];
+    } else {
+      bad.push(...group);
+    }
+  }
+  return kept;
+}
+
+/**
+ * Builds the usage event; `completed` when the provider reported final usage,
+ * else an estimated `aborted`. Every number that leaves in the event is
+ * checked here: a count that is not an integer from 0 to `MAX_TOKEN_COUNT`
+ * (malformed counts arrive as `NaN`) is reported to `onFault` and its group
+ * estimated, and a cost outside 0 to `MAX_COST_USD` is reported and dropped;
+ * either makes the event `estimated`.
+ */
+export function buildEvent(call: CallRecord, onFault: (error: StoaStreamError) => void): UsageEvent {
   const { provider, reading, facts } = call;
   const requestedModel = str(facts.body.model) ?? "unknown";
-  const providerRequestId = call.requestId ?? (provider.id === "openrouter" ? reading.id : undefined);
+  const providerRequestId = call.requestId ?? (provider.requestIdFromResponseId === true ? reading.id : undefined);
   const completed = reading.usage !== undefined;
+  const bad: string[] = [];
+  const partial = validGroups({ ...reading.partial, ...reading.usage }, bad);
+  const exact = completed && bad.length === 0;
+  if (bad.length > 0) {
+    onFault(new StoaStreamError(`The provider reported malformed usage (${bad.join(", ")}); the event is estimated.`));
+  }
+  let costUsd = reading.costUsd;
+  if (costUsd !== undefined && !(costUsd >= 0 && costUsd <= MAX_COST_USD)) {
+    onFault(
+      new StoaStreamError(
+        "The provider reported a malformed or out-of-range cost; it was dropped and the event is estimated.",
+      ),
+    );
+    costUsd = undefined;
+  }
+  const usage = exact ? (reading.usage as Usage) : estimateUsage(partial, facts.body, reading.outputWeight);
   const event: UsageEvent = {
     id: eventId(provider.id, reading.id, call.requestId),
     userId: call.userId,
@@ -59,14 +125,21 @@ export function buildEvent(call: CallRecord): UsageEvent {
     requestedModel,
     stream: facts.stream,
     status: completed ? "completed" : "aborted",
-    estimated: !completed,
-    usage: reading.usage ?? estimateUsage(reading.partial, facts.body, reading.outputWeight),
+    estimated: !exact || costUsd !== reading.costUsd,
+    usage: bounded(usage),
     occurredAt: new Date(call.startedAt).toISOString(),
     durationMs: Math.max(0, call.endedAt - call.startedAt),
     timeToFirstByteMs: Math.max(0, call.timeToFirstByteMs),
   };
   if (providerRequestId !== undefined) event.providerRequestId = providerRequestId;
-  if (reading.costUsd !== undefined) event.costUsd = reading.costUsd;
+  if (costUsd !== undefined) event.costUsd = costUsd;
   if (call.metadata !== undefined) event.metadata = call.metadata;
   return event;
+}
+
+/** `usage` with each estimate held to `MAX_TOKEN_COUNT` (an estimate of an endless stream, say); reported counts are already checked. */
+function bounded(usage: Usage): Usage {
+  const out = { ...usage };
+  for (const group of GROUPS) for (const field of group) out[field] = Math.min(out[field], MAX_TOKEN_COUNT);
+  return out;
 }

@@ -5,9 +5,9 @@
 import type { FetchLike, WaitUntil } from "../api/types.ts";
 import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
-import type { Provider, Reading } from "../providers/types.ts";
+import type { JsonRead, Provider, Reading } from "../providers/types.ts";
 import { collectBody } from "../streams/collected-body.ts";
-import { lastObject, tryParse } from "../streams/json-scan.ts";
+import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { refuse } from "./blocked.ts";
@@ -100,7 +100,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 
   function emit(call: OpenCall, reading: Reading): void {
     try {
-      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }), settings.waitUntil);
+      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }, sink.onError), settings.waitUntil);
     } catch (error) {
       sink.onError(new StoaStreamError("Could not build the usage event.", { cause: error }));
     }
@@ -155,7 +155,12 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
           emit(call, { outputWeight: 0 });
           return;
         }
-        const json = readBody(collected.whole, collected.head, collected.tail, call.facts.endpoint);
+        const json = readBody(
+          collected.whole,
+          collected.head,
+          collected.tail,
+          call.provider.jsonRead?.(call.facts.endpoint),
+        );
         if (json === undefined) {
           sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
           return;
@@ -181,44 +186,22 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 const decoder = new TextDecoder();
 
 /**
- * What metering needs of a JSON body. A Responses body is parsed whole (its
- * web searches are counted in `output`); any other, and a body too large to
- * keep, is skimmed: `id` and `model` from its start (`model` from its end for
+ * What metering needs of a JSON body: parsed whole when the provider asks for
+ * it (`Provider.jsonRead`); else, and always for a body too large to keep,
+ * skimmed: `id` and `model` from its start (`model` from its end for
  * embeddings), the `usage` object from its end. Undefined when it is not JSON.
  */
 function readBody(
   whole: Uint8Array | undefined,
   head: Uint8Array | undefined,
   tail: Uint8Array | undefined,
-  endpoint: string,
+  read: JsonRead = "skim",
 ): unknown {
   if (whole !== undefined) {
     const text = decoder.decode(whole);
-    return endpoint === "responses" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
+    return read === "whole" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
   }
   return skim(decoder.decode(head), decoder.decode(tail));
-}
-
-function skim(start: string, end: string): Record<string, unknown> | undefined {
-  if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
-  const usage = lastObject(end, '"usage"');
-  if (usage === undefined) return undefined;
-  return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
-}
-
-function firstString(text: string, key: string): string | undefined {
-  return stringAt(text, text.indexOf(`${key}:"`), key);
-}
-
-function lastString(text: string, key: string): string | undefined {
-  return stringAt(text, text.lastIndexOf(`${key}:"`), key);
-}
-
-function stringAt(text: string, at: number, key: string): string | undefined {
-  if (at === -1) return undefined;
-  const start = at + key.length + 2;
-  const end = text.indexOf('"', start);
-  return end === -1 ? undefined : text.slice(start, end);
 }
 
 /** Response headers for a re-served body: a decoded body loses its encoding and length. */

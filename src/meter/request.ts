@@ -3,8 +3,8 @@
  * (rarely) rewritten body. Anything this cannot read passes through untouched.
  */
 import type { Provider, RequestFacts } from "../providers/types.ts";
-import { isObj } from "../providers/wire.ts";
 import { tryParse } from "../streams/json-scan.ts";
+import { isObj } from "../util/json.ts";
 
 /** A request the meter will watch, ready to send. */
 export interface PreparedRequest {
@@ -58,7 +58,7 @@ export async function prepareRequest(
   const facts: RequestFacts = { endpoint, body, stream: body.stream === true, injectedUsage: false };
   const rewritten = provider.prepare?.(facts, text);
   if (rewritten === undefined) return { facts, input, init };
-  return { facts, ...withBody(input, init, rewritten) };
+  return { facts: { ...facts, injectedUsage: rewritten.injectedUsage }, ...withBody(input, init, rewritten.text) };
 }
 
 /** The same call with a new JSON body. */

@@ -5,8 +5,8 @@
  */
 import { deltaWeight, lastObject, lastObjectValue, tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { count, isObj, obj, str } from "../util/json.ts";
 import type { Provider, Reading, StreamReader } from "./types.ts";
-import { count, isObj, obj, str } from "./wire.ts";
 
 /** The fields of an Anthropic `usage` object that are present, as `Usage` fields. */
 export function anthropicUsageFields(raw: unknown): Partial<Usage> {
@@ -79,6 +79,7 @@ export const anthropic: Provider = {
   id: "anthropic",
   endpoint: (pathname) => (pathname.endsWith("/messages") ? "messages" : undefined),
   requestId: (headers) => headers.get("request-id") ?? undefined,
+  errorBody: (type, message) => ({ type: "error", error: { type, message } }),
   readJson(_endpoint, json) {
     const body = obj(json);
     return { id: str(body.id), model: str(body.model), usage: anthropicUsage(body.usage), outputWeight: 0 };

@@ -4,8 +4,8 @@
  */
 import { deltaWeight, lastObject, lastObjectValue, tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
-import type { Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
-import { count, isObj, money, obj, str } from "./wire.ts";
+import { count, isObj, money, obj, str } from "../util/json.ts";
+import type { PreparedBody, Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
 
 /** Maps an OpenAI `usage` object (chat or Responses naming) to exclusive `Usage` fields. */
 export function openaiUsage(raw: unknown): Usage | undefined {
@@ -48,16 +48,24 @@ function webSearches(output: unknown): number {
 }
 
 /** Adds `stream_options.include_usage` to a chat stream request that lacks it. */
-export function prepareChat(facts: RequestFacts, text: string): string | undefined {
+export function prepareChat(facts: Readonly<RequestFacts>, text: string): PreparedBody | undefined {
   if (!facts.stream || facts.endpoint !== "chat.completions") return undefined;
   const options = facts.body.stream_options;
   if (isObj(options) && options.include_usage === true) return undefined;
-  facts.injectedUsage = true;
-  if (options === undefined || options === null) {
+  if (options === undefined) {
+    // no key to replace: insert one, leaving the app's bytes as they are
     const brace = text.indexOf("{");
-    return `${text.slice(0, brace + 1)}"stream_options":{"include_usage":true},${text.slice(brace + 1)}`;
+    const body = `${text.slice(0, brace + 1)}"stream_options":{"include_usage":true},${text.slice(brace + 1)}`;
+    return { text: body, injectedUsage: true };
   }
-  return JSON.stringify({ ...facts.body, stream_options: { ...obj(options), include_usage: true } });
+  // `null` or an object without include_usage: replace that key (a second one would leave the provider to pick)
+  const body = JSON.stringify({ ...facts.body, stream_options: { ...obj(options), include_usage: true } });
+  return { text: body, injectedUsage: true };
+}
+
+/** The OpenAI error envelope, shared by OpenAI-shaped providers. */
+export function openaiErrorBody(type: string, message: string): unknown {
+  return { error: { message, type, code: type, param: null } };
 }
 
 /** Reads a chat completions SSE stream (OpenAI shape). */
@@ -179,6 +187,9 @@ export const openai: Provider = {
   },
   prepare: prepareChat,
   requestId: (headers) => headers.get("x-request-id") ?? undefined,
+  errorBody: openaiErrorBody,
+  // a Responses body is parsed whole: its web searches are counted in `output`
+  jsonRead: (endpoint) => (endpoint === "responses" ? "whole" : "skim"),
   readJson(endpoint, json) {
     const body = obj(json);
     const reading: Reading = { id: str(body.id), model: str(body.model), outputWeight: 0 };

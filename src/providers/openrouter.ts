@@ -2,9 +2,10 @@
  * OpenRouter: the OpenAI chat shape, plus the cost it reports in `usage.cost`
  * and its generation id.
  */
-import { openaiUsage, prepareChat, readChatStream } from "./openai.ts";
+
+import { money, obj, str } from "../util/json.ts";
+import { openaiErrorBody, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
-import { money, obj, str } from "./wire.ts";
 
 /** The OpenRouter provider. */
 export const openrouter: Provider = {
@@ -12,6 +13,9 @@ export const openrouter: Provider = {
   endpoint: (pathname) => (pathname.endsWith("/chat/completions") ? "chat.completions" : undefined),
   prepare: prepareChat,
   requestId: (headers) => headers.get("x-generation-id") ?? undefined,
+  // the body's `gen-…` id is the generation id the header carries
+  requestIdFromResponseId: true,
+  errorBody: openaiErrorBody,
   readJson(_endpoint, json) {
     const body = obj(json);
     const reading: Reading = { id: str(body.id), model: str(body.model), outputWeight: 0 };

@@ -47,7 +47,23 @@ export interface RequestFacts {
   injectedUsage: boolean;
 }
 
-/** A provider module. */
+/** A request body a provider rewrote before it is sent. */
+export interface PreparedBody {
+  /** The new JSON body text. */
+  text: string;
+  /** True when the rewrite asked for usage the app did not (`stream_options.include_usage`): the meter hides it. */
+  injectedUsage: boolean;
+}
+
+/**
+ * How metering reads a JSON response body: `skim` takes `id` and `model` from
+ * its start and the `usage` object from its end without parsing it all;
+ * `whole` parses it (needed when usage depends on more than the `usage`
+ * object, as the web searches in a Responses `output`).
+ */
+export type JsonRead = "skim" | "whole";
+
+/** A provider module: one file, and one line in the registry (`providers/index.ts`). */
 export interface Provider {
   /** Lowercase provider id sent in events. */
   readonly id: string;
@@ -55,11 +71,24 @@ export interface Provider {
   endpoint(pathname: string): string | undefined;
   /**
    * Adjusts a JSON request before it is sent (OpenAI chat streams get
-   * `stream_options.include_usage`). Returns the new body text, or undefined to send it as it is.
+   * `stream_options.include_usage`). Returns the new body, or undefined to
+   * send it as it is. Must not change `facts`.
    */
-  prepare?(facts: RequestFacts, text: string): string | undefined;
+  prepare?(facts: Readonly<RequestFacts>, text: string): PreparedBody | undefined;
   /** The provider's request id from the response headers. */
   requestId(headers: Headers): string | undefined;
+  /**
+   * True when the response id is also the provider's request id, taken when
+   * the headers carry none (OpenRouter's `gen-…` generation id). Default false.
+   */
+  readonly requestIdFromResponseId?: boolean;
+  /**
+   * The body of an error answer in the provider's own envelope, which its SDK
+   * turns into its own error class (the meter's synthetic 402 of a blocked call).
+   */
+  errorBody(type: string, message: string): unknown;
+  /** How a JSON body of `endpoint` is read. Default `skim`. */
+  jsonRead?(endpoint: string): JsonRead;
   /** Reads a whole JSON response body. */
   readJson(endpoint: string, json: unknown): Reading;
   /** Starts reading an SSE response. */

@@ -179,3 +179,35 @@ export function tryParse(text: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * Skims a JSON response body for what metering needs without parsing it:
+ * `id` and `model` from its `start`, `model` from its `end` when the start has
+ * none (embeddings), and the last `usage` object from its `end`. `start` and
+ * `end` are the first and last characters of the body (the same text when it
+ * was kept whole). Undefined when it is not an object or has no `usage`.
+ */
+export function skim(start: string, end: string): Record<string, unknown> | undefined {
+  if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
+  const usage = lastObject(end, '"usage"');
+  if (usage === undefined) return undefined;
+  return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
+}
+
+/** The first `"key":"…"` string value of `text` (an escape-free prefix of it), or undefined. */
+function firstString(text: string, key: string): string | undefined {
+  return stringAt(text, text.indexOf(`${key}:"`), key);
+}
+
+/** The last `"key":"…"` string value of `text` (an escape-free prefix of it), or undefined. */
+function lastString(text: string, key: string): string | undefined {
+  return stringAt(text, text.lastIndexOf(`${key}:"`), key);
+}
+
+/** The string value of the `"key":"` found at `at`, up to the next quote; undefined when `at` is -1 or it does not close. */
+function stringAt(text: string, at: number, key: string): string | undefined {
+  if (at === -1) return undefined;
+  const start = at + key.length + 2;
+  const end = text.indexOf('"', start);
+  return end === -1 ? undefined : text.slice(start, end);
+}

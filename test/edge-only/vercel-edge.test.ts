@@ -91,7 +91,7 @@ describe("the example Vercel Edge Function", () => {
     const events = await stoaEvents(runId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      id: `openai:chatcmpl-${runId}-1`,
+      id: `openai:chatcmpl-${runId}-1:req_${runId}_1`,
       userId: "user_v",
       provider: "openai",
       stream: true,
@@ -129,7 +129,7 @@ describe("the example Vercel Edge Function", () => {
     const events = await stoaEvents(runId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      id: `openai:chatcmpl-${runId}-1`,
+      id: `openai:chatcmpl-${runId}-1:req_${runId}_1`,
       userId: "user_c",
       stream: true,
       status: "aborted",

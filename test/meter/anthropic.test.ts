@@ -31,7 +31,7 @@ describe("anthropic messages", () => {
     const events = await run.events();
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      id: `anthropic:msg_${run.runId}_1`,
+      id: `anthropic:msg_${run.runId}_1:req_${run.runId}_1`,
       provider: "anthropic",
       endpoint: "messages",
       model: "claude-sonnet-5",

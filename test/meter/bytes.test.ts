@@ -55,7 +55,7 @@ describe("bytes the app reads", () => {
     const json = (await (await meter(request)).json()) as { id: string };
     expect(json.id).toBe(`chatcmpl-${run.runId}-1`);
     const [event] = await run.events();
-    expect(event?.id).toBe(`openai:chatcmpl-${run.runId}-1`);
+    expect(event?.id).toBe(`openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`);
   });
 });
 
@@ -116,7 +116,11 @@ describe("what passes through unmetered", () => {
     const response = await meter(`${run.bases().openai}/chat/completions`, post({ ...CHAT, stream: false }));
     await response.body?.cancel();
     const [event] = await run.events();
-    expect(event).toMatchObject({ id: `openai:chatcmpl-${run.runId}-1`, status: "completed", stream: false });
+    expect(event).toMatchObject({
+      id: `openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`,
+      status: "completed",
+      stream: false,
+    });
     expect(event?.usage.outputTokens).toBe(300);
   });
 

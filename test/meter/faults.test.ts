@@ -55,7 +55,9 @@ describe("delivery faults", () => {
     await stoa.flush();
     const delivery = errors.filter((e) => e instanceof StoaDeliveryError);
     expect(delivery).toHaveLength(1);
-    expect((delivery[0] as StoaDeliveryError).events.map((e) => e.id)).toEqual([`openai:chatcmpl-${runId}-1`]);
+    expect((delivery[0] as StoaDeliveryError).events.map((e) => e.id)).toEqual([
+      `openai:chatcmpl-${runId}-1:req_${runId}_1`,
+    ]);
     expect((delivery[0] as StoaDeliveryError).events[0]?.usage).toEqual(OPENAI_CHAT_USAGE);
   });
 

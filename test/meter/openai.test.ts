@@ -29,7 +29,7 @@ describe("openai chat completions", () => {
     expect(events).toHaveLength(1);
     const event = events[0];
     expect(event).toMatchObject({
-      id: `openai:chatcmpl-${run.runId}-1`,
+      id: `openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`,
       userId: "user_123",
       provider: "openai",
       endpoint: "chat.completions",
@@ -70,7 +70,36 @@ describe("openai chat completions", () => {
     const events = await run.events();
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ stream: true, status: "completed", estimated: false, usage: OPENAI_CHAT_USAGE });
-    expect(events[0]?.id).toBe(`openai:chatcmpl-${run.runId}-1`);
+    expect(events[0]?.id).toBe(`openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`);
+  });
+
+  it("replaces stream_options: null instead of adding a second key", async () => {
+    const run = await meterRun("oai-null-options");
+    const stream = await client(run).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: true,
+      stream_options: null,
+    });
+    let text = "";
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      expect(chunk.usage ?? null).toBeNull();
+    }
+    expect(text).toBe("Hello!");
+    const [request] = await providerRequests(run.runId);
+    const body = request?.body ?? "";
+    expect(body.split('"stream_options"')).toHaveLength(2); // one key
+    expect(JSON.parse(body)).toEqual({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const events = await run.events();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ status: "completed", estimated: false, usage: OPENAI_CHAT_USAGE });
+    expect(run.errors).toEqual([]);
   });
 
   it("leaves a stream alone when the app asked for usage itself", async () => {
@@ -118,7 +147,9 @@ describe("openai chat completions", () => {
     expect(lines).toBe(4);
 
     const events = await run.events();
-    expect(events.map((e) => e.id).sort()).toEqual([1, 2, 3].map((n) => `openai:chatcmpl-${run.runId}-${n}`).sort());
+    expect(events.map((e) => e.id).sort()).toEqual(
+      [1, 2, 3].map((n) => `openai:chatcmpl-${run.runId}-${n}:req_${run.runId}_${n}`).sort(),
+    );
     for (const event of events) expect(event.usage).toEqual(OPENAI_CHAT_USAGE);
   });
 
@@ -255,7 +286,7 @@ describe("openai stream endings", () => {
     expect(events).toHaveLength(1);
     const event = events[0];
     expect(event).toMatchObject({ status: "aborted", estimated: true, stream: true });
-    expect(event?.id).toBe(`openai:chatcmpl-${run.runId}-1`);
+    expect(event?.id).toBe(`openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`);
     expect(event?.usage.inputTokens).toBe(3); // "Say hello" + "user" from the request
     expect(event?.usage.outputTokens).toBeGreaterThanOrEqual(Math.ceil(text.length / 4));
     expect(event?.usage.outputTokens).toBeLessThan(Math.ceil(text.length / 4) + 10);
@@ -341,14 +372,14 @@ describe("openai responses and embeddings", () => {
     expect(events).toHaveLength(2);
     const byStream = Object.fromEntries(events.map((e) => [String(e.stream), e]));
     expect(byStream.false).toMatchObject({
-      id: `openai:resp_${run.runId}_1`,
+      id: `openai:resp_${run.runId}_1:req_${run.runId}_1`,
       endpoint: "responses",
       model: "gpt-5-mini-2024-07-18",
       usage: OPENAI_RESPONSES_USAGE,
       status: "completed",
     });
     expect(byStream.true).toMatchObject({
-      id: `openai:resp_${run.runId}_2`,
+      id: `openai:resp_${run.runId}_2:req_${run.runId}_2`,
       usage: { ...OPENAI_RESPONSES_USAGE, webSearchRequests: 2 },
       status: "completed",
     });

@@ -116,7 +116,7 @@ describe("the example Deno server", () => {
       const events = await stoaEvents(runId);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
-        id: `openai:chatcmpl-${runId}-1`,
+        id: `openai:chatcmpl-${runId}-1:req_${runId}_1`,
         userId: "user_d",
         stream: true,
         status: "completed",

@@ -1,0 +1,72 @@
+/**
+ * The 402 charge marker: how the meter's synthetic 402 for a blocked call
+ * says "Stoa blocked this user" (two response headers), and how that is read
+ * back off the error a provider SDK builds from the response (openai's
+ * `APIError`, Anthropic's `PaymentRequiredError`, the AI SDK's
+ * `APICallError`, or an error that carries one as `cause` or `lastError`).
+ * Written by `meter/blocked.ts`, read by `StoaChargeRequiredError`.
+ */
+
+/** Response header that marks the synthetic 402 of a blocked call; its value is the reason. */
+export const CHARGE_REQUIRED_HEADER = "x-stoa-charge-required";
+
+/** Response header with the blocked user's id, URI-encoded. */
+export const CHARGE_USER_HEADER = "x-stoa-user-id";
+
+/** How deep `readChargeMarker` follows `cause` and `lastError`. */
+const MAX_DEPTH = 4;
+
+/** What the marker says: who was blocked, and why. */
+export interface ChargeMarker<R extends string> {
+  userId: string;
+  reason: R;
+}
+
+/** The marker headers of a blocked call's synthetic 402. */
+export function chargeMarkerHeaders(userId: string, reason: string): Record<string, string> {
+  return { [CHARGE_REQUIRED_HEADER]: reason, [CHARGE_USER_HEADER]: encodeURIComponent(userId) };
+}
+
+/**
+ * Reads the marker off a provider SDK's error: a 402 (`status` or
+ * `statusCode`) whose headers (`headers` or `responseHeaders`, a `Headers` or
+ * a plain record) carry the marker with one of `reasons`; else its `cause`,
+ * else its `lastError` (the AI SDK's `RetryError`), at most 4 levels deep.
+ * Undefined when there is none.
+ */
+export function readChargeMarker<R extends string>(
+  value: unknown,
+  reasons: readonly R[],
+  depth = 0,
+): ChargeMarker<R> | undefined {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return undefined;
+  const error = value as {
+    status?: unknown;
+    statusCode?: unknown;
+    headers?: unknown;
+    responseHeaders?: unknown;
+    cause?: unknown;
+    lastError?: unknown;
+  };
+  if (error.status === 402 || error.statusCode === 402) {
+    const headers = error.headers ?? error.responseHeaders;
+    const reason = header(headers, CHARGE_REQUIRED_HEADER);
+    const user = header(headers, CHARGE_USER_HEADER);
+    if (reason !== undefined && (reasons as readonly string[]).includes(reason) && user !== undefined) {
+      try {
+        return { userId: decodeURIComponent(user), reason: reason as R };
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return readChargeMarker(error.cause, reasons, depth + 1) ?? readChargeMarker(error.lastError, reasons, depth + 1);
+}
+
+/** A header of a `Headers` or of a plain record with lowercase names. */
+function header(headers: unknown, name: string): string | undefined {
+  if (typeof headers !== "object" || headers === null) return undefined;
+  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : undefined;
+}
