@@ -17,6 +17,7 @@ export type StoaErrorCode =
   | "delivery_error"
   | "stream_error"
   | "charge_required"
+  | "store_full"
   | (string & {});
 
 /** Base class of every error raised by `@onstoa/sdk`. */
