@@ -90,7 +90,7 @@ export function readRecord(text: string): ResumeRecord | null {
   return read;
 }
 
-/** The replayable request of `record` on `origin`. */
+/** The replayable request of `record`, at `target` (its path resolved on this origin). */
 export function requestOf(record: ResumeRecord, target: URL): Request {
   const headers = new Headers();
   if (record.contentType !== undefined) headers.set("content-type", record.contentType);
