@@ -18,6 +18,7 @@ export type StoaErrorCode =
   | "delivery_error"
   | "stream_error"
   | "charge_required"
+  | "store_full"
   | (string & {});
 
 /** Base class of every error raised by `@onstoa/sdk`. */

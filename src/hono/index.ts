@@ -26,16 +26,18 @@ import { StoaConfigError } from "../errors.ts";
 import type { MeteredFetch } from "../meter/fetch.ts";
 import { Stoa } from "../stoa.ts";
 
+export { type ChargeRequiredOptions, chargeRequired } from "./charge-required.ts";
+export { type PaymentFlowOptions, STATE_AUDIENCE } from "./payment-flow.ts";
+export { type PaymentReturnOptions, paymentReturn, type RestoredAction } from "./payment-return.ts";
 export {
-  type ChargeRequiredOptions,
-  chargeRequired,
-  type PaymentFlowOptions,
-  type PaymentReturnOptions,
-  paymentReturn,
-  type RestoredAction,
-  STATE_AUDIENCE,
-} from "./payments.ts";
-export { type KVNamespaceLike, kvStore, memoryStore, type ResumeStore } from "./store.ts";
+  type KVNamespaceLike,
+  kvStore,
+  type MemoryStore,
+  type MemoryStoreOptions,
+  memoryStore,
+  type ResumeStore,
+  StoaStoreFullError,
+} from "./store.ts";
 
 declare module "hono" {
   interface ContextVariableMap {

@@ -1,0 +1,122 @@
+/**
+ * `paymentReturn()`: the route Stoa sends the browser back to after
+ * checkout. It checks the `state` and the payment, takes the pending record
+ * once and resumes the blocked action.
+ */
+import type { Context, Handler } from "hono";
+import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import type { Stoa } from "../stoa.ts";
+import { type PaymentFlowOptions, problem, resolveFlow, resumeKey, stoaOf, verifyState } from "./payment-flow.ts";
+import { isLocalPath, readRecord, requestOf } from "./resume-record.ts";
+
+/** The blocked action, as the return route hands it back. */
+export interface RestoredAction {
+  /** The original request, rebuilt: method, URL (this origin), `content-type`, body. */
+  request: Request;
+  /** The user who paid. */
+  userId: string;
+  /** The completed payment session. */
+  sessionId: string;
+}
+
+/** Options of `paymentReturn`. */
+export interface PaymentReturnOptions extends PaymentFlowOptions {
+  /**
+   * The signed-in user of the returning request (from the app's session).
+   * Required with `onResume`: a replay runs only for the user who was
+   * blocked, so a link made by someone else cannot replay their request with
+   * this user's credentials. When given, a GET resumes only for that user too.
+   */
+  currentUser?: (c: Context) => string | undefined | Promise<string | undefined>;
+  /**
+   * Replays a blocked non-GET action, e.g. `app.fetch(restored.request, c.env, c.executionCtx)`
+   * after adding the caller's credentials. Default: 303 to `/`, nothing replayed.
+   */
+  onResume?: (c: Context, restored: RestoredAction) => Response | Promise<Response>;
+}
+
+/** A payment session id as the contract allows it (`[A-Za-z0-9_-]`), with a sane length. */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,255}$/;
+
+/**
+ * The return route's handler: Stoa sends the browser here with
+ * `stoa_session_id` after checkout. It checks `state` (signature, audience,
+ * expiry) and the session (complete, same user), takes the pending record
+ * (once: of concurrent returns with one link, one resumes), drops the
+ * user's cached chargeability, and resumes: a GET is a 303 back to where it
+ * was; other methods are rebuilt and handed to `onResume`. Anything else is
+ * a 4xx and nothing resumes.
+ *
+ * @throws {StoaConfigError} at set-up, for bad options or `onResume` without `currentUser`.
+ *
+ * @example
+ * ```ts
+ * app.get(
+ *   "/stoa/return",
+ *   paymentReturn({
+ *     currentUser: (c) => c.get("session")?.userId,
+ *     onResume: (c, r) => app.fetch(withCookies(r.request, c.req.raw), c.env, c.executionCtx),
+ *   }),
+ * );
+ * ```
+ */
+export function paymentReturn(options: PaymentReturnOptions = {}): Handler {
+  const flow = resolveFlow(options);
+  if (options.onResume !== undefined && options.currentUser === undefined) {
+    throw new StoaConfigError(
+      "paymentReturn({ onResume }) needs currentUser: (c) => the signed-in user id, so a replay runs only as the user who was blocked.",
+    );
+  }
+  return async function paymentReturn(c) {
+    const stoa = stoaOf(c);
+    const token = c.req.query("state");
+    const sessionId = c.req.query("stoa_session_id");
+    if (!token || !sessionId) {
+      return problem(c, 400, "invalid_return", "This payment link is incomplete.");
+    }
+    if (!SESSION_ID.test(sessionId)) return problem(c, 400, "invalid_session", "No such payment session.");
+    const state = await verifyState(flow, c, token);
+    if ("refused" in state) {
+      const expired = state.refused === "expired_state";
+      return problem(
+        c,
+        400,
+        state.refused,
+        expired ? "This payment link has expired." : "This payment link is not valid.",
+      );
+    }
+    const { userId, jti } = state;
+    let session: Awaited<ReturnType<Stoa["getPaymentSession"]>>;
+    try {
+      session = await stoa.getPaymentSession(sessionId);
+    } catch (error) {
+      if (error instanceof StoaAPIError && error.status === 404) {
+        return problem(c, 400, "invalid_session", "No such payment session.");
+      }
+      throw error;
+    }
+    if (session.userId !== userId) {
+      return problem(c, 403, "session_mismatch", "This payment belongs to another user.");
+    }
+    if (options.currentUser !== undefined && (await options.currentUser(c)) !== userId) {
+      return problem(c, 403, "user_mismatch", "Sign in as the user who paid to continue.");
+    }
+    if (session.status !== "complete") {
+      return problem(c, 409, "payment_incomplete", `The payment is not complete (${session.status}).`);
+    }
+    const store = flow.store(c);
+    // a record of a state made before records were keyed by session sits under the bare jti
+    const stored = (await store.take(resumeKey(jti, sessionId))) ?? (await store.take(jti));
+    if (stored === null) return problem(c, 409, "state_used", "This payment link was already used.");
+    stoa.invalidateChargeability(userId);
+    const record = readRecord(stored);
+    if (record === null || !isLocalPath(record.path)) {
+      return problem(c, 400, "invalid_target", "The page to return to is not on this site.");
+    }
+    const here = new URL(c.req.url);
+    const target = new URL(record.path, here);
+    if (record.method === "GET" || record.method === "HEAD") return c.redirect(target.href, 303);
+    if (record.bodyDropped === true || options.onResume === undefined) return c.redirect(new URL("/", here).href, 303);
+    return options.onResume(c, { request: requestOf(record, target), userId, sessionId });
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * `paymentReturn()`: the checks of a return (state, session, user), the
+ * replay, single use under concurrency, and one blocked chat that is paid
+ * for and resumed.
+ */
+import { describe, expect, it } from "vitest";
+import { kvStore, memoryStore, paymentReturn, type ResumeStore, STATE_AUDIENCE } from "../../src/hono/index.ts";
+import { StoaConfigError } from "../../src/index.ts";
+import { meterRun } from "../support/meter.ts";
+import { providerRequests } from "../support/provider.ts";
+import { completePaymentSession, configureStoa } from "../support/stoa.ts";
+import { AS_U, blockedPage, buildApp, fakeKv, HTML, KEY, returnPath, SECRET, sessionIdOf, state } from "./app.ts";
+
+describe("paymentReturn()", () => {
+  it("resumes a GET: 303 back to the original URL, once", async () => {
+    const run = await meterRun("hono-get", {}, true);
+    const t = buildApp(run);
+    const { sessionId, back } = await blockedPage(run, t);
+    await completePaymentSession(run.runId, sessionId);
+    const response = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://localhost/page?tab=1");
+    const again = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(again.status).toBe(409);
+    expect(again.headers.get("content-type")).toContain("text/html");
+    const json = await t.request(back, { headers: AS_U });
+    expect(await json.json()).toMatchObject({ error: { code: "state_used" } });
+    // the paid user now goes through
+    const page = await t.request("/page?tab=1", { headers: { ...HTML, "x-user-id": "u" } });
+    expect(await page.text()).toBe("Hello!");
+  });
+
+  it("refuses a return with no state or no session id, in HTML or JSON", async () => {
+    const run = await meterRun("hono-nostate", {}, true);
+    const t = buildApp(run);
+    const html = await t.request("/stoa/return?stoa_session_id=ps_1", { headers: HTML });
+    expect(html.status).toBe(400);
+    expect(html.headers.get("content-type")).toContain("text/html");
+    const json = await t.request("/stoa/return?state=x");
+    expect(json.status).toBe(400);
+    expect(await json.json()).toMatchObject({ error: { code: "invalid_return" } });
+  });
+
+  it("refuses forged, expired, long-lived, exp-less and wrong-audience states", async () => {
+    const run = await meterRun("hono-forged", {}, true);
+    const t = buildApp(run);
+    const { sessionId } = await blockedPage(run, t);
+    await completePaymentSession(run.runId, sessionId);
+    const base = { sub: "u", jti: "j1", aud: STATE_AUDIENCE };
+    const cases: [string, string][] = [
+      [await state(base, new TextEncoder().encode("another-secret-0123456789abcdef-xyz")), "invalid_state"],
+      [await state(base, KEY, "-1h"), "expired_state"],
+      [await state(base, KEY, "2h"), "invalid_state"],
+      [await state(base, KEY, ""), "invalid_state"],
+      [await state({ ...base, aud: "stoa:member-registration" }), "invalid_state"],
+      ["not.a.jwt", "invalid_state"],
+    ];
+    for (const [token, code] of cases) {
+      const response = await t.request(`/stoa/return?state=${token}&stoa_session_id=${sessionId}`);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code } });
+    }
+    expect(t.resumed).toEqual([]);
+  });
+
+  it("refuses a session of another user, and an unknown session", async () => {
+    const run = await meterRun("hono-other-user", {}, true);
+    const t = buildApp(run);
+    const { back } = await blockedPage(run, t);
+    const theirs = await run.stoa.createPaymentSession({ userId: "other", returnUrl: "http://localhost/x" });
+    await completePaymentSession(run.runId, theirs.id);
+    const url = new URL(back, "http://localhost");
+    url.searchParams.set("stoa_session_id", theirs.id);
+    const response = await t.request(url.pathname + url.search, { headers: HTML });
+    expect(response.status).toBe(403);
+    url.searchParams.set("stoa_session_id", "ps_nope");
+    const unknown = await t.request(url.pathname + url.search);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: { code: "invalid_session" } });
+  });
+
+  it("refuses a session that is not complete, and keeps the state for when it is", async () => {
+    const run = await meterRun("hono-open", {}, true);
+    const t = buildApp(run);
+    const { sessionId, back } = await blockedPage(run, t);
+    const early = await t.request(back, { headers: AS_U });
+    expect(early.status).toBe(409);
+    expect(await early.json()).toMatchObject({ error: { code: "payment_incomplete" } });
+    await completePaymentSession(run.runId, sessionId);
+    expect((await t.request(back, { headers: AS_U })).status).toBe(303);
+  });
+
+  it("resumes only for the signed-in user who was blocked", async () => {
+    const run = await meterRun("hono-who", {}, true);
+    const t = buildApp(run);
+    const { sessionId, back } = await blockedPage(run, t);
+    await completePaymentSession(run.runId, sessionId);
+    const stranger = await t.request(back, { headers: { "x-user-id": "mallory" } });
+    expect(stranger.status).toBe(403);
+    expect(await stranger.json()).toMatchObject({ error: { code: "user_mismatch" } });
+    expect((await t.request(back, { headers: AS_U })).status).toBe(303);
+    expect(() => paymentReturn({ secret: SECRET, onResume: (c) => c.text("x") })).toThrow(StoaConfigError);
+  });
+
+  it("refuses a return target on another origin", async () => {
+    const run = await meterRun("hono-origin", {}, true);
+    const inner = memoryStore();
+    // a store that hands back a record pointing elsewhere
+    const store: ResumeStore = {
+      put: (key, _value, ttl) => inner.put(key, JSON.stringify({ m: "GET", u: "//evil.example/x" }), ttl),
+      take: (key) => inner.take(key),
+    };
+    const t = buildApp(run, { store });
+    const { sessionId, back } = await blockedPage(run, t);
+    await completePaymentSession(run.runId, sessionId);
+    const response = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+  });
+
+  it("drops a body over the limit: back to /, nothing replayed", async () => {
+    const run = await meterRun("hono-big", {}, true);
+    const t = buildApp(run, { charge: { maxBodyBytes: 64 } });
+    const blocked = await t.request("/chat", {
+      method: "POST",
+      headers: { ...HTML, "content-type": "application/json", "x-user-id": "u" },
+      body: JSON.stringify({ message: "x".repeat(100) }),
+    });
+    expect(blocked.status).toBe(303);
+    const sessionId = sessionIdOf(blocked.headers.get("location") ?? "");
+    await completePaymentSession(run.runId, sessionId);
+    const response = await t.request(await returnPath(run, sessionId), { headers: { ...HTML, ...AS_U } });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://localhost/");
+    expect(t.resumed).toEqual([]);
+  });
+});
+
+describe("the whole flow", () => {
+  it("a blocked chat is paid for, resumed, succeeds and is metered once", async () => {
+    const run = await meterRun("hono-e2e", {}, true);
+    await configureStoa(run.runId, { members: { paying: { paid: true, balanceUsd: 10 } } });
+    const t = buildApp(run);
+    const init = (user: string): RequestInit => ({
+      method: "POST",
+      headers: { ...HTML, "content-type": "application/json", "x-user-id": user },
+      body: JSON.stringify({ message: "Say hello" }),
+    });
+    // a paying user is not blocked
+    expect((await t.request("/chat", init("paying"))).status).toBe(200);
+
+    const blocked = await t.request("/chat", init("u"));
+    expect(blocked.status).toBe(303);
+    const checkoutUrl = blocked.headers.get("location") ?? "";
+    expect(checkoutUrl).toContain("/checkout/");
+    const sessionId = sessionIdOf(checkoutUrl);
+    expect((await run.events()).filter((e) => e.userId === "u")).toEqual([]);
+
+    await completePaymentSession(run.runId, sessionId);
+    const back = await t.request(await returnPath(run, sessionId), { headers: { ...HTML, "x-user-id": "u" } });
+    expect(back.status).toBe(200);
+    expect(await back.json()).toEqual({ answer: "Hello!" });
+    expect(t.resumed).toHaveLength(1);
+    expect(t.resumed[0]).toMatchObject({ userId: "u", sessionId });
+    expect(t.resumed[0]?.request.method).toBe("POST");
+    expect(t.resumed[0]?.request.url).toBe("http://localhost/chat");
+    expect(t.resumed[0]?.request.headers.get("content-type")).toBe("application/json");
+
+    await Promise.all(t.ctx.pending);
+    const events = await run.events();
+    expect(events.filter((e) => e.userId === "u")).toHaveLength(1);
+    expect(events.filter((e) => e.userId === "paying")).toHaveLength(1);
+    expect((await providerRequests(run.runId)).length).toBe(2);
+  });
+});
+
+describe("paymentReturn() single use and odd input", () => {
+  for (const [name, makeStore] of [
+    ["memoryStore", () => memoryStore()],
+    ["kvStore", () => kvStore(fakeKv())],
+  ] as const) {
+    it(`of five concurrent returns with one link, one resumes (${name})`, async () => {
+      const run = await meterRun(`hono-five-${name}`, {}, true);
+      const t = buildApp(run, { store: makeStore() });
+      const { sessionId, back } = await blockedPage(run, t);
+      await completePaymentSession(run.runId, sessionId);
+      const answers = await Promise.all([1, 2, 3, 4, 5].map(() => t.request(back, { headers: AS_U })));
+      expect(answers.map((a) => a.status).sort()).toEqual([303, 409, 409, 409, 409]);
+    });
+  }
+
+  it("answers a session id of ., .. or %2e%2e with 400 invalid_session, not 500", async () => {
+    const run = await meterRun("hono-dots", {}, true);
+    const t = buildApp(run);
+    const { back } = await blockedPage(run, t);
+    const token = new URL(back, "http://localhost").searchParams.get("state") ?? "";
+    for (const id of [".", "..", "%2e%2e", "%2E", "ps_1%2f..", "ps%00"]) {
+      const response = await t.request(`/stoa/return?state=${token}&stoa_session_id=${id}`, { headers: AS_U });
+      expect(response.status, id).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: "invalid_session" } });
+    }
+  });
+
+  it("cannot resume a later blocked action with the link of a session already paid", async () => {
+    const run = await meterRun("hono-later", {}, true);
+    const store = memoryStore();
+    const t = buildApp(run, { store });
+    const first = await blockedPage(run, t, "/page?n=1");
+    await completePaymentSession(run.runId, first.sessionId);
+    expect((await t.request(first.back, { headers: AS_U })).status).toBe(303);
+    // the same user blocked again later, under a new session: its record sits beside the first's key
+    const token = new URL(first.back, "http://localhost").searchParams.get("state") ?? "";
+    const { jti } = JSON.parse(atob((token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as {
+      jti: string;
+    };
+    expect(jti).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    await store.put(`${jti}.ps_later`, JSON.stringify({ method: "GET", path: "/page?n=2" }), 600);
+    const again = await t.request(first.back, { headers: AS_U });
+    expect(await again.json()).toMatchObject({ error: { code: "state_used" } });
+    expect(store.size).toBe(1);
+  });
+
+  it("still resumes a record written with the short keys under the bare jti", async () => {
+    const run = await meterRun("hono-legacy", {}, true);
+    const inner = memoryStore();
+    // what a store filled before the upgrade holds: { m, u } under the jti alone
+    const store: ResumeStore = {
+      put: (key, _value, ttl) =>
+        inner.put(key.split(".")[0] ?? "", JSON.stringify({ m: "GET", u: "/page?old=1" }), ttl),
+      take: (key) => inner.take(key),
+    };
+    const t = buildApp(run, { store });
+    const { sessionId, back } = await blockedPage(run, t);
+    await completePaymentSession(run.runId, sessionId);
+    const response = await t.request(back, { headers: AS_U });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://localhost/page?old=1");
+  });
+});
