@@ -77,3 +77,345 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixtures (provider-facts-more.md), as bodies and SSE event data
+
+/** Gemini `google-text.json` (§1.3); `…` cuts filled with short text. */
+export const GEMINI_JSON = {
+  candidates: [
+    {
+      content: {
+        parts: [{ text: "There are **3** r's in strawberry.", thoughtSignature: "EtoFCtcF" }],
+        role: "model",
+      },
+      finishReason: "STOP",
+      index: 0,
+    },
+  ],
+  usageMetadata: {
+    promptTokenCount: 9,
+    candidatesTokenCount: 28,
+    totalTokenCount: 281,
+    promptTokensDetails: [{ modality: "TEXT", tokenCount: 9 }],
+    thoughtsTokenCount: 244,
+  },
+  modelVersion: "gemini-3-pro-preview",
+  responseId: "Un6LacrVMcjUxs0PmJfWoQc",
+};
+
+function geminiChunk(text: string, usage: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    candidates: [{ content: { parts: [{ text }], role: "model" }, index: 0, ...extra }],
+    usageMetadata: { promptTokensDetails: [{ modality: "TEXT", tokenCount: 9 }], ...usage },
+    modelVersion: "gemini-3-pro-preview",
+    responseId: "bH6LaZW8Fp_3nsEPqtaSwQ4",
+  });
+}
+
+/** Gemini `google-text.chunks.txt` (§1.4): cumulative usage on every chunk. */
+export const GEMINI_CHUNKS = [
+  geminiChunk("There are **3**", {
+    promptTokenCount: 9,
+    candidatesTokenCount: 5,
+    totalTokenCount: 199,
+    thoughtsTokenCount: 185,
+  }),
+  geminiChunk(' "r"s in strawberry.\n\nst**r**awbe**rr**y', {
+    promptTokenCount: 9,
+    candidatesTokenCount: 23,
+    totalTokenCount: 217,
+    thoughtsTokenCount: 185,
+  }),
+  geminiChunk(
+    "",
+    { promptTokenCount: 9, candidatesTokenCount: 23, totalTokenCount: 217, thoughtsTokenCount: 185 },
+    { finishReason: "STOP" },
+  ),
+];
+
+/** Vertex (§1.4): interim chunks carry only `trafficType`, counts arrive on the last. */
+export const VERTEX_CHUNKS = [
+  JSON.stringify({
+    candidates: [{ content: { role: "model", parts: [{ text: "Thinking about it" }] } }],
+    usageMetadata: { trafficType: "ON_DEMAND" },
+    modelVersion: "gemini-3.1-pro-preview",
+    createTime: "2026-04-07T16:49:58.333958Z",
+    responseId: "tjXVaYaxFISTq8YP_MWiyAo",
+  }),
+  JSON.stringify({
+    candidates: [
+      { content: { role: "model", parts: [{ functionCall: { name: "f", args: { a: 1 } } }] }, finishReason: "STOP" },
+    ],
+    usageMetadata: {
+      promptTokenCount: 31,
+      candidatesTokenCount: 684,
+      totalTokenCount: 1741,
+      trafficType: "ON_DEMAND",
+      promptTokensDetails: [{ modality: "TEXT", tokenCount: 31 }],
+      candidatesTokensDetails: [{ modality: "TEXT", tokenCount: 684 }],
+      thoughtsTokenCount: 1026,
+    },
+    modelVersion: "gemini-3.1-pro-preview",
+    createTime: "2026-04-07T16:49:58.333958Z",
+    responseId: "tjXVaYaxFISTq8YP_MWiyAo",
+  }),
+];
+
+/** Bedrock Converse `amazon-bedrock-text.json` (§2.3). */
+export const CONVERSE_JSON = {
+  metrics: { latencyMs: 1864 },
+  output: { message: { content: [{ text: 'Let me count the "r"s in strawberry.' }], role: "assistant" } },
+  stopReason: "end_turn",
+  usage: {
+    cacheReadInputTokenCount: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokenCount: 0,
+    cacheWriteInputTokens: 0,
+    inputTokens: 22,
+    outputTokens: 57,
+    serverToolUsage: {},
+    totalTokens: 79,
+  },
+};
+
+/** Bedrock ConverseStream `amazon-bedrock-text.chunks.txt` (§2.4) as `[event type, payload]`, with `p` padding. */
+export const CONVERSE_STREAM_EVENTS: [string, unknown][] = [
+  ["messageStart", { p: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0", role: "assistant" }],
+  ["contentBlockDelta", { contentBlockIndex: 0, delta: { text: "Let" }, p: "abcdefghijklmnop" }],
+  ["contentBlockDelta", { contentBlockIndex: 0, delta: { text: " me count." }, p: "abcdefgh" }],
+  ["contentBlockStop", { contentBlockIndex: 0, p: "abcdefghijklmnopqrs" }],
+  [
+    "messageStop",
+    { additionalModelResponseFields: { delta: { stop_sequence: null } }, p: "abc", stopReason: "end_turn" },
+  ],
+  [
+    "metadata",
+    {
+      metrics: { latencyMs: 2040 },
+      p: "abcdef",
+      usage: { inputTokens: 22, outputTokens: 55, serverToolUsage: {}, totalTokens: 77 },
+    },
+  ],
+];
+
+/** An Anthropic-on-Bedrock Invoke stream (§2.6): the Anthropic events, base64 in `chunk` events. */
+export const INVOKE_STREAM_EVENTS: unknown[] = [
+  {
+    type: "message_start",
+    message: {
+      id: "msg_bdrk_01",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5-20250929",
+      content: [],
+      usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 3, output_tokens: 1 },
+    },
+  },
+  { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+  { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello, wörld!" } },
+  { type: "content_block_stop", index: 0 },
+  { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 25 } },
+  {
+    type: "message_stop",
+    "amazon-bedrock-invocationMetrics": {
+      inputTokenCount: 10,
+      outputTokenCount: 25,
+      invocationLatency: 812,
+      firstByteLatency: 301,
+    },
+  },
+];
+
+/** The `chunk` event-stream frame of one Anthropic event, as Bedrock sends it. */
+export function invokeChunk(event: unknown): Uint8Array {
+  const bytes = encoder.encode(JSON.stringify(event));
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return bedrockEvent("chunk", { bytes: btoa(binary), p: "abcd" });
+}
+
+/** Azure's content-filter chunk that opens every chat stream (§3.2). */
+export const AZURE_FILTER_CHUNK = JSON.stringify({
+  choices: [],
+  created: 0,
+  id: "",
+  model: "",
+  object: "",
+  prompt_filter_results: [
+    {
+      prompt_index: 0,
+      content_filter_results: {
+        hate: { filtered: false, severity: "safe" },
+        self_harm: { filtered: false, severity: "safe" },
+        sexual: { filtered: false, severity: "safe" },
+        violence: { filtered: false, severity: "safe" },
+      },
+    },
+  ],
+});
+
+function azureChunk(delta: Record<string, unknown>, finish: string | null): string {
+  return JSON.stringify({
+    choices: [{ content_filter_results: {}, delta, finish_reason: finish, index: 0, logprobs: null }],
+    created: 1750697159,
+    id: "chatcmpl-BleatwEUn3D8iXsgXpDqeOPEMuW3j",
+    model: "gpt-4o-2024-08-06",
+    object: "chat.completion.chunk",
+    system_fingerprint: "fp_ee1d74bde0",
+  });
+}
+
+/** The Azure usage object of the streams and JSON bodies below. */
+export const AZURE_USAGE = {
+  prompt_tokens: 20,
+  completion_tokens: 9,
+  total_tokens: 29,
+  prompt_tokens_details: { cached_tokens: 4, audio_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+};
+
+/** An Azure chat stream with `include_usage` (§3.2): filter chunk, content, finish, usage chunk, `[DONE]`. */
+export const AZURE_CHUNKS = [
+  AZURE_FILTER_CHUNK,
+  azureChunk({ content: "", refusal: null, role: "assistant" }, null),
+  azureChunk({ content: "Hello!" }, null),
+  azureChunk({}, "stop"),
+  JSON.stringify({
+    choices: [],
+    created: 1750697159,
+    id: "chatcmpl-BleatwEUn3D8iXsgXpDqeOPEMuW3j",
+    model: "gpt-4o-2024-08-06",
+    object: "chat.completion.chunk",
+    usage: AZURE_USAGE,
+  }),
+  "[DONE]",
+];
+
+const GROQ_ID = "chatcmpl-7eb08824-2c5b-4c4d-9a1f-4c4b1c1e9d01";
+const GROQ_STREAM_USAGE = {
+  queue_time: 0.041905864,
+  prompt_tokens: 45,
+  prompt_time: 0.003940145,
+  completion_tokens: 662,
+  completion_time: 2.652230333,
+  total_tokens: 707,
+  total_time: 2.656170478,
+};
+
+function groqChunk(delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    id: GROQ_ID,
+    object: "chat.completion.chunk",
+    created: 1770770839,
+    model: "llama-3.3-70b-versatile",
+    system_fingerprint: "fp_f8b414701e",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...extra,
+  });
+}
+
+/** Groq `groq-text.chunks.txt` (§4.1): the finish chunk carries `x_groq.usage` and the same top-level `usage`. */
+export const GROQ_CHUNKS = [
+  groqChunk({ role: "assistant", content: "" }, null, {
+    x_groq: { id: "req_01kh52ndshfr2azv0xe6tnv4fx", seed: 1535227698 },
+  }),
+  groqChunk({ content: "Hello!" }, null),
+  groqChunk({}, "stop", {
+    x_groq: { id: "req_01kh52ndshfr2azv0xe6tnv4fx", usage: GROQ_STREAM_USAGE },
+    usage: GROQ_STREAM_USAGE,
+  }),
+  "[DONE]",
+];
+
+/** A Groq JSON completion: top-level `usage`, and the different `x_groq.usage` (cache and hardware stats) last. */
+export const GROQ_JSON = {
+  id: GROQ_ID,
+  object: "chat.completion",
+  created: 1770770839,
+  model: "llama-3.3-70b-versatile",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hello!" }, logprobs: null, finish_reason: "stop" }],
+  usage: {
+    queue_time: 0.02,
+    prompt_tokens: 45,
+    prompt_time: 0.004,
+    completion_tokens: 662,
+    completion_time: 2.6,
+    total_tokens: 707,
+    total_time: 2.61,
+    prompt_tokens_details: { cached_tokens: 32 },
+    completion_tokens_details: { reasoning_tokens: 100 },
+  },
+  usage_breakdown: null,
+  system_fingerprint: "fp_f8b414701e",
+  x_groq: { id: "req_01kh52ndshfr2azv0xe6tnv4fx", usage: { dram_cached_tokens: 0, sram_cached_tokens: 32 } },
+};
+
+/** DeepSeek `deepseek-reasoning.json` usage (§4.2). */
+export const DEEPSEEK_REASONING_USAGE = {
+  prompt_tokens: 18,
+  completion_tokens: 345,
+  total_tokens: 363,
+  prompt_tokens_details: { cached_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: 315 },
+  prompt_cache_hit_tokens: 0,
+  prompt_cache_miss_tokens: 18,
+};
+
+/** A DeepSeek usage object with a cache hit. */
+export const DEEPSEEK_CACHED_USAGE = {
+  prompt_tokens: 100,
+  completion_tokens: 10,
+  total_tokens: 110,
+  prompt_tokens_details: { cached_tokens: 64 },
+  prompt_cache_hit_tokens: 64,
+  prompt_cache_miss_tokens: 36,
+};
+
+/** xAI chat `xai-text.json` usage (§4.3): reasoning outside `completion_tokens`, cost in ticks. */
+export const XAI_CHAT_USAGE = {
+  prompt_tokens: 12,
+  completion_tokens: 1,
+  total_tokens: 241,
+  prompt_tokens_details: { text_tokens: 12, audio_tokens: 0, image_tokens: 0, cached_tokens: 2 },
+  completion_tokens_details: {
+    reasoning_tokens: 228,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0,
+  },
+  num_sources_used: 0,
+  cost_in_usd_ticks: 1176500,
+};
+
+/** xAI Responses usage (§4.3): `output_tokens` includes reasoning. */
+export const XAI_RESPONSES_USAGE = {
+  input_tokens: 216,
+  input_tokens_details: { cached_tokens: 150 },
+  output_tokens: 923,
+  output_tokens_details: { reasoning_tokens: 323 },
+  total_tokens: 1139,
+  num_sources_used: 0,
+  num_server_side_tools_used: 0,
+  cost_in_usd_ticks: 123456789,
+};
+
+/** Mistral `mistral-text.chunks.txt` (§4.4): usage on the finish chunk, unasked. */
+export const MISTRAL_CHUNKS = [
+  JSON.stringify({
+    id: "5319bd0299614c679a0068a4f2c8ffd0",
+    object: "chat.completion.chunk",
+    created: 1769088720,
+    model: "mistral-small-latest",
+    choices: [{ index: 0, delta: { role: "assistant", content: "Hello!" }, finish_reason: null }],
+  }),
+  JSON.stringify({
+    id: "5319bd0299614c679a0068a4f2c8ffd0",
+    object: "chat.completion.chunk",
+    created: 1769088720,
+    model: "mistral-small-latest",
+    choices: [{ index: 0, delta: { content: "" }, finish_reason: "stop", logprobs: null }],
+    usage: { prompt_tokens: 13, total_tokens: 21, completion_tokens: 8 },
+  }),
+  "[DONE]",
+];
