@@ -419,3 +419,295 @@ export const MISTRAL_CHUNKS = [
   }),
   "[DONE]",
 ];
+
+// ---------------------------------------------------------------------------------------------------------
+// The handler
+
+/** The providers the handler speaks, by the first segment of the URL path. */
+export type MoreProvider = "google" | "bedrock" | "azure" | "groq" | "deepseek" | "xai" | "mistral";
+
+/** Request ids the handler sends, per provider (none for Gemini, which sends none). */
+export const MORE_REQUEST_IDS = {
+  bedrock: "7b0a1c2d-bedrock-req",
+  azure: "apim-0f1e2d3c",
+  groq: "req_01kh52ndshfr2azv0xe6tnv4fx",
+  deepseek: "ds-req-1",
+  xai: "xai-req-1",
+  mistral: "mistral-req-1",
+} as const;
+
+const SSE = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const JSON_TYPE = { "content-type": "application/json" };
+
+function sse(events: string[], eol = "\n", headers: Record<string, string> = {}): Response {
+  const text = events.map((data) => `data: ${data}${eol}${eol}`).join("");
+  return new Response(chunked([encoder.encode(text)], 37), { headers: { ...SSE, ...headers } });
+}
+
+function json(body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { headers: { ...JSON_TYPE, ...headers } });
+}
+
+/** `parts` joined and cut into `size`-byte chunks: frames and events do not align with reads. */
+function chunked(parts: Uint8Array[], size: number): ReadableStream<Uint8Array> {
+  const bytes = concatBytes(parts);
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+function notFound(path: string): Response {
+  const body = JSON.stringify({ error: { message: `fake-provider-more: no route for ${path}` } });
+  return new Response(body, { status: 404, headers: JSON_TYPE });
+}
+
+function chatMessage(id: string, model: string, text: string, usage: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    object: "chat.completion",
+    created: 1767225600,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop", logprobs: null }],
+    usage,
+    ...extra,
+  };
+}
+
+function chatChunks(id: string, model: string, text: string): string[] {
+  const chunk = (delta: object, finish: string | null) =>
+    JSON.stringify({
+      id,
+      object: "chat.completion.chunk",
+      created: 1767225600,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+  return [chunk({ role: "assistant", content: "" }, null), chunk({ content: text }, null), chunk({}, "stop")];
+}
+
+function usageChunk(id: string, model: string, usage: unknown): string {
+  return JSON.stringify({ id, object: "chat.completion.chunk", created: 1767225600, model, choices: [], usage });
+}
+
+function responsesBody(id: string, model: string, text: string, usage: unknown, status = "completed") {
+  return {
+    id,
+    object: "response",
+    created_at: 1767225600,
+    status,
+    model,
+    output:
+      status === "completed"
+        ? [
+            {
+              id: "msg_1",
+              type: "message",
+              status: "completed",
+              role: "assistant",
+              content: [{ type: "output_text", text, annotations: [] }],
+            },
+          ]
+        : [],
+    usage,
+  };
+}
+
+function responsesEvents(id: string, model: string, text: string, usage: unknown): string[] {
+  const item = { id: "msg_1", type: "message", status: "in_progress", role: "assistant", content: [] };
+  const events: object[] = [
+    { type: "response.created", sequence_number: 0, response: responsesBody(id, model, "", null, "in_progress") },
+    { type: "response.output_item.added", sequence_number: 1, output_index: 0, item },
+    {
+      type: "response.content_part.added",
+      sequence_number: 2,
+      item_id: "msg_1",
+      output_index: 0,
+      content_index: 0,
+      part: { type: "output_text", text: "", annotations: [] },
+    },
+    {
+      type: "response.output_text.delta",
+      sequence_number: 3,
+      item_id: "msg_1",
+      output_index: 0,
+      content_index: 0,
+      delta: text,
+    },
+    {
+      type: "response.output_text.done",
+      sequence_number: 4,
+      item_id: "msg_1",
+      output_index: 0,
+      content_index: 0,
+      text,
+    },
+    {
+      type: "response.output_item.done",
+      sequence_number: 5,
+      output_index: 0,
+      item: { ...item, status: "completed", content: [{ type: "output_text", text, annotations: [] }] },
+    },
+    { type: "response.completed", sequence_number: 6, response: responsesBody(id, model, text, usage) },
+  ];
+  return events.map((event) => JSON.stringify(event));
+}
+
+async function bodyOf(request: Request): Promise<Record<string, unknown>> {
+  try {
+    const parsed: unknown = JSON.parse(await request.text());
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function wantsUsage(body: Record<string, unknown>): boolean {
+  const options = body.stream_options;
+  return typeof options === "object" && options !== null && (options as Record<string, unknown>).include_usage === true;
+}
+
+async function google(path: string, request: Request): Promise<Response> {
+  if (path.endsWith(":generateContent")) return json(GEMINI_JSON);
+  if (path.endsWith(":streamGenerateContent")) {
+    if (new URL(request.url).searchParams.get("alt") !== "sse") return json(GEMINI_CHUNKS.map((c) => JSON.parse(c)));
+    return sse(path.includes("/publishers/google/") ? VERTEX_CHUNKS : GEMINI_CHUNKS, "\r\n");
+  }
+  return notFound(path);
+}
+
+async function bedrock(path: string): Promise<Response> {
+  const headers = { "x-amzn-requestid": MORE_REQUEST_IDS.bedrock };
+  const binary = { ...headers, "content-type": "application/vnd.amazon.eventstream" };
+  if (path.endsWith("/converse")) return json(CONVERSE_JSON, headers);
+  if (path.endsWith("/converse-stream")) {
+    const frames = CONVERSE_STREAM_EVENTS.map(([type, payload]) => bedrockEvent(type, payload));
+    return new Response(chunked(frames, 29), { headers: binary });
+  }
+  if (path.endsWith("/invoke-with-response-stream")) {
+    return new Response(chunked(INVOKE_STREAM_EVENTS.map(invokeChunk), 29), { headers: binary });
+  }
+  if (path.endsWith("/invoke")) {
+    return json(
+      {
+        id: "msg_bdrk_01",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-5-20250929",
+        content: [{ type: "text", text: "Hello, wörld!" }],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 3, output_tokens: 25 },
+      },
+      { ...headers, "x-amzn-bedrock-input-token-count": "10", "x-amzn-bedrock-output-token-count": "25" },
+    );
+  }
+  return notFound(path);
+}
+
+async function azure(path: string, request: Request): Promise<Response> {
+  const body = await bodyOf(request);
+  const headers = { "apim-request-id": MORE_REQUEST_IDS.azure };
+  const id = "chatcmpl-BleatwEUn3D8iXsgXpDqeOPEMuW3j";
+  if (path.endsWith("/chat/completions")) {
+    if (body.stream !== true) {
+      return json(chatMessage(id, "gpt-4o-2024-08-06", "Hello!", AZURE_USAGE, { prompt_filter_results: [] }), headers);
+    }
+    return sse(wantsUsage(body) ? AZURE_CHUNKS : [...AZURE_CHUNKS.slice(0, 4), "[DONE]"], "\n", headers);
+  }
+  if (path.endsWith("/responses")) {
+    const usage = {
+      input_tokens: 20,
+      input_tokens_details: { cached_tokens: 4 },
+      output_tokens: 9,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 29,
+    };
+    if (body.stream !== true) return json(responsesBody("resp_azure_1", "gpt-4o-2024-08-06", "Hello!", usage), headers);
+    return sse(responsesEvents("resp_azure_1", "gpt-4o-2024-08-06", "Hello!", usage), "\n", headers);
+  }
+  if (path.endsWith("/embeddings")) {
+    return json(
+      {
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }],
+        model: "text-embedding-3-small",
+        usage: { prompt_tokens: 5, total_tokens: 5 },
+      },
+      headers,
+    );
+  }
+  return notFound(path);
+}
+
+async function openaiShaped(provider: "groq" | "deepseek" | "xai" | "mistral", path: string, request: Request) {
+  const body = await bodyOf(request);
+  const headers = { "x-request-id": MORE_REQUEST_IDS[provider] };
+  if (provider === "groq" && path.endsWith("/chat/completions")) {
+    return body.stream === true ? sse(GROQ_CHUNKS, "\n", headers) : json(GROQ_JSON, headers);
+  }
+  if (provider === "mistral" && path.endsWith("/chat/completions")) {
+    if (body.stream === true) return sse(MISTRAL_CHUNKS, "\n", headers);
+    const usage = { prompt_tokens: 13, total_tokens: 21, completion_tokens: 8 };
+    return json(chatMessage("5319bd0299614c679a0068a4f2c8ffd0", "mistral-small-latest", "Hello!", usage), headers);
+  }
+  if (provider === "deepseek" && path.endsWith("/chat/completions")) {
+    const id = "ds-chatcmpl-1";
+    if (body.stream !== true) return json(chatMessage(id, "deepseek-chat", "Hello!", DEEPSEEK_CACHED_USAGE), headers);
+    const chunks = chatChunks(id, "deepseek-chat", "Hello!");
+    if (wantsUsage(body)) {
+      // DeepSeek puts the usage on the finish chunk, `"usage":null` before it
+      const finish = JSON.parse(chunks[2] as string);
+      chunks[2] = JSON.stringify({ ...finish, usage: DEEPSEEK_CACHED_USAGE });
+    }
+    return sse([...chunks, "[DONE]"], "\n", headers);
+  }
+  if (provider === "xai" && path.endsWith("/chat/completions")) {
+    const id = "xai-chatcmpl-1";
+    if (body.stream !== true) return json(chatMessage(id, "grok-4", "Hello!", XAI_CHAT_USAGE), headers);
+    const chunks = chatChunks(id, "grok-4", "Hello!");
+    if (wantsUsage(body)) chunks.push(usageChunk(id, "grok-4", XAI_CHAT_USAGE));
+    return sse([...chunks, "[DONE]"], "\n", headers);
+  }
+  if (provider === "xai" && path.endsWith("/responses")) {
+    if (body.stream !== true)
+      return json(responsesBody("resp_xai_1", "grok-4", "Hello!", XAI_RESPONSES_USAGE), headers);
+    return sse(responsesEvents("resp_xai_1", "grok-4", "Hello!", XAI_RESPONSES_USAGE), "\n", headers);
+  }
+  return notFound(path);
+}
+
+/**
+ * The fake provider: `/<provider>/<the provider's own path>`, e.g.
+ * `/groq/openai/v1/chat/completions`, `/google/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse`,
+ * `/bedrock/model/<id>/converse-stream`, `/azure/openai/deployments/<d>/chat/completions`.
+ */
+export async function fakeProviderMore(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const slash = url.pathname.indexOf("/", 1);
+  const provider = url.pathname.slice(1, slash === -1 ? undefined : slash);
+  const path = slash === -1 ? "/" : url.pathname.slice(slash);
+  if (request.method !== "POST") return notFound(path);
+  switch (provider as MoreProvider) {
+    case "google":
+      return google(path, request);
+    case "bedrock":
+      return bedrock(path);
+    case "azure":
+      return azure(path, request);
+    case "groq":
+    case "deepseek":
+    case "xai":
+    case "mistral":
+      return openaiShaped(provider as "groq" | "deepseek" | "xai" | "mistral", path, request);
+    default:
+      return notFound(url.pathname);
+  }
+}
