@@ -68,17 +68,39 @@ export function openaiErrorBody(type: string, message: string): unknown {
   return { error: { message, type, code: type, param: null } };
 }
 
-/** Reads a chat completions SSE stream (OpenAI shape). */
-export function readChatStream(facts: RequestFacts, withCost: boolean): StreamReader {
+/**
+ * How an OpenAI-shaped host reports a chat chunk's (or body's) usage: its
+ * mapping to `Usage`, and the cost it reports, if any.
+ */
+export interface ChatDialect {
+  /** The final usage a chunk or body carries, or undefined. */
+  usage(chunk: Record<string, unknown>): Usage | undefined;
+  /** The cost in USD a chunk or body carrying usage reports, or undefined. */
+  costUsd?(chunk: Record<string, unknown>): number | undefined;
+}
+
+const OPENAI_CHAT: ChatDialect = { usage: (chunk) => openaiUsage(chunk.usage) };
+const OPENAI_CHAT_WITH_COST: ChatDialect = {
+  usage: (chunk) => openaiUsage(chunk.usage),
+  costUsd: (chunk) => money(obj(chunk.usage).cost),
+};
+
+/**
+ * Reads a chat completions SSE stream (OpenAI shape). `dialect` is `true` for
+ * OpenAI's usage plus `usage.cost` (OpenRouter), `false` for OpenAI's, or a
+ * host's own mapping.
+ */
+export function readChatStream(facts: RequestFacts, dialect: boolean | ChatDialect): StreamReader {
+  const host = dialect === true ? OPENAI_CHAT_WITH_COST : dialect === false ? OPENAI_CHAT : dialect;
   const reading: Reading = { outputWeight: 0 };
   let done = false;
   let first = true;
 
   function take(chunk: Record<string, unknown>): void {
-    const usage = openaiUsage(chunk.usage);
+    const usage = host.usage(chunk);
     if (usage !== undefined) {
       reading.usage = usage; // a usage chunk sent twice: the last wins, never summed
-      if (withCost) reading.costUsd = money(obj(chunk.usage).cost);
+      if (host.costUsd !== undefined) reading.costUsd = host.costUsd(chunk);
     }
     reading.model = str(chunk.model) ?? reading.model;
     reading.id ??= str(chunk.id);

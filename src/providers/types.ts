@@ -45,6 +45,16 @@ export interface RequestFacts {
   stream: boolean;
   /** True when the meter added `stream_options.include_usage` and must hide the usage-only chunk. */
   injectedUsage: boolean;
+  /**
+   * The request URL's pathname, query excluded (optional: Gemini and Bedrock
+   * name the model, and whether the call streams, in the path).
+   */
+  pathname?: string | undefined;
+  /**
+   * The requested model when the request names it outside the body (Gemini,
+   * Bedrock: the URL-decoded model of the path); set by a provider's `prepare`.
+   */
+  requestedModel?: string | undefined;
 }
 
 /** A request body a provider rewrote before it is sent. */

@@ -1,0 +1,31 @@
+/**
+ * Azure OpenAI: OpenAI's chat completions, Responses and embeddings under
+ * `/openai/deployments/{deployment}/…` (dated `api-version`) or `/openai/v1/…`.
+ * Usage is OpenAI's; chat streams get `include_usage` (required: Azure sends
+ * no usage without it). A chat stream opens with a content-filter chunk whose
+ * `choices`, `id` and `model` are empty: id and model come from later chunks.
+ * The request id is `x-request-id`, else APIM's `apim-request-id`.
+ */
+import { openai, prepareChat } from "./openai.ts";
+import type { Provider } from "./types.ts";
+import { decodeSegment } from "./url-path.ts";
+import { str } from "./wire.ts";
+
+const DEPLOYMENT = /\/openai\/deployments\/([^/]+)\//;
+
+/** The Azure OpenAI provider. */
+export const azure: Provider = {
+  id: "azure",
+  endpoint: (pathname) => openai.endpoint(pathname),
+  prepare(facts, text) {
+    // the dated API names the deployment in the path, not in the body
+    const deployment = facts.pathname?.match(DEPLOYMENT)?.[1];
+    if (deployment !== undefined && str(facts.body.model) === undefined) {
+      facts.requestedModel = decodeSegment(deployment);
+    }
+    return prepareChat(facts, text);
+  },
+  requestId: (headers) => headers.get("x-request-id") ?? headers.get("apim-request-id") ?? undefined,
+  readJson: (endpoint, json) => openai.readJson(endpoint, json),
+  readStream: (facts) => openai.readStream(facts),
+};
