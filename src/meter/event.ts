@@ -97,7 +97,7 @@ function validGroups(usage: Partial<Usage>, bad: string[]): Partial<Usage> {
  */
 export function buildEvent(call: CallRecord, onFault: (error: StoaStreamError) => void): UsageEvent {
   const { provider, reading, facts } = call;
-  const requestedModel = str(facts.body.model) ?? "unknown";
+  const requestedModel = facts.requestedModel ?? str(facts.body.model) ?? "unknown";
   const providerRequestId = call.requestId ?? (provider.requestIdFromResponseId === true ? reading.id : undefined);
   const completed = reading.usage !== undefined;
   const bad: string[] = [];

@@ -55,10 +55,34 @@ export async function prepareRequest(
   const body = tryParse(text);
   if (!isObj(body)) return undefined;
 
-  const facts: RequestFacts = { endpoint, body, stream: body.stream === true, injectedUsage: false };
-  const rewritten = provider.prepare?.(facts, text);
+  const { facts, rewritten } = requestFacts(provider, endpoint, pathname, body, text);
   if (rewritten === undefined) return { facts, input, init };
-  return { facts: { ...facts, injectedUsage: rewritten.injectedUsage }, ...withBody(input, init, rewritten.text) };
+  return { facts, ...withBody(input, init, rewritten) };
+}
+
+/**
+ * What the meter knows of a metered request (its path and parsed body), and
+ * the body text to send instead when the provider rewrites it. Pure.
+ */
+export function requestFacts(
+  provider: Provider,
+  endpoint: string,
+  pathname: string,
+  body: Record<string, unknown>,
+  text: string,
+): { facts: RequestFacts; rewritten: string | undefined } {
+  const described = provider.describe?.(pathname, body);
+  const facts: RequestFacts = {
+    endpoint,
+    body,
+    stream: described?.stream ?? body.stream === true,
+    injectedUsage: false,
+    pathname,
+    requestedModel: described?.requestedModel,
+  };
+  const prepared = provider.prepare?.(facts, text);
+  if (prepared === undefined) return { facts, rewritten: undefined };
+  return { facts: { ...facts, injectedUsage: prepared.injectedUsage }, rewritten: prepared.text };
 }
 
 /** The same call with a new JSON body. */

@@ -6,10 +6,11 @@
  * `choices`, `id` and `model` are empty: id and model come from later chunks.
  * The request id is `x-request-id`, else APIM's `apim-request-id`.
  */
+
+import { str } from "../util/json.ts";
 import { openai, prepareChat } from "./openai.ts";
 import type { Provider } from "./types.ts";
 import { decodeSegment } from "./url-path.ts";
-import { str } from "./wire.ts";
 
 const DEPLOYMENT = /\/openai\/deployments\/([^/]+)\//;
 
@@ -17,14 +18,15 @@ const DEPLOYMENT = /\/openai\/deployments\/([^/]+)\//;
 export const azure: Provider = {
   id: "azure",
   endpoint: (pathname) => openai.endpoint(pathname),
-  prepare(facts, text) {
+  describe(pathname, body) {
     // the dated API names the deployment in the path, not in the body
-    const deployment = facts.pathname?.match(DEPLOYMENT)?.[1];
-    if (deployment !== undefined && str(facts.body.model) === undefined) {
-      facts.requestedModel = decodeSegment(deployment);
-    }
-    return prepareChat(facts, text);
+    const deployment = pathname.match(DEPLOYMENT)?.[1];
+    return deployment !== undefined && str(body.model) === undefined
+      ? { requestedModel: decodeSegment(deployment) }
+      : undefined;
   },
+  prepare: prepareChat,
+  errorBody: openai.errorBody,
   requestId: (headers) => headers.get("x-request-id") ?? headers.get("apim-request-id") ?? undefined,
   readJson: (endpoint, json) => openai.readJson(endpoint, json),
   readStream: (facts) => openai.readStream(facts),

@@ -14,10 +14,10 @@
 import type { EventStreamMessage } from "../streams/event-stream.ts";
 import { tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { count, isObj, obj, str } from "../util/json.ts";
 import { anthropic, anthropicUsage } from "./anthropic.ts";
 import type { Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
 import { decodeSegment } from "./url-path.ts";
-import { count, isObj, obj, str } from "./wire.ts";
 
 /** `/model/{modelId}/{operation}`; the id may be an ARN or inference profile, percent-encoded. */
 const OPERATION = /\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
@@ -149,14 +149,13 @@ export const bedrock: Provider = {
     if (operation === undefined) return undefined;
     return operation.startsWith("converse") ? "converse" : "invoke";
   },
-  prepare(facts) {
-    const match = facts.pathname?.match(OPERATION);
-    if (match !== null && match !== undefined) {
-      facts.requestedModel = decodeSegment(match[1] as string);
-      facts.stream = (match[2] as string).endsWith("stream");
-    }
-    return undefined; // SigV4 signs the body: never rewritten
+  // SigV4 signs the body: never rewritten (no `prepare`)
+  describe(pathname) {
+    const match = pathname.match(OPERATION);
+    if (match === null) return undefined;
+    return { requestedModel: decodeSegment(match[1] as string), stream: (match[2] as string).endsWith("stream") };
   },
+  errorBody: (type, message) => ({ message, __type: type }),
   requestId: (headers) => headers.get("x-amzn-requestid") ?? undefined,
   readJson(endpoint, json) {
     const body = obj(json);

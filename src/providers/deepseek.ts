@@ -7,9 +7,9 @@
  */
 
 import type { Usage } from "../usage.ts";
-import { type ChatDialect, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
+import { count, isObj, obj, str } from "../util/json.ts";
+import { type ChatDialect, openaiErrorBody, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
-import { count, isObj, obj, str } from "./wire.ts";
 
 /** Maps a DeepSeek `usage` object; without hit/miss counts, as OpenAI's. */
 export function deepseekUsage(raw: unknown): Usage | undefined {
@@ -32,6 +32,7 @@ const DEEPSEEK: ChatDialect = { usage: (chunk) => deepseekUsage(chunk.usage) };
 /** The DeepSeek provider. */
 export const deepseek: Provider = {
   id: "deepseek",
+  errorBody: openaiErrorBody,
   endpoint: (pathname) => (pathname.endsWith("/chat/completions") ? "chat.completions" : undefined),
   prepare: prepareChat,
   requestId: (headers) => headers.get("x-request-id") ?? undefined,

@@ -16,10 +16,10 @@
  */
 import { lastObject, tryParse } from "../streams/json-scan.ts";
 import type { Usage } from "../usage.ts";
+import { count, isObj, obj, str } from "../util/json.ts";
 import { type ChatDialect, openaiUsage, readChatStream } from "./openai.ts";
 import type { Provider, Reading, StreamReader } from "./types.ts";
 import { decodeSegment } from "./url-path.ts";
-import { count, isObj, obj, str } from "./wire.ts";
 
 /** `…/models/{model}:method` or a tuned model's `…/endpoints/{id}:method`. */
 const GENERATE = /\/(?:models|endpoints)\/([^/:]+):(generateContent|streamGenerateContent)$/;
@@ -203,14 +203,13 @@ export const google: Provider = {
     if (pathname.endsWith("/openai/chat/completions")) return "chat.completions";
     return undefined;
   },
-  prepare(facts) {
-    const match = facts.pathname?.match(GENERATE);
-    if (match !== null && match !== undefined) {
-      facts.requestedModel = decodeSegment(match[1] as string);
-      if (match[2] === "streamGenerateContent") facts.stream = true;
-    }
-    return undefined; // Gemini sends usage unasked: the request goes as it is
+  // Gemini sends usage unasked: the request goes as it is (no `prepare`)
+  describe(pathname) {
+    const match = pathname.match(GENERATE);
+    if (match === null) return undefined;
+    return { requestedModel: decodeSegment(match[1] as string), stream: match[2] === "streamGenerateContent" };
   },
+  errorBody: (type, message) => ({ error: { code: 402, message, status: type } }),
   requestId: () => undefined, // Gemini sends none; the body's `responseId` identifies the response
   readJson(endpoint, json) {
     if (endpoint === "chat.completions") {

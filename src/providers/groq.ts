@@ -5,9 +5,10 @@
  * `x_groq.usage` is a different object (cache and hardware stats), never usage.
  * Usage arrives unasked, so no `include_usage` is added.
  */
-import { type ChatDialect, openai, openaiUsage, readChatStream } from "./openai.ts";
+
+import { obj } from "../util/json.ts";
+import { type ChatDialect, openai, openaiErrorBody, openaiUsage, readChatStream } from "./openai.ts";
 import type { Provider } from "./types.ts";
-import { obj } from "./wire.ts";
 
 const GROQ_STREAM: ChatDialect = {
   usage: (chunk) => openaiUsage(chunk.usage) ?? openaiUsage(obj(chunk.x_groq).usage),
@@ -16,6 +17,7 @@ const GROQ_STREAM: ChatDialect = {
 /** The Groq provider. */
 export const groq: Provider = {
   id: "groq",
+  errorBody: openaiErrorBody,
   endpoint: (pathname) => (pathname.endsWith("/chat/completions") ? "chat.completions" : undefined),
   requestId: (headers) => headers.get("x-request-id") ?? undefined,
   readJson: (endpoint, json) => openai.readJson(endpoint, json),

@@ -5,9 +5,10 @@
  * `num_cached_tokens`): one is read, never their sum. `prompt_audio_seconds`
  * is seconds, not tokens, and is left out.
  */
-import { type ChatDialect, openai, openaiUsage, readChatStream } from "./openai.ts";
+
+import { isObj, obj, str } from "../util/json.ts";
+import { type ChatDialect, openai, openaiErrorBody, openaiUsage, readChatStream } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
-import { isObj, obj, str } from "./wire.ts";
 
 /** Maps a Mistral `usage` object: OpenAI's rules with the first cached-count spelling present. */
 export function mistralUsage(raw: unknown): ReturnType<typeof openaiUsage> {
@@ -24,6 +25,7 @@ const MISTRAL: ChatDialect = { usage: (chunk) => mistralUsage(chunk.usage) };
 /** The Mistral provider. */
 export const mistral: Provider = {
   id: "mistral",
+  errorBody: openaiErrorBody,
   endpoint(pathname) {
     if (pathname.endsWith("/chat/completions")) return "chat.completions";
     if (pathname.endsWith("/embeddings")) return "embeddings";

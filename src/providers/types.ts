@@ -52,7 +52,7 @@ export interface RequestFacts {
   pathname?: string | undefined;
   /**
    * The requested model when the request names it outside the body (Gemini,
-   * Bedrock: the URL-decoded model of the path); set by a provider's `prepare`.
+   * Bedrock: the URL-decoded model of the path), from the provider's `describe`.
    */
   requestedModel?: string | undefined;
 }
@@ -74,6 +74,15 @@ export interface PreparedBody {
 export type JsonRead = "skim" | "whole";
 
 /** A provider module: one file, and one line in the registry (`providers/index.ts`). */
+/** What a request's path says of it (see `Provider.describe`). */
+export interface RequestDescription {
+  /** The URL-decoded model the path names. */
+  requestedModel?: string | undefined;
+  /** Whether the path asks for a stream. */
+  stream?: boolean | undefined;
+}
+
+/** A provider module. */
 export interface Provider {
   /** Lowercase provider id sent in events. */
   readonly id: string;
@@ -85,6 +94,12 @@ export interface Provider {
    * send it as it is. Must not change `facts`.
    */
   prepare?(facts: Readonly<RequestFacts>, text: string): PreparedBody | undefined;
+  /**
+   * What a request says outside its body: the model and whether it streams,
+   * when the path names them (Gemini, Bedrock), or the model when only the
+   * path names it (Azure's deployments). Default: the body alone.
+   */
+  describe?(pathname: string, body: Record<string, unknown>): RequestDescription | undefined;
   /** The provider's request id from the response headers. */
   requestId(headers: Headers): string | undefined;
   /**

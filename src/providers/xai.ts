@@ -7,9 +7,9 @@
  */
 import { lastObject } from "../streams/json-scan.ts";
 import type { Usage } from "../usage.ts";
-import { type ChatDialect, openai, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
+import { isObj, money, obj, str } from "../util/json.ts";
+import { type ChatDialect, openai, openaiErrorBody, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
-import { isObj, money, obj, str } from "./wire.ts";
 
 /** Ticks in one US dollar. */
 const TICKS_PER_USD = 1e10;
@@ -35,6 +35,7 @@ const XAI_CHAT: ChatDialect = {
 /** The xAI provider. */
 export const xai: Provider = {
   id: "xai",
+  errorBody: openaiErrorBody,
   endpoint(pathname) {
     if (pathname.endsWith("/chat/completions")) return "chat.completions";
     if (pathname.endsWith("/responses")) return "responses";

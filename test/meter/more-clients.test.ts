@@ -43,7 +43,7 @@ function usage(fields: Record<string, number>) {
 
 describe("azure through AzureOpenAI", () => {
   const AZURE_EVENT = {
-    id: "azure:chatcmpl-BleatwEUn3D8iXsgXpDqeOPEMuW3j",
+    id: "azure:chatcmpl-BleatwEUn3D8iXsgXpDqeOPEMuW3j:apim-0f1e2d3c",
     provider: "azure",
     endpoint: "chat.completions",
     model: "gpt-4o-2024-08-06",
@@ -112,7 +112,7 @@ describe("groq through groq-sdk", () => {
     expect(text).toBe("Hello!");
     expect(await run.events()).toMatchObject([
       {
-        id: "groq:chatcmpl-7eb08824-2c5b-4c4d-9a1f-4c4b1c1e9d01",
+        id: "groq:chatcmpl-7eb08824-2c5b-4c4d-9a1f-4c4b1c1e9d01:req_01kh52ndshfr2azv0xe6tnv4fx",
         provider: "groq",
         endpoint: "chat.completions",
         model: "llama-3.3-70b-versatile",
@@ -139,7 +139,7 @@ describe("groq through groq-sdk", () => {
     expect(completion.choices[0]?.message.content).toBe("Hello!");
     expect(await run.events()).toMatchObject([
       {
-        id: "groq:chatcmpl-7eb08824-2c5b-4c4d-9a1f-4c4b1c1e9d01",
+        id: "groq:chatcmpl-7eb08824-2c5b-4c4d-9a1f-4c4b1c1e9d01:req_01kh52ndshfr2azv0xe6tnv4fx",
         stream: false,
         status: "completed",
         usage: usage({ inputTokens: 13, cacheReadTokens: 32, outputTokens: 662, reasoningTokens: 100 }),
@@ -150,7 +150,7 @@ describe("groq through groq-sdk", () => {
 
 describe("mistral through @mistralai/mistralai (a fetcher given one Request)", () => {
   const MISTRAL_EVENT = {
-    id: "mistral:5319bd0299614c679a0068a4f2c8ffd0",
+    id: "mistral:5319bd0299614c679a0068a4f2c8ffd0:mistral-req-1",
     provider: "mistral",
     endpoint: "chat.completions",
     model: "mistral-small-latest",
@@ -191,7 +191,7 @@ describe("mistral through @mistralai/mistralai (a fetcher given one Request)", (
 
 describe("deepseek through @ai-sdk/deepseek", () => {
   const expected = {
-    id: "deepseek:ds-chatcmpl-1",
+    id: "deepseek:ds-chatcmpl-1:ds-req-1",
     provider: "deepseek",
     endpoint: "chat.completions",
     model: "deepseek-chat",
@@ -236,7 +236,7 @@ describe("xai through @ai-sdk/xai (Responses)", () => {
     expect(generated.text).toBe("Hello!");
     expect(await run.events()).toMatchObject([
       {
-        id: "xai:resp_xai_1",
+        id: "xai:resp_xai_1:xai-req-1",
         provider: "xai",
         endpoint: "responses",
         model: "grok-4",

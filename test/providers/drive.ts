@@ -2,6 +2,7 @@
  * Drives a provider module directly, as the metering fetch does: request
  * facts, SSE event data strings fed one by one, and the usage read.
  */
+import { requestFacts } from "../../src/meter/request.ts";
 import type { Provider, Reading, RequestFacts } from "../../src/providers/types.ts";
 import type { Usage } from "../../src/usage.ts";
 
@@ -13,9 +14,8 @@ export function factsFor(
 ): { facts: RequestFacts; sent: string | undefined } {
   const endpoint = provider.endpoint(pathname);
   if (endpoint === undefined) throw new Error(`${provider.id} does not meter ${pathname}`);
-  const facts: RequestFacts = { endpoint, body, stream: body.stream === true, injectedUsage: false, pathname };
-  const sent = provider.prepare?.(facts, JSON.stringify(body));
-  return { facts, sent };
+  const { facts, rewritten } = requestFacts(provider, endpoint, pathname, body, JSON.stringify(body));
+  return { facts, sent: rewritten };
 }
 
 /** Feeds each event's data to a stream reader; returns the reading, which events were dropped, and `done` after each. */
