@@ -2,11 +2,10 @@
  * Options of `new Stoa()` and `stoa.fetch()`, resolved and checked early:
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
-import type { FetchLike, WaitUntil } from "./api/types.ts";
 import { StoaConfigError } from "./errors.ts";
 import { providerFor, type StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
-import { readEnv } from "./runtime.ts";
+import { type FetchLike, readEnv, type WaitUntil } from "./runtime.ts";
 
 /** The Stoa API's base URL when neither the option nor `STOA_BASE_URL` sets one. */
 export const DEFAULT_BASE_URL = "https://www.onstoa.com/api";

@@ -10,7 +10,7 @@ import {
   type PaymentSession,
   type PaymentSessionInput,
 } from "./api/payments.ts";
-import type { ApiClient, FetchLike } from "./api/types.ts";
+import type { ApiClient } from "./api/types.ts";
 import { getUsageSummary, type UsageSummary, type UsageSummaryOptions } from "./api/usage-summary.ts";
 import {
   checkFetchOptions,
@@ -23,15 +23,12 @@ import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
-import { readEnv } from "./runtime.ts";
+import { type FetchLike, globalFetch, readEnv } from "./runtime.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
 export interface WrappableClient<T> {
   withOptions(options: { fetch: FetchLike }): T;
 }
-
-/** The global fetch, looked up at call time and called without a `this`. */
-const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
 /**
  * The Stoa client.

@@ -3,7 +3,7 @@
  * `stoa-api.md` (headers, idempotency, the error envelope, what to retry).
  */
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../errors.ts";
-import { detectRuntime } from "../runtime.ts";
+import { detectRuntime, type FetchLike } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import {
   DEFAULT_RETRY_POLICY,
@@ -14,10 +14,10 @@ import {
   SYSTEM_CLOCK,
   withRetries,
 } from "./retry.ts";
-import type { ApiClient, ApiRequestOptions, FetchLike } from "./types.ts";
+import type { ApiClient, ApiRequestOptions } from "./types.ts";
 
 /** The contract version this client speaks, sent as `stoa-version`. */
-export const STOA_API_VERSION = "2026-11-01";
+export const STOA_API_VERSION = "2026-12-01";
 
 /** Default cap of one attempt. */
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -111,7 +111,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
 
   return {
-    async request<T>(method: "GET" | "POST", path: string, request: ApiRequestOptions = {}): Promise<T> {
+    async request(method: "GET" | "POST", path: string, request: ApiRequestOptions = {}): Promise<unknown> {
       const url = `${base}/${path.replace(/^\/+/, "")}`;
       const headers: Record<string, string> = {
         authorization: `Bearer ${apiKey}`,
@@ -135,12 +135,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }
         return { retryable: false };
       };
-      const result = await withRetries((timeoutMs) => attempt(url, init, timeoutMs, signal), classify, {
+      return withRetries((timeoutMs) => attempt(url, init, timeoutMs, signal), classify, {
         ...loop,
         attemptTimeoutMs: request.timeoutMs ?? defaultTimeoutMs,
         signal,
       });
-      return result as T;
     },
   };
 }

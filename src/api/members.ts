@@ -4,7 +4,8 @@
  * `POST /v1/members`.
  */
 import { SignJWT } from "jose";
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** The `aud` of a registration token. */
@@ -100,13 +101,13 @@ export async function registerMember(api: ApiClient, input: RegisterMemberInput)
   }
   const { registrationSecret, userId, email, name, avatarUrl } = input;
   const token = await registrationToken({ secret: registrationSecret, userId, email, name, avatarUrl });
-  const answer = await api.request<unknown>("POST", "/v1/members", {
+  const answer = await api.request("POST", "/v1/members", {
     body: { registrationToken: token },
     idempotencyKey: crypto.randomUUID(),
   });
-  const v = (typeof answer === "object" && answer !== null ? answer : {}) as Record<string, unknown>;
+  const v = record(answer);
   if (typeof v.membershipId !== "string" || typeof v.userId !== "string" || typeof v.created !== "boolean") {
-    throw new StoaAPIError("Stoa API answered with a body that is not a membership.", { status: 200 });
+    throw invalidResponse("a membership");
   }
   return { membershipId: v.membershipId, userId: v.userId, created: v.created };
 }

@@ -2,7 +2,8 @@
  * Payment sessions (`stoa-api.md`, "Payment sessions"): the return-URL rule,
  * checked before anything is sent, and the two calls over an `ApiClient`.
  */
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** Where a payment session stands. */
@@ -121,7 +122,7 @@ export async function createPaymentSession(
 
   const slot = Math.floor(now / PAYMENT_SESSION_KEY_WINDOW_MS);
   const idempotencyKey = `ps-${slot}-${await sha256Hex(`${slot}\n${JSON.stringify(body)}`)}`;
-  const session = await api.request<unknown>("POST", "/v1/payment-sessions", { body, idempotencyKey });
+  const session = await api.request("POST", "/v1/payment-sessions", { body, idempotencyKey });
   return readPaymentSession(session);
 }
 
@@ -141,7 +142,7 @@ export async function getPaymentSession(api: ApiClient, id: string): Promise<Pay
       "getPaymentSession() needs a payment session id (ps_…), e.g. the stoa_session_id query parameter.",
     );
   }
-  return readPaymentSession(await api.request<unknown>("GET", `/v1/payment-sessions/${encodeURIComponent(id)}`));
+  return readPaymentSession(await api.request("GET", `/v1/payment-sessions/${encodeURIComponent(id)}`));
 }
 
 function optionalString(field: string, value: unknown): string {
@@ -152,7 +153,7 @@ function optionalString(field: string, value: unknown): string {
 
 /** The session of a 2xx answer, with unknown fields dropped and an absent `checkoutUrl` read as `null`. */
 function readPaymentSession(value: unknown): PaymentSession {
-  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const v = record(value);
   const { id, userId, membershipId, status, returnUrl, expiresAt } = v;
   const checkoutUrl = v.checkoutUrl ?? null;
   if (
@@ -165,7 +166,7 @@ function readPaymentSession(value: unknown): PaymentSession {
     typeof returnUrl !== "string" ||
     typeof expiresAt !== "string"
   ) {
-    throw new StoaAPIError("Stoa API answered with a body that is not a payment session.", { status: 200 });
+    throw invalidResponse("a payment session");
   }
   return {
     id,

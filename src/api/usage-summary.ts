@@ -3,8 +3,9 @@
  * `GET /v1/members/{userId}/usage?from=…&to=…`, read into exact numbers,
  * a missing usage field as 0 and a missing cost as `null`.
  */
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** The window of a usage summary. Both default to Stoa's: the last 30 days. */
@@ -65,7 +66,7 @@ export async function getUsageSummary(
     if (value != null) query.set(name, rfc3339(name, value));
   }
   const search = query.toString() === "" ? "" : `?${query}`;
-  const answer = await api.request<unknown>("GET", `/v1/members/${encodeURIComponent(userId)}/usage${search}`);
+  const answer = await api.request("GET", `/v1/members/${encodeURIComponent(userId)}/usage${search}`);
   return readSummary(answer);
 }
 
@@ -123,10 +124,6 @@ function cost(value: unknown): number | null {
   return value;
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-function notSummary(): StoaAPIError {
-  return new StoaAPIError("Stoa API answered with a body that is not a usage summary.", { status: 200 });
+function notSummary() {
+  return invalidResponse("a usage summary");
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApiClient, STOA_API_VERSION } from "../../src/api/client.ts";
-import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
+import type { FetchLike } from "../../src/runtime.ts";
 import { VERSION } from "../../src/version.ts";
 import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
@@ -34,12 +34,12 @@ describe("createApiClient against the fake Stoa", () => {
     const { authorization, "stoa-version": version, "x-stoa-sdk": sdk, "content-type": type } = received?.headers ?? {};
     expect({ authorization, version, sdk, type, key: received?.headers["idempotency-key"] }).toEqual({
       authorization: "Bearer sk_test_stoa",
-      version: "2026-11-01",
+      version: STOA_API_VERSION,
       sdk: `stoa-ts/${VERSION} (${RUNTIME})`,
       type: "application/json",
       key: "batch-1",
     });
-    expect(STOA_API_VERSION).toBe("2026-11-01");
+    expect(STOA_API_VERSION).toBe("2026-12-01");
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
   });
 

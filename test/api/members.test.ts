@@ -6,9 +6,11 @@
  */
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { STOA_API_VERSION } from "../../src/api/client.ts";
 import { REGISTRATION_AUDIENCE, registerMember, registrationToken } from "../../src/api/members.ts";
-import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
+import type { FetchLike } from "../../src/runtime.ts";
+import { VERSION } from "../../src/version.ts";
 import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
 import {
@@ -30,8 +32,8 @@ async function postToken(runId: string, token: string, idempotencyKey = crypto.r
     method: "POST",
     headers: {
       authorization: `Bearer ${FAKE_STOA_API_KEY}`,
-      "stoa-version": "2026-11-01",
-      "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
+      "stoa-version": STOA_API_VERSION,
+      "x-stoa-sdk": `stoa-ts/${VERSION} (node)`,
       "content-type": "application/json",
       "idempotency-key": idempotencyKey,
     },
@@ -283,7 +285,7 @@ describe("registerMember", () => {
     const error = await caught(registerMember(api, { registrationSecret: SECRET, ...USER }));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
-      code: "api_error",
+      code: "invalid_response",
       message: "Stoa API answered with a body that is not a membership.",
     });
   });

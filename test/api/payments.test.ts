@@ -11,8 +11,8 @@ import {
   PAYMENT_SESSION_KEY_WINDOW_MS,
   type PaymentSession,
 } from "../../src/api/payments.ts";
-import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError } from "../../src/errors.ts";
+import type { FetchLike } from "../../src/runtime.ts";
 import { apiSetup, caught } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
 import { completePaymentSession, configureStoa, stoaMembers, stoaReceived } from "../support/stoa.ts";
@@ -261,7 +261,7 @@ describe("reading a session", () => {
       const error = await caught(createPaymentSession(api, { userId: "u", returnUrl: RETURN_URL }));
       expect(error).toBeInstanceOf(StoaAPIError);
       expect(error).toMatchObject({
-        code: "api_error",
+        code: "invalid_response",
         message: "Stoa API answered with a body that is not a payment session.",
       });
     }
