@@ -5,7 +5,7 @@
 import { StoaConfigError } from "./errors.ts";
 import { providerFor, type StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
-import { type FetchLike, readEnv, type WaitUntil } from "./runtime.ts";
+import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
 
 /** The Stoa API's base URL when neither the option nor `STOA_BASE_URL` sets one. */
 export const DEFAULT_BASE_URL = "https://www.onstoa.com/api";
@@ -72,41 +72,64 @@ export interface StoaFetchOptions {
   checkChargeability?: boolean;
 }
 
-/** Resolved client settings. */
+/**
+ * Resolved client settings: the one place where the key, the base URL and
+ * the default fetch are read and checked. The API client takes them as is.
+ */
 export interface ResolvedConfig {
+  /** A non-empty key of printable ASCII. */
   apiKey: string;
+  /** An absolute http(s) URL without trailing slashes. */
   baseUrl: string;
+  /** The injected fetch, else {@link globalFetch}. */
   fetch: FetchLike;
+  /** At most {@link MAX_RETRY_BUDGET_MS}. */
   retryBudgetMs: number;
 }
 
 /** The contract's cap on one operation's retries, waits and timeouts. */
 export const MAX_RETRY_BUDGET_MS = 25_000;
 
-/** Resolves `new Stoa()` options against the environment. */
+/**
+ * Resolves `new Stoa()` options against the environment.
+ *
+ * @throws {StoaConfigError} for a missing or malformed key (never echoed), a
+ * base URL that is not absolute http(s), or a non-positive retry budget.
+ */
 export function resolveConfig(options: StoaOptions): ResolvedConfig {
-  const apiKey = options.apiKey ?? readEnv("STOA_API_KEY");
-  if (apiKey === undefined || apiKey === "") {
+  const apiKey: unknown = options.apiKey ?? readEnv("STOA_API_KEY");
+  if (typeof apiKey !== "string" || apiKey === "") {
     throw new StoaConfigError(
       "No Stoa API key: pass `new Stoa({ apiKey })` (on Workers: `apiKey: env.STOA_API_KEY`) or set STOA_API_KEY in the environment.",
     );
   }
-  const baseUrl = options.baseUrl ?? readEnv("STOA_BASE_URL") ?? DEFAULT_BASE_URL;
-  let url: URL;
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new StoaConfigError(
+      "The Stoa API key has spaces or characters outside ASCII: check STOA_API_KEY for a stray newline or quote.",
+    );
+  }
+  const baseUrl: unknown = options.baseUrl ?? readEnv("STOA_BASE_URL") ?? DEFAULT_BASE_URL;
+  let url: URL | undefined;
   try {
-    url = new URL(baseUrl);
+    url = new URL(String(baseUrl));
   } catch {
-    throw new StoaConfigError(`baseUrl must be an absolute URL, like ${DEFAULT_BASE_URL}.`);
+    // reported below
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new StoaConfigError(`baseUrl must be an http(s) URL, like ${DEFAULT_BASE_URL}.`);
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    // the URL itself is not echoed: it may carry credentials
+    const got = url === undefined ? "a relative or malformed URL" : `an ${url.protocol} URL`;
+    throw new StoaConfigError(`baseUrl must be an absolute http(s) URL such as ${DEFAULT_BASE_URL}; got ${got}.`);
   }
-  const fetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const budget = options.retryBudgetMs ?? MAX_RETRY_BUDGET_MS;
   if (typeof budget !== "number" || !(budget > 0)) {
     throw new StoaConfigError("retryBudgetMs must be a positive number of milliseconds (at most 25 000).");
   }
-  return { apiKey, baseUrl: baseUrl.replace(/\/+$/, ""), fetch, retryBudgetMs: Math.min(budget, MAX_RETRY_BUDGET_MS) };
+  return {
+    apiKey,
+    baseUrl: String(baseUrl).replace(/\/+$/, ""),
+    fetch: options.fetch ?? globalFetch,
+    retryBudgetMs: Math.min(budget, MAX_RETRY_BUDGET_MS),
+  };
 }
 
 /** Checks `stoa.fetch()` options and returns the provider module. */

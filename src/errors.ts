@@ -110,8 +110,14 @@ export class StoaStreamError extends StoaError {
   }
 }
 
+/**
+ * The reasons a chargeability answer may give (`stoa-api.md`, "Chargeability"):
+ * the one list, which the gate reads answers against.
+ */
+export const CHARGE_REASONS = ["payment_required", "insufficient_balance", "member_suspended"] as const;
+
 /** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
-export type ChargeRequiredReason = "payment_required" | "insufficient_balance" | "member_suspended" | "unavailable";
+export type ChargeRequiredReason = (typeof CHARGE_REASONS)[number] | "unavailable";
 
 /** Response header that marks the synthetic 402 of a blocked call; its value is the reason. */
 export const CHARGE_REQUIRED_HEADER = "x-stoa-charge-required";

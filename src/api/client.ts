@@ -2,8 +2,8 @@
  * The Stoa API client: the one file that knows the wire contract of
  * `stoa-api.md` (headers, idempotency, the error envelope, what to retry).
  */
-import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../errors.ts";
-import { detectRuntime, type FetchLike } from "../runtime.ts";
+import { StoaAPIError, StoaConnectionError } from "../errors.ts";
+import { detectRuntime, type FetchLike, globalFetch } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import {
   DEFAULT_RETRY_POLICY,
@@ -24,11 +24,11 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Options of {@link createApiClient}. */
 export interface ApiClientOptions {
-  /** The Stoa API key (`STOA_API_KEY`). Never appears in an error or a log. */
+  /** The API key as `resolveConfig` resolved and checked it. Never appears in an error or a log. */
   apiKey: string;
-  /** The base URL (`STOA_BASE_URL`), e.g. `https://www.onstoa.com/api`. */
+  /** The base URL as `resolveConfig` resolved it: absolute, without trailing slashes. */
   baseUrl: string;
-  /** The `fetch` to call Stoa with, called without a `this`. Default: the global `fetch`. */
+  /** The `fetch` to call Stoa with, called without a `this`. Default: {@link globalFetch}. */
   fetch?: FetchLike | undefined;
   /** Default cap of one attempt, in ms (10 000). */
   timeoutMs?: number | undefined;
@@ -37,23 +37,13 @@ export interface ApiClientOptions {
 }
 
 /**
- * Creates the Stoa API client. A `POST` without `idempotencyKey` gets a
+ * Creates the Stoa API client over settings `resolveConfig` has checked
+ * (it checks nothing again). A `POST` without `idempotencyKey` gets a
  * random one, generated once per call and reused on each of its retries.
- *
- * @throws {StoaConfigError} when the key or the base URL is unusable.
  */
 export function createApiClient(options: ApiClientOptions): ApiClient {
-  const { apiKey } = options;
-  if (typeof apiKey !== "string" || apiKey === "") {
-    throw new StoaConfigError("Missing Stoa API key: pass `apiKey` or set STOA_API_KEY.");
-  }
-  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new StoaConfigError(
-      "The Stoa API key has spaces or characters outside ASCII: check STOA_API_KEY for a stray newline or quote.",
-    );
-  }
-  const base = parseBaseUrl(options.baseUrl);
-  const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const { apiKey, baseUrl: base } = options;
+  const fetchFn = options.fetch ?? globalFetch;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const loop = { ...DEFAULT_RETRY_POLICY, ...SYSTEM_CLOCK, ...options.retry };
   const sdk = `stoa-ts/${VERSION} (${detectRuntime()})`;
@@ -142,22 +132,6 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       });
     },
   };
-}
-
-/** The base URL without trailing slashes, so that joining never makes `//`. */
-function parseBaseUrl(baseUrl: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    // reported below
-  }
-  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
-    throw new StoaConfigError(
-      `The Stoa base URL must be an absolute http(s) URL such as https://www.onstoa.com/api; got ${JSON.stringify(String(baseUrl))}.`,
-    );
-  }
-  return String(baseUrl).replace(/\/+$/, "");
 }
 
 /** The typed error of a non-2xx answer, read from the error envelope when there is one. */

@@ -5,11 +5,13 @@
  */
 import { SignJWT } from "jose";
 import { StoaConfigError } from "../errors.ts";
-import { invalidResponse, record } from "./read.ts";
+import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** The `aud` of a registration token. */
 export const REGISTRATION_AUDIENCE = "stoa:member-registration";
+
+const MEMBER = "Registering a member";
 
 /** Lifetime of a registration token, in seconds (the contract allows at most 600). */
 export const REGISTRATION_TOKEN_TTL_SECONDS = 5 * 60;
@@ -71,8 +73,8 @@ export async function registrationToken(
     throw new StoaConfigError("Registering a member needs the user's email, a non-empty string.");
   }
   const payload: Record<string, string> = { email };
-  if (name != null) payload.name = optionalString("name", name);
-  if (avatarUrl != null) payload.picture = optionalString("avatarUrl", avatarUrl);
+  if (name != null) payload.name = optionalString(MEMBER, "name", name);
+  if (avatarUrl != null) payload.picture = optionalString(MEMBER, "avatarUrl", avatarUrl);
   const iat = Math.floor(now / 1000);
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256" })
@@ -110,10 +112,4 @@ export async function registerMember(api: ApiClient, input: RegisterMemberInput)
     throw invalidResponse("a membership");
   }
   return { membershipId: v.membershipId, userId: v.userId, created: v.created };
-}
-
-function optionalString(field: string, value: unknown): string {
-  if (typeof value !== "string")
-    throw new StoaConfigError(`Registering a member: ${field} must be a string when given.`);
-  return value;
 }

@@ -3,7 +3,7 @@
  * checked before anything is sent, and the two calls over an `ApiClient`.
  */
 import { StoaConfigError } from "../errors.ts";
-import { invalidResponse, record } from "./read.ts";
+import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** Where a payment session stands. */
@@ -116,8 +116,8 @@ export async function createPaymentSession(
   }
   checkReturnUrl(returnUrl);
   const body: Record<string, string> = { userId };
-  if (email != null) body.email = optionalString("email", email);
-  if (name != null) body.name = optionalString("name", name);
+  if (email != null) body.email = optionalString("createPaymentSession()", "email", email);
+  if (name != null) body.name = optionalString("createPaymentSession()", "name", name);
   body.returnUrl = returnUrl;
 
   const slot = Math.floor(now / PAYMENT_SESSION_KEY_WINDOW_MS);
@@ -143,12 +143,6 @@ export async function getPaymentSession(api: ApiClient, id: string): Promise<Pay
     );
   }
   return readPaymentSession(await api.request("GET", `/v1/payment-sessions/${encodeURIComponent(id)}`));
-}
-
-function optionalString(field: string, value: unknown): string {
-  if (typeof value !== "string")
-    throw new StoaConfigError(`createPaymentSession(): ${field} must be a string when given.`);
-  return value;
 }
 
 /** The session of a 2xx answer, with unknown fields dropped and an absent `checkoutUrl` read as `null`. */
