@@ -22,8 +22,10 @@ export interface StoaOptions {
    * Hears of everything that went wrong in the background: events that could
    * not be delivered (attached to the error), responses that could not be
    * metered exactly. Default: a one-line `console.error`, with no secrets.
+   * May be async: what it throws, or the promise it returns rejects with, is
+   * swallowed.
    */
-  onError?: (error: Error) => void;
+  onError?: (error: Error) => unknown;
   /**
    * The longest one Stoa API operation may take, retries, waits and timeouts
    * included. Default and maximum: 25 000 ms, so delivery fits in a Workers

@@ -55,10 +55,14 @@ export class Stoa {
     const config = resolveConfig(options);
     const hook = options.onError ?? logError;
     this.#onError = (error) => {
+      // a failing hook, sync or async, must not break the app or delivery
       try {
-        hook(error);
+        const returned: unknown = hook(error);
+        if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
+          (returned as PromiseLike<unknown>).then(undefined, () => {});
+        }
       } catch {
-        // a failing hook must not break the app or delivery
+        // swallowed: see above
       }
     };
     const api = createApiClient({

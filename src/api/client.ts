@@ -152,7 +152,7 @@ function apiError(response: Response, text: string, redact: (text: string) => st
   return new StoaAPIError(redact(`Stoa API answered ${response.status}${what}${why}`), {
     status: response.status,
     type,
-    code: code === undefined ? undefined : redact(code),
+    apiCode: code === undefined ? undefined : redact(code),
     requestId: response.headers.get("x-request-id") ?? undefined,
   });
 }

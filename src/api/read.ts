@@ -24,11 +24,11 @@ export function record(value: unknown): Record<string, unknown> {
 
 /**
  * The error of a 2xx answer that is not `what` (a payment session, a
- * membership, …): a `StoaAPIError` with the stable code `invalid_response`.
+ * membership, …): a `StoaAPIError` with the stable `apiCode` `invalid_response`.
  */
 export function invalidResponse(what: string): StoaAPIError {
   return new StoaAPIError(`Stoa API answered with a body that is not ${what}.`, {
     status: 200,
-    code: "invalid_response",
+    apiCode: "invalid_response",
   });
 }

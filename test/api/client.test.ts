@@ -48,8 +48,7 @@ describe("createApiClient against the fake Stoa", () => {
     const { api, clock } = apiSetup(runId);
     const error = await caught(api.request("GET", "/v1/nowhere"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 404, type: "not_found", code: "not_found" });
-    expect(error).not.toHaveProperty("apiCode");
+    expect(error).toMatchObject({ status: 404, type: "not_found", code: "api_error", apiCode: "not_found" });
     const received = await stoaReceived(runId);
     expect(received).toHaveLength(1);
     expect(received[0]?.headers).not.toHaveProperty("content-type");
@@ -77,7 +76,8 @@ describe("createApiClient against the fake Stoa", () => {
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
       name: "StoaAPIError",
-      code: "invalid_api_key",
+      code: "api_error",
+      apiCode: "invalid_api_key",
       status: 401,
       type: "authentication",
       requestId: `req_${runId}_1`,
@@ -118,7 +118,12 @@ describe("createApiClient against the fake Stoa", () => {
     const runId = newRunId("no400");
     const { api, clock } = apiSetup(runId);
     const error = await caught(api.request("POST", EVENTS, { body: { events: [] } }));
-    expect(error).toMatchObject({ status: 400, type: "invalid_request", code: "invalid_request" });
+    expect(error).toMatchObject({
+      status: 400,
+      type: "invalid_request",
+      code: "api_error",
+      apiCode: "invalid_request",
+    });
     expect(await stoaReceived(runId)).toHaveLength(1);
     expect(clock.waits).toEqual([]);
   });
@@ -128,7 +133,7 @@ describe("createApiClient against the fake Stoa", () => {
     await configureStoa(runId, { failures: [503, 503, 503, 503, 503] });
     const { api, clock } = apiSetup(runId, { budgetMs: 1000 });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] } }));
-    expect(error).toMatchObject({ status: 503, type: "server_error", code: "simulated_failure" });
+    expect(error).toMatchObject({ status: 503, type: "server_error", code: "api_error", apiCode: "simulated_failure" });
     expect(clock.waits).toEqual([250, 500]);
     expect(await stoaReceived(runId)).toHaveLength(3);
     expect(await stoaEvents(runId)).toEqual([]);
@@ -143,7 +148,12 @@ describe("createApiClient against the fake Stoa", () => {
     expect(again).toEqual(first);
     expect(first).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     const error = await caught(api.request("POST", EVENTS, { body: { events: [usageEvent()] }, idempotencyKey: "k1" }));
-    expect(error).toMatchObject({ status: 422, type: "invalid_request", code: "idempotency_key_reused" });
+    expect(error).toMatchObject({
+      status: 422,
+      type: "invalid_request",
+      code: "api_error",
+      apiCode: "idempotency_key_reused",
+    });
   });
 });
 
@@ -208,11 +218,17 @@ describe("createApiClient failures", () => {
     const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: html, budgetMs: 1000 });
     const error = await caught(api.request("GET", "/v1/x"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 502, type: undefined, code: "api_error", message: "Stoa API answered 502" });
+    expect(error).toMatchObject({
+      status: 502,
+      type: undefined,
+      code: "api_error",
+      apiCode: undefined,
+      message: "Stoa API answered 502",
+    });
     expect(responses.map((r) => r.bodyUsed)).toEqual([true, true, true]);
   });
 
-  it("takes code from the error envelope, and falls back to api_error when it has none", async () => {
+  it("keeps code api_error and takes apiCode from the error envelope, undefined when it has none", async () => {
     const bodies: unknown[] = [
       { error: { type: "invalid_request", code: "invalid_return_url", message: "returnUrl must be https." } },
       { error: { type: "invalid_request", message: "no code" } },
@@ -223,11 +239,12 @@ describe("createApiClient failures", () => {
     const { api } = apiSetup("", { baseUrl: "https://stoa.test/api", fetch: fake });
     const errors = [];
     for (let i = 0; i < 4; i++) errors.push(await caught(api.request("GET", "/v1/x")));
-    expect(errors.map((e) => [(e as StoaAPIError).code, (e as StoaAPIError).type, (e as Error).message])).toEqual([
+    expect(errors.map((e) => (e as StoaAPIError).code)).toEqual(["api_error", "api_error", "api_error", "api_error"]);
+    expect(errors.map((e) => [(e as StoaAPIError).apiCode, (e as StoaAPIError).type, (e as Error).message])).toEqual([
       ["invalid_return_url", "invalid_request", "Stoa API answered 400 invalid_return_url: returnUrl must be https."],
-      ["api_error", "invalid_request", "Stoa API answered 400: no code"],
-      ["api_error", "invalid_request", "Stoa API answered 400: empty code"],
-      ["api_error", undefined, "Stoa API answered 400"],
+      [undefined, "invalid_request", "Stoa API answered 400: no code"],
+      [undefined, "invalid_request", "Stoa API answered 400: empty code"],
+      [undefined, undefined, "Stoa API answered 400"],
     ]);
   });
 

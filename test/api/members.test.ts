@@ -285,7 +285,8 @@ describe("registerMember", () => {
     const error = await caught(registerMember(api, { registrationSecret: SECRET, ...USER }));
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
-      code: "invalid_response",
+      code: "api_error",
+      apiCode: "invalid_response",
       message: "Stoa API answered with a body that is not a membership.",
     });
   });
@@ -329,12 +330,12 @@ describe("the registration secret and the API key", () => {
       ),
     ];
     expect(errors.map((e) => [(e as Error).name, (e as { code?: string }).code])).toEqual([
-      ["StoaAPIError", "invalid_registration_token"],
+      ["StoaAPIError", "api_error"],
       ["StoaConnectionError", "connection_error"],
       ["StoaConnectionError", "connection_error"],
       ["StoaConfigError", "config_error"],
     ]);
-    expect(errors[0]).toMatchObject({ status: 401, type: "authentication" });
+    expect(errors[0]).toMatchObject({ status: 401, type: "authentication", apiCode: "invalid_registration_token" });
     expect(errors[2]).toBeInstanceOf(StoaConnectionError);
     // the key and the token were really sent, so their absence below means something
     const [sent] = await stoaReceived(runId);

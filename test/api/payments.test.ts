@@ -215,7 +215,7 @@ describe("getPaymentSession", () => {
     const { api, clock } = setup(runId);
     const error = await caught(getPaymentSession(api, "ps_x/../y?z"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 404, type: "not_found", code: "not_found" });
+    expect(error).toMatchObject({ status: 404, type: "not_found", code: "api_error", apiCode: "not_found" });
     expect((await stoaReceived(runId)).map((r) => [r.method, r.path])).toEqual([
       ["GET", "/v1/payment-sessions/ps_x%2F..%2Fy%3Fz"],
     ]);
@@ -261,7 +261,8 @@ describe("reading a session", () => {
       const error = await caught(createPaymentSession(api, { userId: "u", returnUrl: RETURN_URL }));
       expect(error).toBeInstanceOf(StoaAPIError);
       expect(error).toMatchObject({
-        code: "invalid_response",
+        code: "api_error",
+        apiCode: "invalid_response",
         message: "Stoa API answered with a body that is not a payment session.",
       });
     }

@@ -91,7 +91,8 @@ describe("stoa.getUsage", () => {
       const error = await caught(getUsageSummary(bad, "u"));
       expect(error).toBeInstanceOf(StoaAPIError);
       expect(error).toMatchObject({
-        code: "invalid_response",
+        code: "api_error",
+        apiCode: "invalid_response",
         message: "Stoa API answered with a body that is not a usage summary.",
       });
     }

@@ -278,7 +278,7 @@ describe("failures", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]?.events).toEqual(events);
     expect(errors[0]?.cause).toBeInstanceOf(StoaAPIError);
-    expect(errors[0]?.cause).toMatchObject({ status: 400, code: "simulated_failure" });
+    expect(errors[0]?.cause).toMatchObject({ status: 400, code: "api_error", apiCode: "simulated_failure" });
     expect(clock.waits).toEqual([]);
   });
 
