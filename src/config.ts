@@ -2,6 +2,7 @@
  * Options of `new Stoa()` and `stoa.fetch()`, resolved and checked early:
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
+import { checkUserId } from "./api/user-id.ts";
 import { StoaConfigError } from "./errors.ts";
 import { providerFor, type StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
@@ -62,7 +63,7 @@ export interface RegisterMemberOptions {
 export interface StoaFetchOptions {
   /** Which provider the client talks to. */
   provider: StoaProvider | `${StoaProvider}`;
-  /** The app's own id of the user to bill. */
+  /** The app's own id of the user to bill: 1 to 256 UTF-16 code units of well-formed text, not `.` or `..`. */
   userId: string;
   /** Keeps delivery alive after the response (Workers' `ctx.waitUntil`, Vercel's, Deno Deploy's). */
   waitUntil?: WaitUntil;
@@ -145,16 +146,7 @@ export function checkFetchOptions(options: StoaFetchOptions): Provider {
       `Unknown provider ${JSON.stringify(options.provider)}: use StoaProvider.OpenAI, StoaProvider.Anthropic or StoaProvider.OpenRouter.`,
     );
   }
-  if (
-    typeof options.userId !== "string" ||
-    options.userId === "" ||
-    options.userId === "." ||
-    options.userId === ".."
-  ) {
-    throw new StoaConfigError(
-      "stoa.fetch() needs a userId: the app's own id of the user to bill, a non-empty string (not '.' or '..').",
-    );
-  }
+  checkUserId(options.userId, "stoa.fetch()");
   if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
     throw new StoaConfigError("waitUntil must be a function, e.g. ctx.waitUntil.bind(ctx).");
   }

@@ -95,7 +95,8 @@ export class Stoa {
    * `fetch` option of the provider's SDK. Create one per request on Workers,
    * with that request's `waitUntil`.
    *
-   * @throws {StoaConfigError} for an unknown provider, a missing userId or bad metadata.
+   * @throws {StoaConfigError} for an unknown provider, bad metadata, or a userId not of the valid
+   * form (1 to 256 UTF-16 code units of well-formed text, not `.` or `..`), before anything is sent.
    */
   fetch(options: StoaFetchOptions): MeteredFetch {
     const provider = checkFetchOptions(options);
@@ -185,7 +186,7 @@ export class Stoa {
    * ```ts
    * const { usage, costUsd } = await stoa.getUsage(userId, { from: new Date(Date.now() - 7 * 864e5) });
    * ```
-   * @throws {StoaConfigError} for an empty `userId` or an invalid date. @throws {StoaAPIError} when Stoa refuses.
+   * @throws {StoaConfigError} for a `userId` not of the valid form or an invalid date. @throws {StoaAPIError} when Stoa refuses.
    */
   getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
     return getUsageSummary(this.#api, userId, options);

@@ -7,6 +7,7 @@ import { SignJWT } from "jose";
 import { StoaConfigError } from "../errors.ts";
 import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** The `aud` of a registration token. */
 export const REGISTRATION_AUDIENCE = "stoa:member-registration";
@@ -51,7 +52,7 @@ export interface Membership {
  * `jti` it has seen.
  *
  * @param now Milliseconds since the epoch (tests); default `Date.now()`.
- * @throws {StoaConfigError} for an empty secret, a missing `userId` or `email`, or a non-string `name`/`avatarUrl`.
+ * @throws {StoaConfigError} for an empty secret, a `userId` not of the valid form, a missing `email`, or a non-string `name`/`avatarUrl`.
  */
 export async function registrationToken(
   claims: RegistrationClaims & { secret: string },
@@ -66,9 +67,7 @@ export async function registrationToken(
       "Missing Stoa registration secret: pass `registrationSecret`, the value of STOA_REGISTRATION_SECRET (on Workers: `env.STOA_REGISTRATION_SECRET`).",
     );
   }
-  if (typeof userId !== "string" || userId === "") {
-    throw new StoaConfigError("Registering a member needs a userId: the app's own id of the user, a non-empty string.");
-  }
+  checkUserId(userId, MEMBER);
   if (typeof email !== "string" || email === "") {
     throw new StoaConfigError("Registering a member needs the user's email, a non-empty string.");
   }

@@ -5,6 +5,7 @@
 import { StoaConfigError } from "../errors.ts";
 import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** Where a payment session stands. */
 export type PaymentSessionStatus = "open" | "complete" | "expired" | "not_required";
@@ -96,7 +97,7 @@ function isLoopback(hostname: string): boolean {
  * per user and `returnUrl`) still returns the same open session.
  *
  * @param now Milliseconds since the epoch (tests); default `Date.now()`.
- * @throws {StoaConfigError} for a bad `returnUrl`, a missing `userId`, or a non-string `email`/`name`.
+ * @throws {StoaConfigError} for a bad `returnUrl`, a `userId` not of the valid form (`isValidUserId`), or a non-string `email`/`name`.
  * @throws {StoaAPIError} when Stoa refuses (`invalid_return_url`, …) or answers with something that is not a session.
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
@@ -109,11 +110,7 @@ export async function createPaymentSession(
     throw new StoaConfigError("createPaymentSession() needs { userId, returnUrl, email?, name? }.");
   }
   const { userId, email, name, returnUrl } = input;
-  if (typeof userId !== "string" || userId === "") {
-    throw new StoaConfigError(
-      "createPaymentSession() needs a userId: the app's own id of the user, a non-empty string.",
-    );
-  }
+  checkUserId(userId, "createPaymentSession()");
   checkReturnUrl(returnUrl);
   const body: Record<string, string> = { userId };
   if (email != null) body.email = optionalString("createPaymentSession()", "email", email);

@@ -7,6 +7,7 @@ import { StoaConfigError } from "../errors.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
 import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** The window of a usage summary. Both default to Stoa's: the last 30 days. */
 export interface UsageSummaryOptions {
@@ -48,7 +49,7 @@ const USAGE_FIELDS = Object.keys(emptyUsage()) as (keyof Usage)[];
 /**
  * Reads a member's usage over a window (default: the last 30 days).
  *
- * @throws {StoaConfigError} for an empty `userId` or a `from`/`to` that is not a valid date, before anything is sent.
+ * @throws {StoaConfigError} for a `userId` not of the valid form (`isValidUserId`) or a `from`/`to` that is not a valid date, before anything is sent.
  * @throws {StoaAPIError} when Stoa refuses or answers with something that is not a usage summary.
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
@@ -57,9 +58,7 @@ export async function getUsageSummary(
   userId: string,
   options: UsageSummaryOptions = {},
 ): Promise<UsageSummary> {
-  if (typeof userId !== "string" || userId === "" || userId === "." || userId === "..") {
-    throw new StoaConfigError("getUsage() needs a userId: the app's own id of the user, a non-empty string.");
-  }
+  checkUserId(userId, "getUsage()");
   const query = new URLSearchParams();
   for (const name of ["from", "to"] as const) {
     const value = options[name];
