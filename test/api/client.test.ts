@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { STOA_API_VERSION } from "../../src/api/client.ts";
+import { createApiClient, STOA_API_VERSION } from "../../src/api/client.ts";
 import { StoaAPIError, StoaConnectionError } from "../../src/errors.ts";
 import type { FetchLike } from "../../src/runtime.ts";
 import { VERSION } from "../../src/version.ts";
 import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
+import { fakeClock } from "../support/clock.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, stoaEvents, stoaReceived } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
@@ -112,6 +113,34 @@ describe("createApiClient against the fake Stoa", () => {
     await api.request("POST", EVENTS, { body: { events: [usageEvent()] } });
     expect(clock.waits).toEqual([2000]);
     expect(await stoaReceived(runId)).toHaveLength(2);
+  });
+
+  it("keeps backing off through a 3 s outage that answers retry-after: 0", async () => {
+    const clock = fakeClock(0.5);
+    let attempts = 0;
+    const outage: FetchLike = async () => {
+      attempts++;
+      clock.advance(1); // each attempt takes 1 ms
+      return clock.now() < 3000
+        ? Response.json(
+            { error: { type: "server_error", code: "unavailable", message: "down" } },
+            { status: 503, headers: { "retry-after": "0" } },
+          )
+        : Response.json({ accepted: 1, duplicates: 0, rejected: [] });
+    };
+    const api = createApiClient({
+      apiKey: "sk",
+      baseUrl: "https://stoa.test/api",
+      fetch: outage,
+      retry: { ...clock, budgetMs: 25_000 },
+    });
+    expect(await api.request("POST", EVENTS, { body: { events: [usageEvent()] } })).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [],
+    });
+    expect(clock.waits).toEqual([250, 500, 1000, 2000]);
+    expect(attempts).toBe(5);
   });
 
   it("does not retry a 400", async () => {
