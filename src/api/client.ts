@@ -5,6 +5,7 @@
 import { StoaAPIError, StoaConnectionError } from "../errors.ts";
 import { detectRuntime, type FetchLike, globalFetch } from "../runtime.ts";
 import { VERSION } from "../version.ts";
+import { createRedactor, type Redactor } from "./redact.ts";
 import {
   DEFAULT_RETRY_POLICY,
   isRetryableStatus,
@@ -47,7 +48,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const loop = { ...DEFAULT_RETRY_POLICY, ...SYSTEM_CLOCK, ...options.retry };
   const sdk = `stoa-ts/${VERSION} (${detectRuntime()})`;
-  const redact = (text: string) => text.split(apiKey).join("[redacted]");
+  const redact = createRedactor([apiKey]);
   const retryAfters = new WeakMap<StoaAPIError, number>();
 
   async function attempt(url: string, init: RequestInit, timeoutMs: number, signal: AbortSignal | undefined) {
@@ -64,7 +65,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     const unreachable = (cause: unknown) => {
       if (signal?.aborted) return signal.reason;
       const why = timedOut ? `did not answer within ${timeoutMs} ms` : "could not be reached";
-      return new StoaConnectionError(`Stoa API ${why} (${init.method} ${url}).`, { cause: scrub(cause, apiKey) });
+      return new StoaConnectionError(redact(`Stoa API ${why} (${init.method} ${url}).`), {
+        cause: redact.cause(cause),
+      });
     };
     try {
       let response: Response;
@@ -87,11 +90,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       }
       if (text === "") return undefined;
       try {
-        return JSON.parse(text) as unknown;
+        // every string of the answer, so that an echoed key cannot travel on (in a `rejected` entry, say)
+        return JSON.parse(text, (_key, value: unknown) => (typeof value === "string" ? redact(value) : value));
       } catch {
         throw new StoaAPIError(`Stoa API answered ${response.status} with a body that is not JSON.`, {
           status: response.status,
-          requestId: response.headers.get("x-request-id") ?? undefined,
+          requestId: redactOptional(response.headers.get("x-request-id"), redact),
         });
       }
     } finally {
@@ -134,8 +138,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   };
 }
 
-/** The typed error of a non-2xx answer, read from the error envelope when there is one. */
-function apiError(response: Response, text: string, redact: (text: string) => string): StoaAPIError {
+/** The typed error of a non-2xx answer, read from the error envelope when there is one; every string redacted. */
+function apiError(response: Response, text: string, redact: Redactor): StoaAPIError {
   let type: string | undefined;
   let code: string | undefined;
   let message: string | undefined;
@@ -151,43 +155,12 @@ function apiError(response: Response, text: string, redact: (text: string) => st
   const why = message === undefined ? "" : `: ${message}`;
   return new StoaAPIError(redact(`Stoa API answered ${response.status}${what}${why}`), {
     status: response.status,
-    type,
-    apiCode: code === undefined ? undefined : redact(code),
-    requestId: response.headers.get("x-request-id") ?? undefined,
+    type: redactOptional(type, redact),
+    apiCode: redactOptional(code, redact),
+    requestId: redactOptional(response.headers.get("x-request-id"), redact),
   });
 }
 
-/**
- * The cause to attach to a connection error. A `fetch` may put what it was
- * given in its message (an injected one, or a header validation error); when
- * anything in the cause's chain mentions the key, the chain is replaced by a
- * redacted copy of its top.
- */
-function scrub(cause: unknown, apiKey: string): unknown {
-  try {
-    if (!mentions(cause, apiKey, 0)) return cause;
-    const error = cause instanceof Error ? cause : undefined;
-    const copy = new Error(
-      String(error?.message ?? cause)
-        .split(apiKey)
-        .join("[redacted]"),
-    );
-    copy.name = error?.name ?? "Error";
-    copy.stack = `${copy.name}: ${copy.message}`;
-    return copy;
-  } catch {
-    return new Error("fetch failed (details withheld: they could not be checked for the API key)");
-  }
-}
-
-function mentions(value: unknown, apiKey: string, depth: number): boolean {
-  if (depth > 8 || value == null) return false;
-  if (typeof value !== "object") return String(value).includes(apiKey);
-  const error = value as { message?: unknown; stack?: unknown; cause?: unknown };
-  return (
-    String(error.message ?? "").includes(apiKey) ||
-    String(error.stack ?? "").includes(apiKey) ||
-    String(value).includes(apiKey) ||
-    mentions(error.cause, apiKey, depth + 1)
-  );
+function redactOptional(text: string | null | undefined, redact: Redactor): string | undefined {
+  return text == null ? undefined : redact(text);
 }
