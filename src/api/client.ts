@@ -88,15 +88,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         if (retryAfter !== undefined) retryAfters.set(error, retryAfter);
         throw error;
       }
-      if (text === "") return undefined;
+      // A 2xx means the call succeeded (for usage events: stored), whatever its
+      // body says; a body that is empty or not JSON reads as `undefined`, and
+      // the resource that asked decides whether it needed one.
       try {
         // every string of the answer, so that an echoed key cannot travel on (in a `rejected` entry, say)
-        return JSON.parse(text, (_key, value: unknown) => (typeof value === "string" ? redact(value) : value));
+        return text === ""
+          ? undefined
+          : JSON.parse(text, (_key, value: unknown) => (typeof value === "string" ? redact(value) : value));
       } catch {
-        throw new StoaAPIError(`Stoa API answered ${response.status} with a body that is not JSON.`, {
-          status: response.status,
-          requestId: redactOptional(response.headers.get("x-request-id"), redact),
-        });
+        return undefined;
       }
     } finally {
       clearTimeout(timer);

@@ -22,7 +22,9 @@ export interface ApiRequestOptions {
 export interface ApiClient {
   /**
    * Calls `method path` and returns the parsed JSON of a 2xx answer, not yet
-   * checked: the resource that asked reads it (an empty body is `undefined`).
+   * checked: the resource that asked reads it. A 2xx whose body is empty or
+   * not JSON is `undefined`, not an error: the call succeeded (a usage batch
+   * was stored); a resource that needs an answer refuses `undefined` itself.
    * Throws `StoaAPIError` for a non-2xx answer (after retries, when
    * retryable) and `StoaConnectionError` when the service cannot be reached
    * in the budget.

@@ -248,6 +248,17 @@ describe("reading a session", () => {
     expect(await getPaymentSession(withNull.api, "ps_1")).toEqual(session);
   });
 
+  it("refuses a 2xx answer that is empty or not JSON as invalid_response", async () => {
+    for (const text of ["", "not json"]) {
+      const { api } = setup("", async () => new Response(text, { status: 201 }));
+      expect(await caught(getPaymentSession(api, "ps_1"))).toMatchObject({
+        code: "api_error",
+        apiCode: "invalid_response",
+        message: "Stoa API answered with a body that is not a payment session.",
+      });
+    }
+  });
+
   it("refuses an answer that is not a session", async () => {
     for (const body of [
       {},
