@@ -2,11 +2,11 @@
  * Options of `new Stoa()` and `stoa.fetch()`, resolved and checked early:
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
-import type { FetchLike, WaitUntil } from "./api/types.ts";
+import { checkUserId } from "./api/user-id.ts";
 import { StoaConfigError } from "./errors.ts";
 import { providerFor, type StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
-import { readEnv } from "./runtime.ts";
+import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
 
 /** The Stoa API's base URL when neither the option nor `STOA_BASE_URL` sets one. */
 export const DEFAULT_BASE_URL = "https://www.onstoa.com/api";
@@ -23,8 +23,10 @@ export interface StoaOptions {
    * Hears of everything that went wrong in the background: events that could
    * not be delivered (attached to the error), responses that could not be
    * metered exactly. Default: a one-line `console.error`, with no secrets.
+   * May be async: what it throws, or the promise it returns rejects with, is
+   * swallowed.
    */
-  onError?: (error: Error) => void;
+  onError?: (error: Error) => unknown;
   /**
    * The longest one Stoa API operation may take, retries, waits and timeouts
    * included. Default and maximum: 25 000 ms, so delivery fits in a Workers
@@ -61,7 +63,7 @@ export interface RegisterMemberOptions {
 export interface StoaFetchOptions {
   /** Which provider the client talks to. */
   provider: StoaProvider | `${StoaProvider}`;
-  /** The app's own id of the user to bill. */
+  /** The app's own id of the user to bill: 1 to 256 UTF-16 code units of well-formed text, not `.` or `..`. */
   userId: string;
   /** Keeps delivery alive after the response (Workers' `ctx.waitUntil`, Vercel's, Deno Deploy's). */
   waitUntil?: WaitUntil;
@@ -73,41 +75,64 @@ export interface StoaFetchOptions {
   checkChargeability?: boolean;
 }
 
-/** Resolved client settings. */
+/**
+ * Resolved client settings: the one place where the key, the base URL and
+ * the default fetch are read and checked. The API client takes them as is.
+ */
 export interface ResolvedConfig {
+  /** A non-empty key of printable ASCII. */
   apiKey: string;
+  /** An absolute http(s) URL without trailing slashes. */
   baseUrl: string;
+  /** The injected fetch, else {@link globalFetch}. */
   fetch: FetchLike;
+  /** At most {@link MAX_RETRY_BUDGET_MS}. */
   retryBudgetMs: number;
 }
 
 /** The contract's cap on one operation's retries, waits and timeouts. */
 export const MAX_RETRY_BUDGET_MS = 25_000;
 
-/** Resolves `new Stoa()` options against the environment. */
+/**
+ * Resolves `new Stoa()` options against the environment.
+ *
+ * @throws {StoaConfigError} for a missing or malformed key (never echoed), a
+ * base URL that is not absolute http(s), or a non-positive retry budget.
+ */
 export function resolveConfig(options: StoaOptions): ResolvedConfig {
-  const apiKey = options.apiKey ?? readEnv("STOA_API_KEY");
-  if (apiKey === undefined || apiKey === "") {
+  const apiKey: unknown = options.apiKey ?? readEnv("STOA_API_KEY");
+  if (typeof apiKey !== "string" || apiKey === "") {
     throw new StoaConfigError(
       "No Stoa API key: pass `new Stoa({ apiKey })` (on Workers: `apiKey: env.STOA_API_KEY`) or set STOA_API_KEY in the environment.",
     );
   }
-  const baseUrl = options.baseUrl ?? readEnv("STOA_BASE_URL") ?? DEFAULT_BASE_URL;
-  let url: URL;
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new StoaConfigError(
+      "The Stoa API key has spaces or characters outside ASCII: check STOA_API_KEY for a stray newline or quote.",
+    );
+  }
+  const baseUrl: unknown = options.baseUrl ?? readEnv("STOA_BASE_URL") ?? DEFAULT_BASE_URL;
+  let url: URL | undefined;
   try {
-    url = new URL(baseUrl);
+    url = new URL(String(baseUrl));
   } catch {
-    throw new StoaConfigError(`baseUrl must be an absolute URL, like ${DEFAULT_BASE_URL}.`);
+    // reported below
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new StoaConfigError(`baseUrl must be an http(s) URL, like ${DEFAULT_BASE_URL}.`);
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    // the URL itself is not echoed: it may carry credentials
+    const got = url === undefined ? "a relative or malformed URL" : `an ${url.protocol} URL`;
+    throw new StoaConfigError(`baseUrl must be an absolute http(s) URL such as ${DEFAULT_BASE_URL}; got ${got}.`);
   }
-  const fetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const budget = options.retryBudgetMs ?? MAX_RETRY_BUDGET_MS;
   if (typeof budget !== "number" || !(budget > 0)) {
     throw new StoaConfigError("retryBudgetMs must be a positive number of milliseconds (at most 25 000).");
   }
-  return { apiKey, baseUrl: baseUrl.replace(/\/+$/, ""), fetch, retryBudgetMs: Math.min(budget, MAX_RETRY_BUDGET_MS) };
+  return {
+    apiKey,
+    baseUrl: String(baseUrl).replace(/\/+$/, ""),
+    fetch: options.fetch ?? globalFetch,
+    retryBudgetMs: Math.min(budget, MAX_RETRY_BUDGET_MS),
+  };
 }
 
 /** Checks `stoa.fetch()` options and returns the provider module. */
@@ -121,16 +146,7 @@ export function checkFetchOptions(options: StoaFetchOptions): Provider {
       `Unknown provider ${JSON.stringify(options.provider)}: use StoaProvider.OpenAI, StoaProvider.Anthropic or StoaProvider.OpenRouter.`,
     );
   }
-  if (
-    typeof options.userId !== "string" ||
-    options.userId === "" ||
-    options.userId === "." ||
-    options.userId === ".."
-  ) {
-    throw new StoaConfigError(
-      "stoa.fetch() needs a userId: the app's own id of the user to bill, a non-empty string (not '.' or '..').",
-    );
-  }
+  checkUserId(options.userId, "stoa.fetch()");
   if (options.waitUntil !== undefined && typeof options.waitUntil !== "function") {
     throw new StoaConfigError("waitUntil must be a function, e.g. ctx.waitUntil.bind(ctx).");
   }

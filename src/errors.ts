@@ -1,15 +1,15 @@
 /**
- * The error classes of `@onstoa/sdk`. Every error is a `StoaError` with a
- * stable string `code`: the package's own codes below, or, on a
- * `StoaAPIError`, the code the Stoa API answered with.
+ * The error classes of `@onstoa/sdk`. Every error is a `StoaError` whose
+ * `code` is one of the package's own codes, a literal per class, so a
+ * `switch (error.code)` is exhaustive. The Stoa API's own error code travels
+ * apart, as `StoaAPIError.apiCode`.
  */
 import { readChargeMarker } from "./charge-marker.ts";
 import type { UsageEvent } from "./usage.ts";
 
 /**
- * The `code` of a `StoaError`: one of the package's own codes, or the Stoa
- * API's error code (`invalid_api_key`, `invalid_return_url`,
- * `idempotency_key_reused`, …) carried by a `StoaAPIError`.
+ * The `code` of a `StoaError`: the package's own codes, one per class. The
+ * Stoa API's code (`invalid_api_key`, …) is `StoaAPIError.apiCode`.
  */
 export type StoaErrorCode =
   | "config_error"
@@ -18,12 +18,28 @@ export type StoaErrorCode =
   | "delivery_error"
   | "stream_error"
   | "charge_required"
-  | "store_full"
-  | (string & {});
+  | "store_full";
 
-/** Base class of every error raised by `@onstoa/sdk`. */
+/**
+ * Base class of every error raised by `@onstoa/sdk`; each subclass declares
+ * its own literal `code`.
+ *
+ * @example
+ * ```ts
+ * function describe(error: StoaError): string {
+ *   switch (error.code) {
+ *     case "config_error": return "fix the configuration";
+ *     case "api_error": return `Stoa said ${(error as StoaAPIError).apiCode}`;
+ *     case "connection_error": return "Stoa unreachable";
+ *     case "delivery_error": return "events not stored";
+ *     case "stream_error": return "metered by estimate";
+ *     case "charge_required": return "send the user to pay";
+ *   }
+ * }
+ * ```
+ */
 export class StoaError extends Error {
-  /** A stable machine-readable code. */
+  /** A stable machine-readable code, one per class. */
   readonly code: StoaErrorCode;
 
   constructor(message: string, code: StoaErrorCode, options?: { cause?: unknown }) {
@@ -44,34 +60,44 @@ export class StoaConfigError extends StoaError {
 }
 
 /**
- * The Stoa API answered with an error (`{"error":{"type","code","message"}}`).
- * `code` is the envelope's code, e.g. `invalid_api_key`, `invalid_request`,
- * `invalid_return_url`, `invalid_registration_token`,
- * `idempotency_key_reused`; `api_error` when the answer carried none (a
- * proxy's HTML page, a 2xx body that is not JSON).
+ * The Stoa API answered with an error (`{"error":{"type","code","message"}}`),
+ * or with a 2xx body that is not what the contract says. `code` is always
+ * `api_error`; the API's own code is `apiCode`.
  */
 export class StoaAPIError extends StoaError {
+  override readonly code = "api_error" as const;
   /** HTTP status. */
   readonly status: number;
   /** The contract's error type: `invalid_request`, `authentication`, `not_found`, `rate_limited`, `server_error`. */
   readonly type: string | undefined;
+  /**
+   * The error envelope's code: `invalid_api_key`, `invalid_request`,
+   * `invalid_return_url`, `invalid_registration_token`,
+   * `idempotency_key_reused`, …; `invalid_response` (the SDK's, never sent by
+   * the API) for a 2xx answer that is not what the contract says; `undefined`
+   * when the answer carried none (a proxy's HTML page).
+   */
+  readonly apiCode: string | undefined;
   /** The `x-request-id` of the Stoa response, when present. */
   readonly requestId: string | undefined;
 
   constructor(
     message: string,
-    init: { status: number; type?: string | undefined; code?: string | undefined; requestId?: string | undefined },
+    init: { status: number; type?: string | undefined; apiCode?: string | undefined; requestId?: string | undefined },
   ) {
-    super(message, init.code === undefined || init.code === "" ? "api_error" : init.code);
+    super(message, "api_error");
     this.name = "StoaAPIError";
     this.status = init.status;
     this.type = init.type;
+    this.apiCode = init.apiCode === "" ? undefined : init.apiCode;
     this.requestId = init.requestId;
   }
 }
 
 /** The Stoa API could not be reached, or did not answer in time. */
 export class StoaConnectionError extends StoaError {
+  override readonly code = "connection_error" as const;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, "connection_error", options);
     this.name = "StoaConnectionError";
@@ -84,6 +110,7 @@ export class StoaConnectionError extends StoaError {
  * silently lost; hand them to your own store or re-send them later.
  */
 export class StoaDeliveryError extends StoaError {
+  override readonly code = "delivery_error" as const;
   /** The events that were not stored. */
   readonly events: UsageEvent[];
   /** Per-event rejection reasons, when the API rejected them. */
@@ -106,16 +133,24 @@ export class StoaDeliveryError extends StoaError {
  * missing). The app's call is unaffected; an estimated event is still sent.
  */
 export class StoaStreamError extends StoaError {
+  override readonly code = "stream_error" as const;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, "stream_error", options);
     this.name = "StoaStreamError";
   }
 }
 
-/** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
-export type ChargeRequiredReason = "payment_required" | "insufficient_balance" | "member_suspended" | "unavailable";
+/**
+ * The reasons a chargeability answer may give (`stoa-api.md`, "Chargeability"):
+ * the one list, which the gate reads answers against.
+ */
+export const CHARGE_REASONS = ["payment_required", "insufficient_balance", "member_suspended"] as const;
 
-const REASONS: readonly string[] = ["payment_required", "insufficient_balance", "member_suspended", "unavailable"];
+/** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
+export type ChargeRequiredReason = (typeof CHARGE_REASONS)[number] | "unavailable";
+
+const REASONS: readonly string[] = [...CHARGE_REASONS, "unavailable"];
 
 /**
  * The user cannot be charged, so the provider was not called. Start a

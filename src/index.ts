@@ -10,7 +10,6 @@
  */
 export type { Membership } from "./api/members.ts";
 export type { PaymentSession, PaymentSessionInput, PaymentSessionStatus } from "./api/payments.ts";
-export type { FetchLike, WaitUntil } from "./api/types.ts";
 export type { ModelUsage, UsageSummary, UsageSummaryOptions } from "./api/usage-summary.ts";
 export type { RegisterMemberOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
 export {
@@ -26,6 +25,7 @@ export {
 } from "./errors.ts";
 export type { MeteredFetch } from "./meter/fetch.ts";
 export { StoaProvider } from "./providers/index.ts";
+export type { FetchLike, WaitUntil } from "./runtime.ts";
 export { Stoa, type WrappableClient } from "./stoa.ts";
 export type { Usage, UsageEvent, UsageEventStatus } from "./usage.ts";
 export { VERSION } from "./version.ts";

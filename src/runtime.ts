@@ -1,7 +1,20 @@
 /**
- * What runtime we are on, and its environment variables, read without
- * importing anything runtime-specific.
+ * The ground floor of the runtime: what runtime we are on, its environment
+ * variables, and the shapes of `fetch` and `waitUntil` the package accepts,
+ * without importing anything runtime-specific.
  */
+
+/** The `fetch` signature this package accepts and hands out. */
+export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/** A `waitUntil` as Workers, Vercel and Deno Deploy hand it out. */
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+/**
+ * The default `fetch`: the global one, looked up at call time (so a test or
+ * polyfill installed later is seen) and called without a `this`.
+ */
+export const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
 /** The runtime names used in the `x-stoa-sdk` header. */
 export type RuntimeName = "workerd" | "edge-runtime" | "deno" | "bun" | "node" | "browser" | "unknown";

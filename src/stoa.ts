@@ -10,7 +10,7 @@ import {
   type PaymentSession,
   type PaymentSessionInput,
 } from "./api/payments.ts";
-import type { ApiClient, FetchLike } from "./api/types.ts";
+import type { ApiClient } from "./api/types.ts";
 import { getUsageSummary, type UsageSummary, type UsageSummaryOptions } from "./api/usage-summary.ts";
 import {
   checkFetchOptions,
@@ -23,15 +23,12 @@ import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
-import { readEnv } from "./runtime.ts";
+import { type FetchLike, globalFetch, readEnv } from "./runtime.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
 export interface WrappableClient<T> {
   withOptions(options: { fetch: FetchLike }): T;
 }
-
-/** The global fetch, looked up at call time and called without a `this`. */
-const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
 
 /**
  * The Stoa client.
@@ -58,10 +55,14 @@ export class Stoa {
     const config = resolveConfig(options);
     const hook = options.onError ?? logError;
     this.#onError = (error) => {
+      // a failing hook, sync or async, must not break the app or delivery
       try {
-        hook(error);
+        const returned: unknown = hook(error);
+        if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
+          (returned as PromiseLike<unknown>).then(undefined, () => {});
+        }
       } catch {
-        // a failing hook must not break the app or delivery
+        // swallowed: see above
       }
     };
     const api = createApiClient({
@@ -94,7 +95,8 @@ export class Stoa {
    * `fetch` option of the provider's SDK. Create one per request on Workers,
    * with that request's `waitUntil`.
    *
-   * @throws {StoaConfigError} for an unknown provider, a missing userId or bad metadata.
+   * @throws {StoaConfigError} for an unknown provider, bad metadata, or a userId not of the valid
+   * form (1 to 256 UTF-16 code units of well-formed text, not `.` or `..`), before anything is sent.
    */
   fetch(options: StoaFetchOptions): MeteredFetch {
     const provider = checkFetchOptions(options);
@@ -184,7 +186,7 @@ export class Stoa {
    * ```ts
    * const { usage, costUsd } = await stoa.getUsage(userId, { from: new Date(Date.now() - 7 * 864e5) });
    * ```
-   * @throws {StoaConfigError} for an empty `userId` or an invalid date. @throws {StoaAPIError} when Stoa refuses.
+   * @throws {StoaConfigError} for a `userId` not of the valid form or an invalid date. @throws {StoaAPIError} when Stoa refuses.
    */
   getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
     return getUsageSummary(this.#api, userId, options);

@@ -2,9 +2,10 @@
  * The Stoa API client: the one file that knows the wire contract of
  * `stoa-api.md` (headers, idempotency, the error envelope, what to retry).
  */
-import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../errors.ts";
-import { detectRuntime } from "../runtime.ts";
+import { StoaAPIError, StoaConnectionError } from "../errors.ts";
+import { detectRuntime, type FetchLike, globalFetch } from "../runtime.ts";
 import { VERSION } from "../version.ts";
+import { createRedactor, type Redactor } from "./redact.ts";
 import {
   DEFAULT_RETRY_POLICY,
   isRetryableStatus,
@@ -14,21 +15,21 @@ import {
   SYSTEM_CLOCK,
   withRetries,
 } from "./retry.ts";
-import type { ApiClient, ApiRequestOptions, FetchLike } from "./types.ts";
+import type { ApiClient, ApiRequestOptions } from "./types.ts";
 
 /** The contract version this client speaks, sent as `stoa-version`. */
-export const STOA_API_VERSION = "2026-11-01";
+export const STOA_API_VERSION = "2026-12-01";
 
 /** Default cap of one attempt. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Options of {@link createApiClient}. */
 export interface ApiClientOptions {
-  /** The Stoa API key (`STOA_API_KEY`). Never appears in an error or a log. */
+  /** The API key as `resolveConfig` resolved and checked it. Never appears in an error or a log. */
   apiKey: string;
-  /** The base URL (`STOA_BASE_URL`), e.g. `https://www.onstoa.com/api`. */
+  /** The base URL as `resolveConfig` resolved it: absolute, without trailing slashes. */
   baseUrl: string;
-  /** The `fetch` to call Stoa with, called without a `this`. Default: the global `fetch`. */
+  /** The `fetch` to call Stoa with, called without a `this`. Default: {@link globalFetch}. */
   fetch?: FetchLike | undefined;
   /** Default cap of one attempt, in ms (10 000). */
   timeoutMs?: number | undefined;
@@ -37,27 +38,17 @@ export interface ApiClientOptions {
 }
 
 /**
- * Creates the Stoa API client. A `POST` without `idempotencyKey` gets a
+ * Creates the Stoa API client over settings `resolveConfig` has checked
+ * (it checks nothing again). A `POST` without `idempotencyKey` gets a
  * random one, generated once per call and reused on each of its retries.
- *
- * @throws {StoaConfigError} when the key or the base URL is unusable.
  */
 export function createApiClient(options: ApiClientOptions): ApiClient {
-  const { apiKey } = options;
-  if (typeof apiKey !== "string" || apiKey === "") {
-    throw new StoaConfigError("Missing Stoa API key: pass `apiKey` or set STOA_API_KEY.");
-  }
-  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
-    throw new StoaConfigError(
-      "The Stoa API key has spaces or characters outside ASCII: check STOA_API_KEY for a stray newline or quote.",
-    );
-  }
-  const base = parseBaseUrl(options.baseUrl);
-  const fetchFn: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const { apiKey, baseUrl: base } = options;
+  const fetchFn = options.fetch ?? globalFetch;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const loop = { ...DEFAULT_RETRY_POLICY, ...SYSTEM_CLOCK, ...options.retry };
   const sdk = `stoa-ts/${VERSION} (${detectRuntime()})`;
-  const redact = (text: string) => text.split(apiKey).join("[redacted]");
+  const redact = createRedactor([apiKey]);
   const retryAfters = new WeakMap<StoaAPIError, number>();
 
   async function attempt(url: string, init: RequestInit, timeoutMs: number, signal: AbortSignal | undefined) {
@@ -74,7 +65,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     const unreachable = (cause: unknown) => {
       if (signal?.aborted) return signal.reason;
       const why = timedOut ? `did not answer within ${timeoutMs} ms` : "could not be reached";
-      return new StoaConnectionError(`Stoa API ${why} (${init.method} ${url}).`, { cause: scrub(cause, apiKey) });
+      return new StoaConnectionError(redact(`Stoa API ${why} (${init.method} ${url}).`), {
+        cause: redact.cause(cause),
+      });
     };
     try {
       let response: Response;
@@ -95,14 +88,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         if (retryAfter !== undefined) retryAfters.set(error, retryAfter);
         throw error;
       }
-      if (text === "") return undefined;
+      // A 2xx means the call succeeded (for usage events: stored), whatever its
+      // body says; a body that is empty or not JSON reads as `undefined`, and
+      // the resource that asked decides whether it needed one.
       try {
-        return JSON.parse(text) as unknown;
+        // every string of the answer, so that an echoed key cannot travel on (in a `rejected` entry, say)
+        return text === ""
+          ? undefined
+          : JSON.parse(text, (_key, value: unknown) => (typeof value === "string" ? redact(value) : value));
       } catch {
-        throw new StoaAPIError(`Stoa API answered ${response.status} with a body that is not JSON.`, {
-          status: response.status,
-          requestId: response.headers.get("x-request-id") ?? undefined,
-        });
+        return undefined;
       }
     } finally {
       clearTimeout(timer);
@@ -111,7 +106,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
 
   return {
-    async request<T>(method: "GET" | "POST", path: string, request: ApiRequestOptions = {}): Promise<T> {
+    async request(method: "GET" | "POST", path: string, request: ApiRequestOptions = {}): Promise<unknown> {
       const url = `${base}/${path.replace(/^\/+/, "")}`;
       const headers: Record<string, string> = {
         authorization: `Bearer ${apiKey}`,
@@ -135,34 +130,17 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }
         return { retryable: false };
       };
-      const result = await withRetries((timeoutMs) => attempt(url, init, timeoutMs, signal), classify, {
+      return withRetries((timeoutMs) => attempt(url, init, timeoutMs, signal), classify, {
         ...loop,
         attemptTimeoutMs: request.timeoutMs ?? defaultTimeoutMs,
         signal,
       });
-      return result as T;
     },
   };
 }
 
-/** The base URL without trailing slashes, so that joining never makes `//`. */
-function parseBaseUrl(baseUrl: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    // reported below
-  }
-  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
-    throw new StoaConfigError(
-      `The Stoa base URL must be an absolute http(s) URL such as https://www.onstoa.com/api; got ${JSON.stringify(String(baseUrl))}.`,
-    );
-  }
-  return String(baseUrl).replace(/\/+$/, "");
-}
-
-/** The typed error of a non-2xx answer, read from the error envelope when there is one. */
-function apiError(response: Response, text: string, redact: (text: string) => string): StoaAPIError {
+/** The typed error of a non-2xx answer, read from the error envelope when there is one; every string redacted. */
+function apiError(response: Response, text: string, redact: Redactor): StoaAPIError {
   let type: string | undefined;
   let code: string | undefined;
   let message: string | undefined;
@@ -178,43 +156,12 @@ function apiError(response: Response, text: string, redact: (text: string) => st
   const why = message === undefined ? "" : `: ${message}`;
   return new StoaAPIError(redact(`Stoa API answered ${response.status}${what}${why}`), {
     status: response.status,
-    type,
-    code: code === undefined ? undefined : redact(code),
-    requestId: response.headers.get("x-request-id") ?? undefined,
+    type: redactOptional(type, redact),
+    apiCode: redactOptional(code, redact),
+    requestId: redactOptional(response.headers.get("x-request-id"), redact),
   });
 }
 
-/**
- * The cause to attach to a connection error. A `fetch` may put what it was
- * given in its message (an injected one, or a header validation error); when
- * anything in the cause's chain mentions the key, the chain is replaced by a
- * redacted copy of its top.
- */
-function scrub(cause: unknown, apiKey: string): unknown {
-  try {
-    if (!mentions(cause, apiKey, 0)) return cause;
-    const error = cause instanceof Error ? cause : undefined;
-    const copy = new Error(
-      String(error?.message ?? cause)
-        .split(apiKey)
-        .join("[redacted]"),
-    );
-    copy.name = error?.name ?? "Error";
-    copy.stack = `${copy.name}: ${copy.message}`;
-    return copy;
-  } catch {
-    return new Error("fetch failed (details withheld: they could not be checked for the API key)");
-  }
-}
-
-function mentions(value: unknown, apiKey: string, depth: number): boolean {
-  if (depth > 8 || value == null) return false;
-  if (typeof value !== "object") return String(value).includes(apiKey);
-  const error = value as { message?: unknown; stack?: unknown; cause?: unknown };
-  return (
-    String(error.message ?? "").includes(apiKey) ||
-    String(error.stack ?? "").includes(apiKey) ||
-    String(value).includes(apiKey) ||
-    mentions(error.cause, apiKey, depth + 1)
-  );
+function redactOptional(text: string | null | undefined, redact: Redactor): string | undefined {
+  return text == null ? undefined : redact(text);
 }

@@ -4,11 +4,15 @@
  * `POST /v1/members`.
  */
 import { SignJWT } from "jose";
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
+import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** The `aud` of a registration token. */
 export const REGISTRATION_AUDIENCE = "stoa:member-registration";
+
+const MEMBER = "Registering a member";
 
 /** Lifetime of a registration token, in seconds (the contract allows at most 600). */
 export const REGISTRATION_TOKEN_TTL_SECONDS = 5 * 60;
@@ -48,7 +52,7 @@ export interface Membership {
  * `jti` it has seen.
  *
  * @param now Milliseconds since the epoch (tests); default `Date.now()`.
- * @throws {StoaConfigError} for an empty secret, a missing `userId` or `email`, or a non-string `name`/`avatarUrl`.
+ * @throws {StoaConfigError} for an empty secret, a `userId` not of the valid form, a missing `email`, or a non-string `name`/`avatarUrl`.
  */
 export async function registrationToken(
   claims: RegistrationClaims & { secret: string },
@@ -63,15 +67,13 @@ export async function registrationToken(
       "Missing Stoa registration secret: pass `registrationSecret`, the value of STOA_REGISTRATION_SECRET (on Workers: `env.STOA_REGISTRATION_SECRET`).",
     );
   }
-  if (typeof userId !== "string" || userId === "") {
-    throw new StoaConfigError("Registering a member needs a userId: the app's own id of the user, a non-empty string.");
-  }
+  checkUserId(userId, MEMBER);
   if (typeof email !== "string" || email === "") {
     throw new StoaConfigError("Registering a member needs the user's email, a non-empty string.");
   }
   const payload: Record<string, string> = { email };
-  if (name != null) payload.name = optionalString("name", name);
-  if (avatarUrl != null) payload.picture = optionalString("avatarUrl", avatarUrl);
+  if (name != null) payload.name = optionalString(MEMBER, "name", name);
+  if (avatarUrl != null) payload.picture = optionalString(MEMBER, "avatarUrl", avatarUrl);
   const iat = Math.floor(now / 1000);
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256" })
@@ -100,19 +102,13 @@ export async function registerMember(api: ApiClient, input: RegisterMemberInput)
   }
   const { registrationSecret, userId, email, name, avatarUrl } = input;
   const token = await registrationToken({ secret: registrationSecret, userId, email, name, avatarUrl });
-  const answer = await api.request<unknown>("POST", "/v1/members", {
+  const answer = await api.request("POST", "/v1/members", {
     body: { registrationToken: token },
     idempotencyKey: crypto.randomUUID(),
   });
-  const v = (typeof answer === "object" && answer !== null ? answer : {}) as Record<string, unknown>;
+  const v = record(answer);
   if (typeof v.membershipId !== "string" || typeof v.userId !== "string" || typeof v.created !== "boolean") {
-    throw new StoaAPIError("Stoa API answered with a body that is not a membership.", { status: 200 });
+    throw invalidResponse("a membership");
   }
   return { membershipId: v.membershipId, userId: v.userId, created: v.created };
-}
-
-function optionalString(field: string, value: unknown): string {
-  if (typeof value !== "string")
-    throw new StoaConfigError(`Registering a member: ${field} must be a string when given.`);
-  return value;
 }

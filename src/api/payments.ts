@@ -2,8 +2,10 @@
  * Payment sessions (`stoa-api.md`, "Payment sessions"): the return-URL rule,
  * checked before anything is sent, and the two calls over an `ApiClient`.
  */
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
+import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** Where a payment session stands. */
 export type PaymentSessionStatus = "open" | "complete" | "expired" | "not_required";
@@ -95,7 +97,7 @@ function isLoopback(hostname: string): boolean {
  * per user and `returnUrl`) still returns the same open session.
  *
  * @param now Milliseconds since the epoch (tests); default `Date.now()`.
- * @throws {StoaConfigError} for a bad `returnUrl`, a missing `userId`, or a non-string `email`/`name`.
+ * @throws {StoaConfigError} for a bad `returnUrl`, a `userId` not of the valid form (`isValidUserId`), or a non-string `email`/`name`.
  * @throws {StoaAPIError} when Stoa refuses (`invalid_return_url`, …) or answers with something that is not a session.
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
@@ -108,20 +110,16 @@ export async function createPaymentSession(
     throw new StoaConfigError("createPaymentSession() needs { userId, returnUrl, email?, name? }.");
   }
   const { userId, email, name, returnUrl } = input;
-  if (typeof userId !== "string" || userId === "") {
-    throw new StoaConfigError(
-      "createPaymentSession() needs a userId: the app's own id of the user, a non-empty string.",
-    );
-  }
+  checkUserId(userId, "createPaymentSession()");
   checkReturnUrl(returnUrl);
   const body: Record<string, string> = { userId };
-  if (email != null) body.email = optionalString("email", email);
-  if (name != null) body.name = optionalString("name", name);
+  if (email != null) body.email = optionalString("createPaymentSession()", "email", email);
+  if (name != null) body.name = optionalString("createPaymentSession()", "name", name);
   body.returnUrl = returnUrl;
 
   const slot = Math.floor(now / PAYMENT_SESSION_KEY_WINDOW_MS);
   const idempotencyKey = `ps-${slot}-${await sha256Hex(`${slot}\n${JSON.stringify(body)}`)}`;
-  const session = await api.request<unknown>("POST", "/v1/payment-sessions", { body, idempotencyKey });
+  const session = await api.request("POST", "/v1/payment-sessions", { body, idempotencyKey });
   return readPaymentSession(session);
 }
 
@@ -141,18 +139,12 @@ export async function getPaymentSession(api: ApiClient, id: string): Promise<Pay
       "getPaymentSession() needs a payment session id (ps_…), e.g. the stoa_session_id query parameter.",
     );
   }
-  return readPaymentSession(await api.request<unknown>("GET", `/v1/payment-sessions/${encodeURIComponent(id)}`));
-}
-
-function optionalString(field: string, value: unknown): string {
-  if (typeof value !== "string")
-    throw new StoaConfigError(`createPaymentSession(): ${field} must be a string when given.`);
-  return value;
+  return readPaymentSession(await api.request("GET", `/v1/payment-sessions/${encodeURIComponent(id)}`));
 }
 
 /** The session of a 2xx answer, with unknown fields dropped and an absent `checkoutUrl` read as `null`. */
 function readPaymentSession(value: unknown): PaymentSession {
-  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const v = record(value);
   const { id, userId, membershipId, status, returnUrl, expiresAt } = v;
   const checkoutUrl = v.checkoutUrl ?? null;
   if (
@@ -165,7 +157,7 @@ function readPaymentSession(value: unknown): PaymentSession {
     typeof returnUrl !== "string" ||
     typeof expiresAt !== "string"
   ) {
-    throw new StoaAPIError("Stoa API answered with a body that is not a payment session.", { status: 200 });
+    throw invalidResponse("a payment session");
   }
   return {
     id,

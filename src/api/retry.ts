@@ -77,14 +77,19 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The wait before attempt `attempt + 1`: the server's `retry-after` if it sent one, else backoff; capped. */
+/**
+ * The wait before attempt `attempt + 1`: the larger of the server's
+ * `retry-after` and the backoff (as stripe-node does), capped at
+ * `maxDelayMs`. A `retry-after: 0` (or any small value) never turns the
+ * backoff off, so a server that says "now" cannot draw a retry storm.
+ */
 export function retryDelay(
   attempt: number,
   retryAfterMs: number | undefined,
   policy: RetryPolicy,
   random: () => number,
 ): number {
-  return Math.min(retryAfterMs ?? backoffDelay(attempt, policy, random), policy.maxDelayMs);
+  return Math.min(Math.max(retryAfterMs ?? 0, backoffDelay(attempt, policy, random)), policy.maxDelayMs);
 }
 
 /** What the loop should do with a failed attempt. */

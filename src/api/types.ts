@@ -1,13 +1,8 @@
 /**
  * The shape of the Stoa API client that the rest of the SDK talks through.
- * One implementation (`client.ts`) knows the wire contract.
+ * One implementation (`client.ts`) knows the wire contract; each resource
+ * file (`payments.ts`, `members.ts`, …) reads its own answer.
  */
-
-/** A `waitUntil` as Workers, Vercel and Deno Deploy hand it out. */
-export type WaitUntil = (promise: Promise<unknown>) => void;
-
-/** The `fetch` signature this package accepts and hands out. */
-export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
 /** Options of one Stoa API call. */
 export interface ApiRequestOptions {
@@ -26,9 +21,13 @@ export interface ApiRequestOptions {
 /** The Stoa API client. */
 export interface ApiClient {
   /**
-   * Calls `method path` and returns the parsed JSON of a 2xx answer. Throws
-   * `StoaAPIError` for a non-2xx answer (after retries, when retryable) and
-   * `StoaConnectionError` when the service cannot be reached in the budget.
+   * Calls `method path` and returns the parsed JSON of a 2xx answer, not yet
+   * checked: the resource that asked reads it. A 2xx whose body is empty or
+   * not JSON is `undefined`, not an error: the call succeeded (a usage batch
+   * was stored); a resource that needs an answer refuses `undefined` itself.
+   * Throws `StoaAPIError` for a non-2xx answer (after retries, when
+   * retryable) and `StoaConnectionError` when the service cannot be reached
+   * in the budget.
    */
-  request<T>(method: "GET" | "POST", path: string, options?: ApiRequestOptions): Promise<T>;
+  request(method: "GET" | "POST", path: string, options?: ApiRequestOptions): Promise<unknown>;
 }

@@ -3,9 +3,11 @@
  * `GET /v1/members/{userId}/usage?from=…&to=…`, read into exact numbers,
  * a missing usage field as 0 and a missing cost as `null`.
  */
-import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import { StoaConfigError } from "../errors.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** The window of a usage summary. Both default to Stoa's: the last 30 days. */
 export interface UsageSummaryOptions {
@@ -47,7 +49,7 @@ const USAGE_FIELDS = Object.keys(emptyUsage()) as (keyof Usage)[];
 /**
  * Reads a member's usage over a window (default: the last 30 days).
  *
- * @throws {StoaConfigError} for an empty `userId` or a `from`/`to` that is not a valid date, before anything is sent.
+ * @throws {StoaConfigError} for a `userId` not of the valid form (`isValidUserId`) or a `from`/`to` that is not a valid date, before anything is sent.
  * @throws {StoaAPIError} when Stoa refuses or answers with something that is not a usage summary.
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
@@ -56,16 +58,14 @@ export async function getUsageSummary(
   userId: string,
   options: UsageSummaryOptions = {},
 ): Promise<UsageSummary> {
-  if (typeof userId !== "string" || userId === "" || userId === "." || userId === "..") {
-    throw new StoaConfigError("getUsage() needs a userId: the app's own id of the user, a non-empty string.");
-  }
+  checkUserId(userId, "getUsage()");
   const query = new URLSearchParams();
   for (const name of ["from", "to"] as const) {
     const value = options[name];
     if (value != null) query.set(name, rfc3339(name, value));
   }
   const search = query.toString() === "" ? "" : `?${query}`;
-  const answer = await api.request<unknown>("GET", `/v1/members/${encodeURIComponent(userId)}/usage${search}`);
+  const answer = await api.request("GET", `/v1/members/${encodeURIComponent(userId)}/usage${search}`);
   return readSummary(answer);
 }
 
@@ -123,10 +123,6 @@ function cost(value: unknown): number | null {
   return value;
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-function notSummary(): StoaAPIError {
-  return new StoaAPIError("Stoa API answered with a body that is not a usage summary.", { status: 200 });
+function notSummary() {
+  return invalidResponse("a usage summary");
 }

@@ -4,8 +4,9 @@
  * batch never mixes I/O of two Workers requests. Delivery never throws into
  * the caller: what cannot be stored goes to `onError`, with the events.
  */
-import type { ApiClient, WaitUntil } from "../api/types.ts";
+import type { ApiClient } from "../api/types.ts";
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
+import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
 import { ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, packBatches, utf8Length } from "./batch.ts";
 import { vercelRequestContext } from "./wait-until.ts";

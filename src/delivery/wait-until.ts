@@ -2,7 +2,7 @@
  * Finding a `waitUntil` when the app passed none: Vercel's request context,
  * which Vercel Functions and Edge put on a global symbol.
  */
-import type { WaitUntil } from "../api/types.ts";
+import type { WaitUntil } from "../runtime.ts";
 
 const VERCEL_CONTEXT = Symbol.for("@vercel/request-context");
 

@@ -64,10 +64,10 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     const started = generation;
     let answer: Answer;
     try {
-      answer = await options.api.request<Answer>("GET", `/v1/members/${encodeURIComponent(userId)}/chargeability`, {
+      answer = (await options.api.request("GET", `/v1/members/${encodeURIComponent(userId)}/chargeability`, {
         retry: false,
         timeoutMs,
-      });
+      })) as Answer;
     } catch (error) {
       options.onError(
         new StoaConnectionError(

@@ -20,10 +20,10 @@
  * ```
  */
 import type { Context, MiddlewareHandler } from "hono";
-import type { WaitUntil } from "../api/types.ts";
 import type { StoaFetchOptions, StoaOptions } from "../config.ts";
 import { StoaConfigError } from "../errors.ts";
 import type { MeteredFetch } from "../meter/fetch.ts";
+import type { WaitUntil } from "../runtime.ts";
 import { Stoa } from "../stoa.ts";
 
 export { type ChargeRequiredOptions, chargeRequired } from "./charge-required.ts";

@@ -2,10 +2,10 @@
  * The metering fetch: match the call, prepare it, forward it, and watch the
  * response the app reads. One usage event per billed provider response.
  */
-import type { FetchLike, WaitUntil } from "../api/types.ts";
 import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { JsonRead, Provider, Reading } from "../providers/types.ts";
+import type { FetchLike, WaitUntil } from "../runtime.ts";
 import { collectBody } from "../streams/collected-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";

@@ -6,9 +6,11 @@
  */
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { STOA_API_VERSION } from "../../src/api/client.ts";
 import { REGISTRATION_AUDIENCE, registerMember, registrationToken } from "../../src/api/members.ts";
-import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError } from "../../src/errors.ts";
+import type { FetchLike } from "../../src/runtime.ts";
+import { VERSION } from "../../src/version.ts";
 import { apiSetup, CLOSED, caught, renderings } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
 import {
@@ -30,8 +32,8 @@ async function postToken(runId: string, token: string, idempotencyKey = crypto.r
     method: "POST",
     headers: {
       authorization: `Bearer ${FAKE_STOA_API_KEY}`,
-      "stoa-version": "2026-11-01",
-      "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
+      "stoa-version": STOA_API_VERSION,
+      "x-stoa-sdk": `stoa-ts/${VERSION} (node)`,
       "content-type": "application/json",
       "idempotency-key": idempotencyKey,
     },
@@ -284,6 +286,7 @@ describe("registerMember", () => {
     expect(error).toBeInstanceOf(StoaAPIError);
     expect(error).toMatchObject({
       code: "api_error",
+      apiCode: "invalid_response",
       message: "Stoa API answered with a body that is not a membership.",
     });
   });
@@ -327,12 +330,12 @@ describe("the registration secret and the API key", () => {
       ),
     ];
     expect(errors.map((e) => [(e as Error).name, (e as { code?: string }).code])).toEqual([
-      ["StoaAPIError", "invalid_registration_token"],
+      ["StoaAPIError", "api_error"],
       ["StoaConnectionError", "connection_error"],
       ["StoaConnectionError", "connection_error"],
       ["StoaConfigError", "config_error"],
     ]);
-    expect(errors[0]).toMatchObject({ status: 401, type: "authentication" });
+    expect(errors[0]).toMatchObject({ status: 401, type: "authentication", apiCode: "invalid_registration_token" });
     expect(errors[2]).toBeInstanceOf(StoaConnectionError);
     // the key and the token were really sent, so their absence below means something
     const [sent] = await stoaReceived(runId);

@@ -11,8 +11,8 @@ import {
   PAYMENT_SESSION_KEY_WINDOW_MS,
   type PaymentSession,
 } from "../../src/api/payments.ts";
-import type { FetchLike } from "../../src/api/types.ts";
 import { StoaAPIError, StoaConfigError } from "../../src/errors.ts";
+import type { FetchLike } from "../../src/runtime.ts";
 import { apiSetup, caught } from "../support/api.ts";
 import { newRunId } from "../support/provider.ts";
 import { completePaymentSession, configureStoa, stoaMembers, stoaReceived } from "../support/stoa.ts";
@@ -215,7 +215,7 @@ describe("getPaymentSession", () => {
     const { api, clock } = setup(runId);
     const error = await caught(getPaymentSession(api, "ps_x/../y?z"));
     expect(error).toBeInstanceOf(StoaAPIError);
-    expect(error).toMatchObject({ status: 404, type: "not_found", code: "not_found" });
+    expect(error).toMatchObject({ status: 404, type: "not_found", code: "api_error", apiCode: "not_found" });
     expect((await stoaReceived(runId)).map((r) => [r.method, r.path])).toEqual([
       ["GET", "/v1/payment-sessions/ps_x%2F..%2Fy%3Fz"],
     ]);
@@ -248,6 +248,17 @@ describe("reading a session", () => {
     expect(await getPaymentSession(withNull.api, "ps_1")).toEqual(session);
   });
 
+  it("refuses a 2xx answer that is empty or not JSON as invalid_response", async () => {
+    for (const text of ["", "not json"]) {
+      const { api } = setup("", async () => new Response(text, { status: 201 }));
+      expect(await caught(getPaymentSession(api, "ps_1"))).toMatchObject({
+        code: "api_error",
+        apiCode: "invalid_response",
+        message: "Stoa API answered with a body that is not a payment session.",
+      });
+    }
+  });
+
   it("refuses an answer that is not a session", async () => {
     for (const body of [
       {},
@@ -262,6 +273,7 @@ describe("reading a session", () => {
       expect(error).toBeInstanceOf(StoaAPIError);
       expect(error).toMatchObject({
         code: "api_error",
+        apiCode: "invalid_response",
         message: "Stoa API answered with a body that is not a payment session.",
       });
     }

@@ -63,9 +63,11 @@ describe("parseRetryAfter", () => {
 });
 
 describe("retryDelay", () => {
-  it("uses retry-after instead of the backoff", () => {
+  it("waits the larger of retry-after and the backoff", () => {
     expect(retryDelay(0, 3000, policy, () => 0.5)).toBe(3000);
-    expect(retryDelay(5, 0, policy, () => 0.5)).toBe(0);
+    expect(retryDelay(5, 0, policy, () => 0.5)).toBe(5000);
+    expect(retryDelay(0, 0, policy, () => 0.5)).toBe(250);
+    expect(retryDelay(3, 1000, policy, () => 0.5)).toBe(2000);
   });
   it("caps retry-after at 10 s", () => {
     expect(retryDelay(0, 60_000, policy, () => 0.5)).toBe(10_000);

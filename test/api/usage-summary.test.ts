@@ -5,10 +5,10 @@
  */
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import type { FetchLike } from "../../src/api/types.ts";
 import { getUsageSummary } from "../../src/api/usage-summary.ts";
 import { StoaAPIError, StoaConfigError } from "../../src/errors.ts";
 import { Stoa, StoaProvider } from "../../src/index.ts";
+import type { FetchLike } from "../../src/runtime.ts";
 import { apiSetup, caught } from "../support/api.ts";
 import { meterRun, OPENAI_CHAT_USAGE, PROVIDER_KEY } from "../support/meter.ts";
 import { newRunId } from "../support/provider.ts";
@@ -88,7 +88,13 @@ describe("stoa.getUsage", () => {
       { ...sparse, byModel: [{}] },
     ]) {
       const { api: bad } = apiSetup("", { fetch: answering(body), baseUrl: "https://stoa.test/api" });
-      expect(await caught(getUsageSummary(bad, "u"))).toBeInstanceOf(StoaAPIError);
+      const error = await caught(getUsageSummary(bad, "u"));
+      expect(error).toBeInstanceOf(StoaAPIError);
+      expect(error).toMatchObject({
+        code: "api_error",
+        apiCode: "invalid_response",
+        message: "Stoa API answered with a body that is not a usage summary.",
+      });
     }
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { createApiClient } from "../../src/api/client.ts";
-import type { WaitUntil } from "../../src/api/types.ts";
 import { ENVELOPE_BYTES, MAX_BATCH_BYTES } from "../../src/delivery/batch.ts";
 import { createOutbox } from "../../src/delivery/outbox.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError, StoaDeliveryError } from "../../src/errors.ts";
+import type { WaitUntil } from "../../src/runtime.ts";
 import type { UsageEvent } from "../../src/usage.ts";
 import { fakeClock } from "../support/clock.ts";
 import { newRunId } from "../support/provider.ts";
@@ -278,7 +278,7 @@ describe("failures", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]?.events).toEqual(events);
     expect(errors[0]?.cause).toBeInstanceOf(StoaAPIError);
-    expect(errors[0]?.cause).toMatchObject({ status: 400, code: "simulated_failure" });
+    expect(errors[0]?.cause).toMatchObject({ status: 400, code: "api_error", apiCode: "simulated_failure" });
     expect(clock.waits).toEqual([]);
   });
 

@@ -94,7 +94,7 @@ describe("registerMember's secret", () => {
     const error = (await stoa
       .registerMember({ userId: "u", email: "u@example.com", registrationSecret: wrong })
       .catch((e: unknown) => e)) as Error;
-    expect(error).toMatchObject({ status: 401, code: "invalid_registration_token" });
+    expect(error).toMatchObject({ status: 401, code: "api_error", apiCode: "invalid_registration_token" });
     expect(`${error.message} ${error.stack} ${String(error.cause)}`).not.toContain(wrong);
   });
 });

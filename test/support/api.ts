@@ -4,7 +4,8 @@
  * what a call threw.
  */
 import { createApiClient } from "../../src/api/client.ts";
-import type { ApiClient, FetchLike } from "../../src/api/types.ts";
+import type { ApiClient } from "../../src/api/types.ts";
+import type { FetchLike } from "../../src/runtime.ts";
 import { type FakeClock, fakeClock } from "./clock.ts";
 import { FAKE_STOA_API_KEY, stoaBase } from "./stoa.ts";
 
