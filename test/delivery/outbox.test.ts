@@ -15,6 +15,7 @@ const CLOSED = "http://127.0.0.1:1/api";
 
 interface Setup {
   baseUrl?: string;
+  fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
   apiKey?: string;
   budgetMs?: number;
   maxBatch?: number;
@@ -27,6 +28,7 @@ function setup(runId: string, options: Setup = {}) {
   const api = createApiClient({
     apiKey: options.apiKey ?? FAKE_STOA_API_KEY,
     baseUrl: options.baseUrl ?? stoaBase(runId),
+    fetch: options.fetch,
     retry: { ...clock, budgetMs: options.budgetMs ?? 25_000 },
   });
   const errors: StoaDeliveryError[] = [];
@@ -280,6 +282,24 @@ describe("failures", () => {
     expect(errors[0]?.cause).toBeInstanceOf(StoaAPIError);
     expect(errors[0]?.cause).toMatchObject({ status: 400, code: "simulated_failure" });
     expect(clock.waits).toEqual([]);
+  });
+
+  it("takes any 2xx as stored, even with a body that is not JSON", async () => {
+    const runId = newRunId("o2xxtext");
+    // the fake stores the events; a proxy in front of it then answers 200 with plain text
+    const { outbox, errors } = setup(runId, {
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        await response.body?.cancel();
+        return new Response("OK", { status: 200, headers: { "content-type": "text/plain" } });
+      },
+    });
+    const events = usageEvents(39);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual(ids(events));
+    expect(await stoaReceived(runId)).toHaveLength(1);
+    expect(errors).toEqual([]);
   });
 
   it("hands an event too large for any body to onError without sending it", async () => {
