@@ -1,16 +1,9 @@
 /**
  * Cutting a list of usage events into request bodies that the contract
  * accepts: at most `maxCount` events and `maxBytes` of UTF-8 JSON each.
+ * The limits themselves are the contract's, in `api/usage-events.ts`.
  */
-
-/** At most this many events in one `POST /v1/usage/events` (the contract's limit). */
-export const MAX_BATCH_EVENTS = 500;
-
-/** At most this many bytes in one request body (the contract's limit, 1 MiB). */
-export const MAX_BATCH_BYTES = 1024 * 1024;
-
-/** The bytes `{"events":[` and `]}` add around the events. */
-export const ENVELOPE_BYTES = 13;
+import { ENVELOPE_BYTES } from "../api/usage-events.ts";
 
 /** The length of `text` once encoded as UTF-8, without encoding it. */
 export function utf8Length(text: string): number {

@@ -1,14 +1,27 @@
 /**
  * The outbox: usage events wait for the end of the current task, then go to
- * `POST /v1/usage/events` in batches. One lane per `waitUntil`, so that a
- * batch never mixes I/O of two Workers requests. Delivery never throws into
- * the caller: what cannot be stored goes to `onError`, with the events.
+ * `POST /v1/usage/events` in batches. Bounded: it holds at most `maxEvents`
+ * events and runs at most `maxConcurrent` deliveries; events added while a
+ * delivery is under way (retrying, say, while Stoa is down) wait for it and
+ * go together in the next batch, instead of each task starting its own.
+ * One lane per `waitUntil`, so a batch never mixes the I/O of two Workers
+ * requests and each request's `waitUntil` keeps its own events alive. Never
+ * throws into the caller: what cannot be stored goes to `onError`, with the
+ * events.
  */
 import type { ApiClient } from "../api/types.ts";
+import {
+  ENVELOPE_BYTES,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_EVENTS,
+  MAX_EVENT_BYTES,
+  postUsageEvents,
+  type Rejection,
+} from "../api/usage-events.ts";
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
-import { ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, packBatches, utf8Length } from "./batch.ts";
+import { packBatches, utf8Length } from "./batch.ts";
 import { vercelRequestContext } from "./wait-until.ts";
 
 /** Options of {@link createOutbox}. */
@@ -20,38 +33,53 @@ export interface OutboxOptions {
    * `StoaConfigError` once per `waitUntil` that throws when handed a
    * delivery. Whatever it throws is swallowed.
    */
-  onError: (error: StoaDeliveryError | StoaConfigError) => void;
+  onError: (error: Error) => void;
   /** Events per request, 1–500 (default 500). */
   maxBatch?: number | undefined;
   /** Bytes per request body, up to 1 MiB (default 1 MiB). */
   maxBatchBytes?: number | undefined;
+  /** Events held at once, queued or being delivered (default 10 000); more go to `onError` at once. */
+  maxEvents?: number | undefined;
+  /** Deliveries in flight at once (default 4). */
+  maxConcurrent?: number | undefined;
 }
 
 /** Queues usage events and delivers them in the background. */
 export interface Outbox {
   /**
    * Queues `event`; synchronous, cheap, never throws. With a `waitUntil`
-   * (else Vercel's request context, if any), the promise of its delivery is
-   * handed to it at once. Pass a function per request, such as
-   * `(p) => ctx.waitUntil(p)`: lanes are keyed by the function itself.
+   * (else Vercel's request context, if any), a promise is handed to it at
+   * once that resolves when that lane's events are stored or handed to
+   * `onError`. Pass a function per request, such as `(p) => ctx.waitUntil(p)`:
+   * lanes are keyed by the function itself. Over `maxEvents`, the event goes
+   * to `onError` (a `StoaDeliveryError` carrying it) instead.
    */
   add(event: UsageEvent, waitUntil?: WaitUntil): void;
   /** Sends what is queued and resolves once every event added so far is stored or handed to `onError`. Never rejects. */
   flush(): Promise<void>;
+  /** Events held now: queued or being delivered. */
+  readonly held: number;
 }
 
-/** Events queued for one `waitUntil` (or none) and the promise of their delivery. */
+/** The events of one `waitUntil` (or none). */
 interface Lane {
   waitUntil: WaitUntil | undefined;
-  events: UsageEvent[];
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Events waiting for a batch. */
+  pending: UsageEvent[];
+  /** Events of this lane not yet stored or reported. */
+  unsettled: number;
+  /** Resolves the promise handed to `waitUntil` (and awaited by `flush`). */
   settle: (() => void) | undefined;
+  done: Promise<void> | undefined;
+  /** The zero-delay timer that ends the task's batching. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for a delivery slot. */
+  queued: boolean;
+  /** Deliveries of this lane in flight. */
+  sending: number;
   /** Whether `onError` was told that this lane's `waitUntil` throws. */
   warned: boolean;
 }
-
-/** One entry of a 200 answer's `rejected`. */
-type Rejection = { id: string; code: string; message: string };
 
 /**
  * Creates an outbox. Events added in one task (one turn of the event loop,
@@ -63,6 +91,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const { api, onError } = options;
   const maxBatch = options.maxBatch ?? MAX_BATCH_EVENTS;
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
+  const maxEvents = options.maxEvents ?? 10_000;
+  const maxConcurrent = options.maxConcurrent ?? 4;
   if (typeof onError !== "function") {
     throw new StoaConfigError("createOutbox needs an `onError` function: it receives the events that were not stored.");
   }
@@ -74,16 +104,36 @@ export function createOutbox(options: OutboxOptions): Outbox {
       `maxBatchBytes must be an integer up to ${MAX_BATCH_BYTES} (1 MiB); got ${maxBatchBytes}.`,
     );
   }
+  if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) {
+    throw new StoaConfigError(`maxEvents must be a positive integer; got ${maxEvents}.`);
+  }
+  if (!Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1) {
+    throw new StoaConfigError(`maxConcurrent must be a positive integer; got ${maxConcurrent}.`);
+  }
 
   const lanes = new WeakMap<object, Lane>();
   const detached = newLane(undefined);
-  /** Lanes whose timer is pending, so that `flush()` can find them. */
-  const waiting = new Set<Lane>();
-  /** Deliveries not yet settled. */
-  const inflight = new Set<Promise<void>>();
+  /** Lanes with unsettled events, so that `flush()` can find them. */
+  const open = new Set<Lane>();
+  /** Lanes waiting for a delivery slot, oldest first; each wakes through its own promise. */
+  const waiters: (() => void)[] = [];
+  let active = 0;
+  let held = 0;
+  /** Events refused in this task for want of room, reported together. */
+  let overflow: UsageEvent[] = [];
 
   function newLane(waitUntil: WaitUntil | undefined): Lane {
-    return { waitUntil, events: [], timer: undefined, settle: undefined, warned: false };
+    return {
+      waitUntil,
+      pending: [],
+      unsettled: 0,
+      settle: undefined,
+      done: undefined,
+      timer: undefined,
+      queued: false,
+      sending: 0,
+      warned: false,
+    };
   }
 
   function laneFor(waitUntil: WaitUntil | undefined): Lane {
@@ -101,64 +151,144 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return lane;
   }
 
-  function report(error: StoaDeliveryError | StoaConfigError): void {
+  function report(error: Error): void {
     try {
-      const returned: unknown = onError(error);
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
-        (returned as PromiseLike<unknown>).then(undefined, () => {});
-      }
+      onError(error);
     } catch {
       // onError is the app's; its failure must not become ours
     }
   }
 
-  function drain(lane: Lane): void {
-    const { events, settle } = lane;
-    clearTimeout(lane.timer);
-    waiting.delete(lane);
-    lane.events = [];
-    lane.timer = undefined;
+  /** `count` events of `lane` are stored or reported. */
+  function settle(lane: Lane, count: number): void {
+    held -= count;
+    lane.unsettled -= count;
+    if (lane.unsettled > 0) return;
+    open.delete(lane);
+    const resolve = lane.settle;
     lane.settle = undefined;
-    deliver(events).then(settle, (cause: unknown) => {
-      report(new StoaDeliveryError(`${events.length} usage event(s) were not delivered to Stoa.`, events, { cause }));
-      settle?.();
+    lane.done = undefined;
+    resolve?.();
+  }
+
+  /** Opens `lane`'s promise and hands it to its `waitUntil`. */
+  function openLane(lane: Lane): void {
+    lane.done = new Promise<void>((resolve) => {
+      lane.settle = resolve;
+    });
+    open.add(lane);
+    try {
+      lane.waitUntil?.(lane.done);
+    } catch (cause) {
+      // unbound (`ctx.waitUntil` passed as a bare function) or called after the request
+      // ended: the delivery runs all the same, but the runtime may cut it off
+      if (!lane.warned) {
+        lane.warned = true;
+        report(
+          new StoaConfigError(
+            "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
+            { cause },
+          ),
+        );
+      }
+    }
+  }
+
+  /**
+   * Asks for a delivery slot for `lane`. Runs in the lane's own task (its
+   * timer, or the end of its own delivery), and the wake-up is a promise made
+   * here, so the delivery's I/O belongs to the lane's request.
+   */
+  function enqueue(lane: Lane): void {
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    if (lane.queued || lane.pending.length === 0) return;
+    lane.queued = true;
+    if (active < maxConcurrent) {
+      active++;
+      run(lane);
+      return;
+    }
+    new Promise<void>((resolve) => waiters.push(resolve)).then(() => run(lane));
+  }
+
+  /** Hands the slot just freed to the oldest waiter, or frees it. */
+  function release(): void {
+    const next = waiters.shift();
+    if (next === undefined) active--;
+    else next();
+  }
+
+  /** Sends `lane`'s next batch with the slot it was given. */
+  function run(lane: Lane): void {
+    lane.queued = false;
+    const batch = takeBatch(lane);
+    if (batch.length === 0) {
+      release();
+      return;
+    }
+    lane.sending++;
+    send(batch).then(() => {
+      lane.sending--;
+      settle(lane, batch.length);
+      release();
+      if (lane.pending.length > 0) enqueue(lane);
     });
   }
 
-  async function deliver(events: UsageEvent[]): Promise<void> {
+  /** The next batch of `lane`'s pending events; events that can never be sent are reported and settled. */
+  function takeBatch(lane: Lane): UsageEvent[] {
     const sized: { item: UsageEvent; bytes: number }[] = [];
     const tooLarge: UsageEvent[] = [];
-    for (const event of events) {
+    let unserialisable = 0;
+    let room = maxBatchBytes - ENVELOPE_BYTES;
+    let taken = 0;
+    for (const event of lane.pending) {
+      if (sized.length === maxBatch) break;
       let bytes: number;
       try {
         bytes = utf8Length(JSON.stringify(event));
       } catch (cause) {
         report(new StoaDeliveryError("A usage event could not be serialised to JSON.", [event], { cause }));
+        unserialisable++;
+        taken++;
         continue;
       }
-      if (ENVELOPE_BYTES + bytes > maxBatchBytes) tooLarge.push(event);
-      else sized.push({ item: event, bytes });
+      if (ENVELOPE_BYTES + bytes > maxBatchBytes || bytes > MAX_EVENT_BYTES) {
+        tooLarge.push(event);
+        taken++;
+        continue;
+      }
+      const cost = sized.length === 0 ? bytes : bytes + 1;
+      if (cost > room) break;
+      room -= cost;
+      sized.push({ item: event, bytes });
+      taken++;
     }
+    lane.pending.splice(0, taken);
     if (tooLarge.length > 0) {
-      const message = `larger than a whole request body (${maxBatchBytes} bytes) may be`;
       report(
         new StoaDeliveryError(`${tooLarge.length} usage event(s) are too large to send.`, tooLarge, {
-          rejected: tooLarge.map((event) => ({ id: event.id, code: "event_too_large", message })),
+          rejected: tooLarge.map((event) => ({
+            id: event.id,
+            code: "event_too_large",
+            message:
+              utf8Length(JSON.stringify(event)) > MAX_EVENT_BYTES
+                ? `larger than ${MAX_EVENT_BYTES} bytes of JSON, the most one event may be`
+                : `larger than a whole request body (${maxBatchBytes} bytes) may be`,
+          })),
         }),
       );
     }
-    // In parallel: each request has its own retry budget, and together they
-    // must fit in the same `waitUntil` lifetime.
-    await Promise.all(packBatches(sized, maxBatch, maxBatchBytes).map(send));
+    if (tooLarge.length + unserialisable > 0) settle(lane, tooLarge.length + unserialisable);
+    return packBatches(sized, maxBatch, maxBatchBytes)[0] ?? [];
   }
 
+  /** Delivers one batch; resolves once it is stored or reported. Never rejects. */
   async function send(events: UsageEvent[]): Promise<void> {
-    let result: unknown;
+    let rejected: Rejection[];
     try {
-      result = await api.request("POST", "/v1/usage/events", {
-        body: { events },
-        idempotencyKey: crypto.randomUUID(),
-      });
+      ({ rejected } = await postUsageEvents(api, events, crypto.randomUUID()));
     } catch (cause) {
       const why = cause instanceof Error ? cause.message : String(cause);
       report(
@@ -166,7 +296,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
       );
       return;
     }
-    const rejected = readRejected(result);
     if (rejected.length === 0) return;
     const ids = new Set(rejected.map((rejection) => rejection.id));
     const first = rejected[0] as Rejection;
@@ -174,7 +303,18 @@ export function createOutbox(options: OutboxOptions): Outbox {
       new StoaDeliveryError(
         `Stoa rejected ${rejected.length} of ${events.length} usage event(s) (first: ${first.code}: ${first.message}).`,
         events.filter((event) => ids.has(event.id)),
-        { rejected },
+        { rejected: rejected.map((r) => ({ ...r, id: r.id ?? "" })) },
+      ),
+    );
+  }
+
+  function reportOverflow(): void {
+    const events = overflow;
+    overflow = [];
+    report(
+      new StoaDeliveryError(
+        `${events.length} usage event(s) were not queued: the outbox already holds ${maxEvents} events (Stoa is slow or down).`,
+        events,
       ),
     );
   }
@@ -182,50 +322,32 @@ export function createOutbox(options: OutboxOptions): Outbox {
   return {
     add(event, waitUntil) {
       try {
-        const lane = laneFor(waitUntil);
-        lane.events.push(event);
-        if (waiting.has(lane)) return;
-        const delivered = new Promise<void>((resolve) => {
-          lane.settle = resolve;
-        });
-        inflight.add(delivered);
-        delivered.then(() => inflight.delete(delivered));
-        waiting.add(lane);
-        lane.timer = setTimeout(() => drain(lane), 0);
-        try {
-          lane.waitUntil?.(delivered);
-        } catch (cause) {
-          // unbound (`ctx.waitUntil` passed as a bare function) or called after the request
-          // ended: the delivery runs all the same, but the runtime may cut it off
-          if (!lane.warned) {
-            lane.warned = true;
-            report(
-              new StoaConfigError(
-                "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
-                { cause },
-              ),
-            );
-          }
+        if (held >= maxEvents) {
+          if (overflow.push(event) === 1) queueMicrotask(reportOverflow);
+          return;
         }
+        const lane = laneFor(waitUntil);
+        lane.pending.push(event);
+        lane.unsettled++;
+        held++;
+        if (lane.done === undefined) openLane(lane);
+        // a lane already sending waits for that delivery, unless a whole batch is ready
+        if (lane.timer !== undefined || lane.queued) return;
+        if (lane.sending > 0 && lane.pending.length < maxBatch) return;
+        lane.timer = setTimeout(() => enqueue(lane), 0);
       } catch {
         // add() never throws
       }
     },
 
     async flush() {
-      for (const lane of [...waiting]) drain(lane);
-      await Promise.allSettled([...inflight]);
+      const lanes = [...open];
+      for (const lane of lanes) if (lane.timer !== undefined) enqueue(lane);
+      await Promise.all(lanes.map((lane) => lane.done));
+    },
+
+    get held() {
+      return held;
     },
   };
-}
-
-/** The `rejected` list of a 200 answer, read defensively. */
-function readRejected(result: unknown): Rejection[] {
-  const list = (result as { rejected?: unknown } | null | undefined)?.rejected;
-  if (!Array.isArray(list)) return [];
-  return list.map((entry: { id?: unknown; code?: unknown; message?: unknown } | null) => ({
-    id: String(entry?.id ?? ""),
-    code: String(entry?.code ?? "invalid_field"),
-    message: String(entry?.message ?? ""),
-  }));
 }

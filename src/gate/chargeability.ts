@@ -1,10 +1,14 @@
 /**
  * The pre-flight check: may this user be charged? Answers are cached per
- * isolate for the `ttlSeconds` the API gives (bounded in size), and
- * concurrent first checks for one user share one request.
+ * isolate for the `ttlSeconds` the API gives (bounded in size), concurrent
+ * first checks for one user share one request, and at most `maxConcurrent`
+ * checks are in flight per gate: the rest wait their turn, first come first
+ * served, within the same timeout.
  */
+import { getChargeability } from "../api/chargeability.ts";
+import { isRetryableStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
 
 /** What to do when Stoa cannot answer in time. */
 export type WhenUnavailable = "allow" | "block";
@@ -15,12 +19,16 @@ export type GateVerdict = { allowed: true } | { allowed: false; reason: ChargeRe
 /** Options of `createChargeabilityGate`. */
 export interface GateOptions {
   api: ApiClient;
-  /** Longest wait for an answer (default 2 000 ms). */
+  /** Longest wait for an answer, time in the queue included (default 2 000 ms). */
   timeoutMs?: number;
   /** Default `allow`: the call goes ahead and is metered; `onError` hears of it. */
   whenUnavailable?: WhenUnavailable;
   /** Users whose answers are kept (default 1 000; the oldest go first). */
   maxEntries?: number;
+  /** Checks in flight at once (default 32). */
+  maxConcurrent?: number;
+  /** Checks waiting for a turn (default 10 000); one more is "unavailable" at once. */
+  maxQueued?: number;
   onError(error: Error): void;
   /** Clock (tests). */
   now?: () => number;
@@ -28,29 +36,45 @@ export interface GateOptions {
 
 /** The gate. */
 export interface ChargeabilityGate {
-  /** Checks `userId`; a cached answer costs no round trip. Never throws but for `signal`'s abort. */
+  /**
+   * Checks `userId`; a cached answer costs no round trip. When Stoa cannot
+   * answer (network failure, timeout, `408`, `429`, `5xx`, an answer that is
+   * not one), the verdict follows `whenUnavailable` and `onError` hears of it.
+   *
+   * @throws {StoaConfigError} when Stoa refuses the check itself (any other
+   * `4xx`: a wrong API key or base URL, a userId it cannot take) or the
+   * userId cannot be sent (not well-formed UTF-16): that is the app's bug,
+   * so the call is not made, and `onError` hears of it too.
+   * Rejects with `signal`'s reason when it aborts.
+   */
   check(userId: string, signal?: AbortSignal | null): Promise<GateVerdict>;
   /** Drops the cached answer for `userId`. */
   invalidate(userId: string): void;
 }
 
-interface Answer {
-  chargeable: boolean;
-  reason: ChargeRequiredReason | null;
-  ttlSeconds: number;
+/** A check waiting for a turn. */
+interface Waiter {
+  /** Called with the time left when its turn comes, or with 0 when it timed out first. */
+  start(timeLeftMs: number): void;
+  deadline: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const ALLOWED: GateVerdict = { allowed: true };
-const REASONS = new Set(["payment_required", "insufficient_balance", "member_suspended"]);
 
 /** Creates the chargeability gate. */
 export function createChargeabilityGate(options: GateOptions): ChargeabilityGate {
   const timeoutMs = options.timeoutMs ?? 2_000;
   const whenUnavailable = options.whenUnavailable ?? "allow";
   const maxEntries = options.maxEntries ?? 1_000;
+  const maxConcurrent = options.maxConcurrent ?? 32;
+  const maxQueued = options.maxQueued ?? 10_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, { verdict: GateVerdict; expiresAt: number }>();
-  const inFlight = new Map<string, Promise<GateVerdict>>();
+  const pending = new Map<string, Promise<GateVerdict>>();
+  /** Checks waiting for a turn, oldest first (a Set keeps insertion order and deletes in O(1)). */
+  const queue = new Set<Waiter>();
+  let active = 0;
   let generation = 0; // bumped by invalidate: answers to older requests are not cached
 
   function remember(userId: string, verdict: GateVerdict, ttlSeconds: number): void {
@@ -60,31 +84,86 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     while (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
   }
 
+  function unavailable(userId: string, why: string, cause?: unknown): GateVerdict {
+    options.onError(
+      new StoaConnectionError(
+        `The chargeability check for user ${JSON.stringify(userId)} ${why}; the call was ${whenUnavailable === "allow" ? "allowed" : "blocked"} (whenUnavailable: "${whenUnavailable}").`,
+        { cause: cause instanceof StoaError ? cause : undefined },
+      ),
+    );
+    return whenUnavailable === "allow" ? ALLOWED : { allowed: false, reason: "unavailable" };
+  }
+
+  function refused(userId: string, why: string, cause: unknown): never {
+    const error = new StoaConfigError(
+      `The chargeability check for user ${JSON.stringify(userId)} ${why}; the call was not made. Check the Stoa API key, base URL and the userId.`,
+      { cause },
+    );
+    options.onError(error);
+    throw error;
+  }
+
+  /** Resolves with the time left once a turn is free, or 0 when the deadline passes first. */
+  function turn(): Promise<number> {
+    if (active < maxConcurrent) {
+      active++;
+      return Promise.resolve(timeoutMs);
+    }
+    if (queue.size >= maxQueued) return Promise.resolve(0);
+    return new Promise<number>((resolve) => {
+      const waiter: Waiter = { start: resolve, deadline: now() + timeoutMs, timer: undefined };
+      waiter.timer = setTimeout(() => {
+        queue.delete(waiter);
+        resolve(0);
+      }, timeoutMs);
+      queue.add(waiter);
+    });
+  }
+
+  function release(): void {
+    for (const waiter of queue) {
+      queue.delete(waiter);
+      clearTimeout(waiter.timer);
+      const left = waiter.deadline - now();
+      if (left <= 0) {
+        waiter.start(0);
+        continue;
+      }
+      waiter.start(left); // the turn passes on: `active` is unchanged
+      return;
+    }
+    active--;
+  }
+
   async function ask(userId: string): Promise<GateVerdict> {
     const started = generation;
-    let answer: Answer;
     try {
-      answer = (await options.api.request("GET", `/v1/members/${encodeURIComponent(userId)}/chargeability`, {
-        retry: false,
-        timeoutMs,
-      })) as Answer;
-    } catch (error) {
-      options.onError(
-        new StoaConnectionError(
-          `The chargeability check for user ${JSON.stringify(userId)} failed; the call was ${whenUnavailable === "allow" ? "allowed" : "blocked"} (whenUnavailable: "${whenUnavailable}").`,
-          { cause: error instanceof StoaError ? error : undefined },
-        ),
-      );
-      return whenUnavailable === "allow" ? ALLOWED : { allowed: false, reason: "unavailable" };
+      encodeURIComponent(userId);
+    } catch (cause) {
+      refused(userId, "cannot be sent: the userId is not well-formed UTF-16 (a lone surrogate)", cause);
     }
-    const verdict: GateVerdict =
-      answer.chargeable === true
-        ? ALLOWED
-        : {
-            allowed: false,
-            reason: REASONS.has(String(answer.reason)) ? (answer.reason as ChargeRequiredReason) : "payment_required",
-          };
-    if (started === generation) remember(userId, verdict, Number(answer.ttlSeconds));
+    const left = await turn();
+    if (left <= 0) return unavailable(userId, `waited ${timeoutMs} ms for a turn (${maxConcurrent} checks in flight)`);
+    let answer: Awaited<ReturnType<typeof getChargeability>>;
+    try {
+      answer = await getChargeability(options.api, userId, { timeoutMs: left });
+    } catch (error) {
+      if (
+        error instanceof StoaAPIError &&
+        error.status >= 400 &&
+        error.status <= 499 &&
+        !isRetryableStatus(error.status)
+      ) {
+        refused(userId, `was refused (${error.message})`, error);
+      }
+      return unavailable(userId, "failed", error);
+    } finally {
+      release();
+    }
+    const verdict: GateVerdict = answer.chargeable
+      ? ALLOWED
+      : { allowed: false, reason: answer.reason ?? "payment_required" };
+    if (started === generation) remember(userId, verdict, answer.ttlSeconds);
     return verdict;
   }
 
@@ -95,17 +174,22 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
         if (hit.expiresAt > now()) return Promise.resolve(hit.verdict);
         cache.delete(userId);
       }
-      let pending = inFlight.get(userId);
-      if (pending === undefined) {
-        pending = ask(userId).finally(() => inFlight.delete(userId));
-        inFlight.set(userId, pending);
+      let verdict = pending.get(userId);
+      if (verdict === undefined) {
+        const asked = ask(userId);
+        verdict = asked;
+        asked.then(
+          () => pending.get(userId) === asked && pending.delete(userId),
+          () => pending.get(userId) === asked && pending.delete(userId),
+        );
+        pending.set(userId, asked);
       }
-      return signal ? raceAbort(pending, signal) : pending;
+      return signal ? raceAbort(verdict, signal) : verdict;
     },
     invalidate(userId) {
       generation++;
       cache.delete(userId);
-      inFlight.delete(userId);
+      pending.delete(userId);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ENVELOPE_BYTES, packBatches, utf8Length } from "../../src/delivery/batch.ts";
+import { ENVELOPE_BYTES } from "../../src/api/usage-events.ts";
+import { packBatches, utf8Length } from "../../src/delivery/batch.ts";
 
 describe("utf8Length", () => {
   it("matches TextEncoder on ASCII, 2-, 3- and 4-byte characters and lone surrogates", () => {

@@ -5,10 +5,17 @@
  */
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { Stoa, StoaChargeRequiredError, StoaConnectionError, StoaProvider } from "../../src/index.ts";
+import {
+  Stoa,
+  StoaAPIError,
+  StoaChargeRequiredError,
+  StoaConfigError,
+  StoaConnectionError,
+  StoaProvider,
+} from "../../src/index.ts";
 import { meterRun, OPENAI_CHAT_USAGE, PROVIDER_KEY, STOA_KEY } from "../support/meter.ts";
-import { providerRequests } from "../support/provider.ts";
-import { configureStoa, stoaReceived } from "../support/stoa.ts";
+import { newRunId, providerBase, providerRequests } from "../support/provider.ts";
+import { configureStoa, stoaBase, stoaReceived } from "../support/stoa.ts";
 
 const MESSAGES = [{ role: "user" as const, content: "hi" }];
 
@@ -113,4 +120,114 @@ describe("when Stoa cannot answer", () => {
     expect(StoaChargeRequiredError.from(error)).toMatchObject({ reason: "unavailable", userId: "user_ok" });
     expect(await providerRequests(run.runId)).toEqual([]);
   });
+});
+
+describe("when Stoa refuses the check itself (a 4xx)", () => {
+  /** The call's error, the config error it carries, and what reached the provider and Stoa. */
+  async function refusedCall(label: string, userId: string, options: { apiKey?: string; failures?: number[] }) {
+    const run = await meterRun(label, options.apiKey === undefined ? {} : { apiKey: options.apiKey }, true);
+    if (options.failures !== undefined) await configureStoa(run.runId, { chargeabilityFailures: options.failures });
+    const error = await client(run.stoa, run.bases().openai, userId)
+      .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
+      .catch((e: unknown) => e);
+    return { run, error, provider: await providerRequests(run.runId), events: await run.events() };
+  }
+
+  for (const whenUnavailable of ["allow", "block"] as const) {
+    it(`fails the call with StoaConfigError on a 401 (whenUnavailable: "${whenUnavailable}")`, async () => {
+      const run = await meterRun(`c401${whenUnavailable}`, { apiKey: "sk_test_wrong", whenUnavailable }, true);
+      const error = await client(run.stoa, run.bases().openai)
+        .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
+      const cause = (error as Error).cause as StoaConfigError;
+      expect(cause).toBeInstanceOf(StoaConfigError);
+      expect(cause.message).toBe(
+        'The chargeability check for user "user_ok" was refused (Stoa API answered 401 invalid_api_key: Missing or invalid API key.); the call was not made. Check the Stoa API key, base URL and the userId.',
+      );
+      expect(cause.cause).toBeInstanceOf(StoaAPIError);
+      expect(cause.cause).toMatchObject({ status: 401, code: "invalid_api_key" });
+      expect(run.errors).toEqual([cause]);
+      expect(await providerRequests(run.runId)).toEqual([]);
+      expect(await run.events()).toEqual([]);
+    });
+  }
+
+  it("fails the call on a 431 (a userId too long for a URL), every time", async () => {
+    // the HTTP server in front of the fake answers 431 itself: 40 kB is over its header limit
+    const userId = `u_${"x".repeat(40_000)}`;
+    const { run, error, provider, events } = await refusedCall("c431", userId, {});
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(StoaConfigError);
+    expect((cause as Error).cause).toMatchObject({ status: 431 });
+    expect(run.errors).toEqual([cause]);
+    expect(provider).toEqual([]);
+    expect(events).toEqual([]);
+    const again = await client(run.stoa, run.bases().openai, userId)
+      .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
+      .catch((e: unknown) => e);
+    expect((again as Error).cause).toBeInstanceOf(StoaConfigError);
+    expect(run.errors).toHaveLength(2);
+  });
+
+  it("fails the call for a userId that is not well-formed UTF-16, without asking Stoa", async () => {
+    const { run, error, provider } = await refusedCall("clone", "u\uD800", {});
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(StoaConfigError);
+    expect((cause as Error).message).toContain("not well-formed UTF-16");
+    expect(run.errors).toEqual([cause]);
+    expect(provider).toEqual([]);
+    expect(await checks(run.runId)).toBe(0);
+  });
+
+  it("still treats a 408, 429 or 503 as Stoa being unavailable", async () => {
+    for (const status of [408, 429, 503]) {
+      const { run, error, provider } = await refusedCall(`c${status}`, "user_ok", { failures: [status] });
+      expect((error as { choices?: unknown }).choices).toHaveLength(1);
+      expect(run.errors.map((e) => e.constructor)).toEqual([StoaConnectionError]);
+      expect(provider).toHaveLength(1);
+    }
+  });
+});
+
+describe("a crowd of first checks", () => {
+  it("keeps at most 32 checks in flight for 3,000 unpaid users arriving at once; none reaches the provider", async () => {
+    const runId = newRunId("crowd");
+    let inFlight = 0;
+    let most = 0;
+    const errors: Error[] = [];
+    const stoa = new Stoa({
+      apiKey: STOA_KEY,
+      baseUrl: stoaBase(runId),
+      onError: (e) => errors.push(e),
+      chargeabilityTimeoutMs: 60_000,
+      // counts the checks that are at the fake Stoa at once
+      fetch: async (input, init) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          const response = await fetch(input, init);
+          const body = await response.arrayBuffer();
+          return new Response(body, { status: response.status, headers: response.headers });
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const base = providerBase(runId).openai;
+    const outcomes = await Promise.all(
+      Array.from({ length: 3_000 }, (_, i) =>
+        client(stoa, base, `crowd_${i}`)
+          .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
+          .then(
+            () => "completed",
+            (error: unknown) => StoaChargeRequiredError.from(error)?.reason ?? String(error),
+          ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "payment_required")).toHaveLength(3_000);
+    expect(most).toBe(32);
+    expect(await checks(runId)).toBe(3_000);
+    expect(await providerRequests(runId)).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 60_000);
 });

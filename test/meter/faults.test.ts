@@ -105,10 +105,10 @@ describe("privacy", () => {
       baseUrl: `${providerBase(runId).anthropic}/x`,
       onError: (e) => errors.push(e),
     });
-    await openai(stoa, providerBase(runId).openai).chat.completions.create({
-      model: "gpt-4o-mini",
-      messages: MESSAGES,
-    });
+    // a 404 to the chargeability check (wrong base URL) fails the call: its error is checked too
+    await openai(stoa, providerBase(runId).openai)
+      .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
+      .catch((error: unknown) => errors.push(error as Error));
     await stoa.flush();
     expect(errors.length).toBeGreaterThan(0);
     for (const error of errors) {
