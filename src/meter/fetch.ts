@@ -53,6 +53,15 @@ type OpenCall = Omit<CallRecord, "reading" | "endedAt">;
 /** Characters of data of one SSE event the parser keeps whole. */
 const MAX_EVENT_LENGTH = 1024 * 1024;
 
+/** Bytes of a JSON body kept whole, and read after the app cancels it. */
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long the meter reads a JSON body the app cancelled before it cancels the
+ * upstream: inside Cloudflare's 30 s of `waitUntil`, with room to deliver.
+ */
+const DRAIN_MS = 20_000;
+
 /** Creates a metering fetch. */
 export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
   const upstream = settings.fetch;
@@ -142,11 +151,25 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 
   function meterJson(response: Response, call: OpenCall): Response {
     const body = collectBody(response.body as ReadableStream<Uint8Array>, {
+      maxBytes: MAX_JSON_BYTES,
+      drainMs: DRAIN_MS,
       keepAlive(work) {
         settings.waitUntil?.(work);
         sink.track(work);
       },
       onDone(collected) {
+        if (!collected.ok && collected.stopped !== undefined) {
+          // the app cancelled and the rest would not come: the upstream is cancelled, bill an estimate
+          const bound =
+            collected.stopped === "time" ? `within ${DRAIN_MS / 1000} s` : `within ${MAX_JSON_BYTES / 1048576} MiB`;
+          sink.onError(
+            new StoaStreamError(
+              `The app cancelled a JSON body whose rest did not end ${bound}; it was cancelled upstream and the event is estimated.`,
+            ),
+          );
+          emit(call, { outputWeight: 0 });
+          return;
+        }
         if (!collected.ok) {
           // the body failed mid-way: bill an estimate (the app's read fails as it would have)
           sink.onError(
