@@ -56,12 +56,15 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     total += chunk.length;
     parts.push(chunk);
     if (total <= maxBytes) return;
-    // over the cap: the first EDGE bytes once, then a rolling tail of about EDGE bytes
-    if (head === undefined) head = concat(parts).subarray(0, EDGE);
+    // over the cap: a copy of the first EDGE bytes once, then a rolling tail of the last EDGE bytes
+    if (head === undefined) head = firstBytes(parts, EDGE);
     let tailLength = 0;
     let from = parts.length;
     while (from > 0 && tailLength < EDGE) tailLength += (parts[--from] as Uint8Array).length;
     parts = parts.slice(from);
+    // a copy of the oldest part's end, not a view: a view would keep its whole buffer alive
+    const extra = tailLength - EDGE;
+    if (extra > 0) parts[0] = (parts[0] as Uint8Array).slice(extra);
   }
 
   function finish(error?: unknown, failed = false, stopped?: DrainBound): void {
@@ -70,10 +73,7 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     if (stopped !== undefined) options.onDone({ ok: false, total, stopped });
     else if (failed) options.onDone({ ok: false, error, total });
     else if (head === undefined) options.onDone({ ok: true, whole: concat(parts), total });
-    else {
-      const tail = concat(parts);
-      options.onDone({ ok: true, head, tail: tail.subarray(Math.max(0, tail.length - EDGE)), total });
-    }
+    else options.onDone({ ok: true, head, tail: concat(parts), total });
     parts = [];
   }
 
@@ -130,4 +130,19 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     },
     { highWaterMark: 0 },
   );
+}
+
+/** A copy of the first `size` bytes of `parts` (all of them when they hold fewer). */
+function firstBytes(parts: Uint8Array[], size: number): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(Math.min(size, length));
+  let at = 0;
+  for (const part of parts) {
+    if (at === out.length) break;
+    const piece = part.subarray(0, out.length - at);
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }

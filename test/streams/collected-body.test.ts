@@ -61,3 +61,50 @@ describe("collectBody after a cancel", () => {
     expect(request?.outcome).toBe("cancelled");
   });
 });
+
+/** A source of `count` chunks of `size` bytes, each byte its offset mod 251. */
+function numbered(count: number, size: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (sent === count) return controller.close();
+        const chunk = new Uint8Array(size);
+        for (let i = 0; i < size; i++) chunk[i] = (sent * size + i) % 251;
+        sent++;
+        controller.enqueue(chunk);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+describe("collectBody over its cap", () => {
+  for (const [count, size] of [
+    [1, 5 * 1024 * 1024],
+    [5, 1024 * 1024],
+    [80, 65_000],
+  ] as const) {
+    it(`keeps copies of the first and last 64 KiB, not views that pin more (${count} × ${size} bytes)`, async () => {
+      let collected: CollectedBody | undefined;
+      const body = collectBody(numbered(count, size), {
+        onDone: (value) => {
+          collected = value;
+        },
+      });
+      const reader = body.getReader();
+      while (!(await reader.read()).done);
+      const total = count * size;
+      if (collected === undefined || !collected.ok || collected.head === undefined) throw new Error("no head and tail");
+      expect(collected.total).toBe(total);
+      expect(collected.head.length).toBe(65_536);
+      expect(collected.tail.length).toBe(65_536);
+      // the bytes retained: each one's own buffer, no larger than itself
+      expect(collected.head.buffer.byteLength).toBe(65_536);
+      expect(collected.tail.buffer.byteLength).toBe(65_536);
+      expect(collected.head[65_535]).toBe(65_535 % 251);
+      expect(collected.tail[0]).toBe((total - 65_536) % 251);
+      expect(collected.tail[65_535]).toBe((total - 1) % 251);
+    });
+  }
+});
