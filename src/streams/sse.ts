@@ -16,6 +16,8 @@
  *   usage is billable).
  */
 
+import { utf8Length } from "./bytes.ts";
+
 const LF = 10;
 const BOM = 0xfeff;
 const HEAD = 256;
@@ -280,19 +282,4 @@ function incompleteTail(chunk: Uint8Array): number {
 /** Bytes of the UTF-8 sequence that `lead` starts. */
 function sequenceLength(lead: number): number {
   return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-}
-
-/** UTF-8 length of `text[0, end)`. */
-function utf8Length(text: string, end: number): number {
-  let bytes = 0;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
