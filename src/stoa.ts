@@ -214,7 +214,8 @@ export class Stoa {
   /**
    * Resolves once every usage event so far is delivered or handed to
    * `onError`. Never throws. Call it before a process or a request without
-   * `waitUntil` ends.
+   * `waitUntil` ends. A metered response the app has not begun to read is
+   * read by the meter after 5 s and billed; `flush()` waits for that.
    */
   async flush(): Promise<void> {
     // metering still reading a cancelled body first: its event joins this flush

@@ -9,6 +9,7 @@ import type { FetchLike, WaitUntil } from "../runtime.ts";
 import { collectBody } from "../streams/collected-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
+import { guardUnread } from "../streams/unread-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
@@ -32,7 +33,7 @@ export interface MeterSink {
   emit(event: UsageEvent, waitUntil: WaitUntil | undefined): void;
   /** Hears of a call that could not be metered exactly. Never throws. */
   onError(error: Error): void;
-  /** Keeps background metering work (reading a cancelled body) for `flush()` to await. */
+  /** Keeps background metering work (reading a cancelled or unread body) for `flush()` to await. */
   track(work: Promise<unknown>): void;
 }
 
@@ -52,6 +53,19 @@ type OpenCall = Omit<CallRecord, "reading" | "endedAt">;
 
 /** Characters of data of one SSE event the parser keeps whole. */
 const MAX_EVENT_LENGTH = 1024 * 1024;
+
+/** Bytes of a JSON body kept whole, read after the app cancels it, or read ahead of an app that does not read. */
+const MAX_KEPT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long the meter reads a body by itself (a JSON body the app cancelled, a
+ * body the app left unread) before it cancels the upstream. With `UNREAD_MS`,
+ * inside Cloudflare's 30 s of `waitUntil`, with room to deliver.
+ */
+const DRAIN_MS = 20_000;
+
+/** Milliseconds a metered body may go unread before the meter reads it itself (see `guardUnread`). */
+const UNREAD_MS = 5_000;
 
 /** Creates a metering fetch. */
 export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
@@ -133,7 +147,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         sink.onError(new StoaStreamError("The stream could not be parsed; the event is estimated.", { cause: error }));
       },
     });
-    return new Response(body, {
+    return new Response(unreadGuard(body), {
       status: response.status,
       statusText: response.statusText,
       headers: bodyHeaders(response),
@@ -142,11 +156,25 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
 
   function meterJson(response: Response, call: OpenCall): Response {
     const body = collectBody(response.body as ReadableStream<Uint8Array>, {
+      maxBytes: MAX_KEPT_BYTES,
+      drainMs: DRAIN_MS,
       keepAlive(work) {
         settings.waitUntil?.(work);
         sink.track(work);
       },
       onDone(collected) {
+        if (!collected.ok && collected.stopped !== undefined) {
+          // the app cancelled and the rest would not come: the upstream is cancelled, bill an estimate
+          const bound =
+            collected.stopped === "time" ? `within ${DRAIN_MS / 1000} s` : `within ${MAX_KEPT_BYTES / 1048576} MiB`;
+          sink.onError(
+            new StoaStreamError(
+              `The app cancelled a JSON body whose rest did not end ${bound}; it was cancelled upstream and the event is estimated.`,
+            ),
+          );
+          emit(call, { outputWeight: 0 });
+          return;
+        }
         if (!collected.ok) {
           // the body failed mid-way: bill an estimate (the app's read fails as it would have)
           sink.onError(
@@ -173,10 +201,23 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         emit(call, reading);
       },
     });
-    return new Response(body, {
+    return new Response(unreadGuard(body), {
       status: response.status,
       statusText: response.statusText,
       headers: bodyHeaders(response),
+    });
+  }
+
+  /** `body`, read by the meter itself if the app leaves it unread: the provider bills it either way. */
+  function unreadGuard(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    return guardUnread(body, {
+      idleMs: UNREAD_MS,
+      maxBytes: MAX_KEPT_BYTES,
+      drainMs: DRAIN_MS,
+      keepAlive(work) {
+        settings.waitUntil?.(work);
+        sink.track(work);
+      },
     });
   }
 

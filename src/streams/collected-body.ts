@@ -7,7 +7,9 @@
  * Bodies over `maxBytes` keep only their first and last `EDGE` bytes (where
  * providers put ids, the model and the usage). If the app cancels the body,
  * the rest is still read (it is already generated and billed) so the usage is
- * found; `keepAlive` receives that background read.
+ * found; `keepAlive` receives that background read. That read is bounded in
+ * time and bytes: past either bound the upstream is cancelled and the body
+ * ends as `stopped`, so a provider that never finishes cannot hold it open.
  */
 
 import { concat } from "./bytes.ts";
@@ -19,7 +21,11 @@ const EDGE = 64 * 1024;
 export type CollectedBody =
   | { ok: true; whole: Uint8Array; head?: undefined; tail?: undefined; total: number }
   | { ok: true; whole?: undefined; head: Uint8Array; tail: Uint8Array; total: number }
-  | { ok: false; error: unknown; total: number };
+  | { ok: false; error: unknown; total: number; stopped?: undefined }
+  | { ok: false; error?: undefined; total: number; stopped: DrainBound };
+
+/** Which bound stopped the read of a cancelled body: its time, or its bytes. */
+export type DrainBound = "time" | "bytes";
 
 /** Options of `collectBody`. */
 export interface CollectOptions {
@@ -29,11 +35,17 @@ export interface CollectOptions {
   onDone(body: CollectedBody): void;
   /** Receives the read that goes on after the app cancels. */
   keepAlive?: ((promise: Promise<unknown>) => void) | undefined;
+  /** Milliseconds the read after a cancel may take before the upstream is cancelled (default 20 s). */
+  drainMs?: number;
+  /** Bytes the read after a cancel may take before the upstream is cancelled (default `maxBytes`). */
+  drainBytes?: number;
 }
 
 /** Wraps `source` so that its bytes are kept as the app reads them. */
 export function collectBody(source: ReadableStream<Uint8Array>, options: CollectOptions): ReadableStream<Uint8Array> {
   const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  const drainMs = options.drainMs ?? 20_000;
+  const drainBytes = options.drainBytes ?? maxBytes;
   const upstream = source.getReader();
   let parts: Uint8Array[] = [];
   let total = 0;
@@ -44,36 +56,50 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     total += chunk.length;
     parts.push(chunk);
     if (total <= maxBytes) return;
-    // over the cap: the first EDGE bytes once, then a rolling tail of about EDGE bytes
-    if (head === undefined) head = concat(parts).subarray(0, EDGE);
+    // over the cap: a copy of the first EDGE bytes once, then a rolling tail of the last EDGE bytes
+    if (head === undefined) head = firstBytes(parts, EDGE);
     let tailLength = 0;
     let from = parts.length;
     while (from > 0 && tailLength < EDGE) tailLength += (parts[--from] as Uint8Array).length;
     parts = parts.slice(from);
+    // a copy of the oldest part's end, not a view: a view would keep its whole buffer alive
+    const extra = tailLength - EDGE;
+    if (extra > 0) parts[0] = (parts[0] as Uint8Array).slice(extra);
   }
 
-  function finish(error?: unknown, failed = false): void {
+  function finish(error?: unknown, failed = false, stopped?: DrainBound): void {
     if (done) return;
     done = true;
-    if (failed) options.onDone({ ok: false, error, total });
+    if (stopped !== undefined) options.onDone({ ok: false, total, stopped });
+    else if (failed) options.onDone({ ok: false, error, total });
     else if (head === undefined) options.onDone({ ok: true, whole: concat(parts), total });
-    else {
-      const tail = concat(parts);
-      options.onDone({ ok: true, head, tail: tail.subarray(Math.max(0, tail.length - EDGE)), total });
-    }
+    else options.onDone({ ok: true, head, tail: concat(parts), total });
     parts = [];
   }
 
+  /** Reads the rest after a cancel, within `drainMs` and `drainBytes`. */
   async function drain(): Promise<void> {
+    let stopped: DrainBound | undefined;
+    const stop = (bound: DrainBound): void => {
+      stopped = bound;
+      // a pending read then ends as done; a cancel that fails changes nothing for metering
+      upstream.cancel(new Error(`The metered body's background read passed its ${bound} bound.`)).catch(() => {});
+    };
+    const timer = setTimeout(() => stop("time"), drainMs);
+    let rest = 0;
     try {
-      for (;;) {
+      while (stopped === undefined) {
         const result = await upstream.read();
         if (result.done) break;
         keep(result.value);
+        rest += result.value.length;
+        if (rest > drainBytes) stop("bytes");
       }
-      finish();
+      finish(undefined, false, stopped);
     } catch (error) {
-      finish(error, true);
+      finish(error, true, stopped);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -104,4 +130,19 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     },
     { highWaterMark: 0 },
   );
+}
+
+/** A copy of the first `size` bytes of `parts` (all of them when they hold fewer). */
+function firstBytes(parts: Uint8Array[], size: number): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(Math.min(size, length));
+  let at = 0;
+  for (const part of parts) {
+    if (at === out.length) break;
+    const piece = part.subarray(0, out.length - at);
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }

@@ -16,6 +16,8 @@
  *   usage is billable).
  */
 
+import { utf8Length } from "./bytes.ts";
+
 const LF = 10;
 const BOM = 0xfeff;
 const HEAD = 256;
@@ -73,6 +75,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   // byte offsets (with `offsets`)
   let fed = 0; // bytes fed so far
   let carry = 0; // bytes of an incomplete UTF-8 sequence the decoder holds
+  let carryLength = 0; // the length of that sequence
   let textStart = 0; // byte offset of the current text's first character
   let textAscii = true; // every character of the current text is one byte
   let text = "";
@@ -137,6 +140,8 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
     ) {
       const start = source.charCodeAt(from + 5) === 32 ? from + 6 : from + 5;
       appendData(source.slice(start, to), to - start);
+    } else if (to - from === 4 && source.startsWith("data", from)) {
+      appendData("", 0); // a field name without a colon has an empty value
     }
   }
 
@@ -180,6 +185,8 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   }
 
   function feed(chunk: Uint8Array): void {
+    // an empty chunk carries nothing: above all it must not end a CR's wait for its LF
+    if (chunk.length === 0) return;
     // a chunk that ends in ASCII ends a character: decode it whole, which is cheaper than streaming
     const ascii = (chunk[chunk.length - 1] ?? 0) < 0x80;
     text = !decoding && ascii ? decoder.decode(chunk) : decoder.decode(chunk, { stream: true });
@@ -187,7 +194,12 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
     if (offsets) {
       textStart = fed - carry;
       fed += chunk.length;
-      carry = incompleteTail(chunk);
+      if (carry > 0 && carry + chunk.length < carryLength) {
+        carry += chunk.length; // a character arriving a byte at a time: still unfinished
+      } else {
+        carry = incompleteTail(chunk);
+        if (carry > 0) carryLength = sequenceLength(chunk[chunk.length - carry] as number);
+      }
       textAscii = text.length === fed - carry - textStart;
     }
     const t = text;
@@ -251,33 +263,23 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   };
 }
 
-/** Bytes at the end of `chunk` that start a UTF-8 sequence it does not finish. */
+/**
+ * Bytes at the end of `chunk` that start a UTF-8 sequence it does not finish
+ * (0 when the chunk runs out before a lead byte: it finished the sequence held
+ * before it, see `feed`).
+ */
 function incompleteTail(chunk: Uint8Array): number {
   const n = chunk.length;
   for (let back = 1; back <= 3 && back <= n; back++) {
     const byte = chunk[n - back] as number;
     if (byte < 0x80) return 0; // ASCII: complete
-    if (byte >= 0xc0) {
-      // a lead byte: how long its sequence is
-      const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
-      return size > back ? back : 0;
-    }
+    if (byte >= 0xc0) return sequenceLength(byte) > back ? back : 0; // a lead byte
     // a continuation byte: look further back
   }
   return 0;
 }
 
-/** UTF-8 length of `text[0, end)`. */
-function utf8Length(text: string, end: number): number {
-  let bytes = 0;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
+/** Bytes of the UTF-8 sequence that `lead` starts. */
+function sequenceLength(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
 }

@@ -33,6 +33,7 @@
  * - `usage=<json>`       the usage object, verbatim (Anthropic: in `message_start` and `message_delta`)
  * - `startusage=<json>`  Anthropic only: the `message_start` usage, verbatim
  * - `emptychoices`       OpenRouter: the usage chunk has `choices: []` instead of one empty-delta choice
+ * - `stall=<bytes>`      JSON only: the body's first 16 bytes, then that many spaces, then it never ends
  */
 import { decode, encode } from "gpt-tokenizer/encoding/o200k_base";
 import { ENGLISH_TEXT } from "./english.ts";
@@ -80,6 +81,7 @@ interface Options {
   usage?: unknown;
   startusage?: unknown;
   emptychoices: boolean;
+  stall?: number;
 }
 
 type Api = "chat" | "responses" | "embeddings" | "messages" | "count_tokens" | "openrouter";
@@ -197,6 +199,7 @@ export function createFakeProvider(): (req: Request) => Promise<Response> {
     const ctx: Ctx = { runId, n, opts, body, record };
     const streamed = body.stream === true && api !== "embeddings" && api !== "count_tokens";
     if (!streamed) {
+      if (opts.stall !== undefined) return stalled(jsonFor(api, ctx), opts.stall, record);
       record.outcome = "completed";
       return jsonFor(api, ctx);
     }
@@ -312,6 +315,9 @@ function parseOptions(raw: string): Options {
         break;
       case "startusage":
         opts.startusage = jsonValue();
+        break;
+      case "stall":
+        opts.stall = int(0);
         break;
       default:
         throw new OptionError(`fake provider: unknown option ${JSON.stringify(key)}`);
@@ -564,6 +570,33 @@ function json(value: unknown, headers: Record<string, string>, status = 200): Re
     status,
     headers: { "content-type": "application/json", "content-length": String(bytes.byteLength), ...headers },
   });
+}
+
+/** `response` with a body that stops after its first 16 bytes and `spaces` spaces, and never ends (`stall`). */
+function stalled(response: Response, spaces: number, record: RecordedRequest): Response {
+  let sent = false;
+  let left = spaces;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(new Uint8Array(await response.arrayBuffer()).slice(0, 16));
+        } else if (left > 0) {
+          const size = Math.min(left, 64 * 1024);
+          left -= size;
+          controller.enqueue(new Uint8Array(size).fill(32));
+        } else await new Promise<never>(() => {});
+      },
+      cancel() {
+        record.outcome = "cancelled";
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return new Response(body, { status: response.status, headers });
 }
 
 function jsonFor(api: Api, c: Ctx): Response {

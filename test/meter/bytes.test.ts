@@ -124,6 +124,27 @@ describe("what passes through unmetered", () => {
     expect(event?.usage.outputTokens).toBe(300);
   });
 
+  it("bills an estimate for a cancelled JSON body whose rest never ends, and flush() resolves", async () => {
+    const run = await meterRun("json-cancel-stall");
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+    // 5 MB of padding, past the 4 MiB bound of the background read, then the body never ends
+    const url = `${run.bases({ stall: 5_000_000 }).openai}/chat/completions`;
+    const response = await meter(url, post({ ...CHAT, stream: false }));
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    const [event, ...more] = await run.events();
+    expect(more).toEqual([]);
+    expect(event).toMatchObject({ status: "aborted", estimated: true, stream: false });
+    expect(event?.usage.outputTokens).toBe(0);
+    expect(event?.usage.inputTokens).toBeGreaterThan(0);
+    expect(run.errors.map((e) => e.message)).toEqual([
+      "The app cancelled a JSON body whose rest did not end within 4 MiB; it was cancelled upstream and the event is estimated.",
+    ]);
+    const [request] = await providerRequests(run.runId);
+    expect(request?.outcome).toBe("cancelled");
+  });
+
   it("reads the usage of a JSON body too large to keep (12 MB of embeddings) from its ends", async () => {
     const run = await meterRun("json-huge");
     const vector = Array.from({ length: 1536 }, (_, i) => (i % 7) / 7 - 0.5);

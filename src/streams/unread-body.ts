@@ -1,0 +1,128 @@
+/**
+ * The guard of a metered body the app may never read. The meter only sees
+ * the bytes the app reads, yet the provider bills a response whether or not
+ * the app reads it. So a body the app has not begun to read after `idleMs` is
+ * read by the meter itself, which then meters and bills it as if the app had
+ * read it to the end.
+ *
+ * Nothing is taken from the app: the bytes read ahead are kept, and an app
+ * that reads later gets them, then the rest. That read-ahead is bounded, in
+ * bytes (`maxBytes`) and in time (`drainMs`): past either bound the body is
+ * cancelled (the meter bills what it saw as aborted and estimated), the bytes
+ * kept are dropped, and a late read by the app fails with a `StoaStreamError`.
+ */
+import { StoaStreamError } from "../errors.ts";
+
+/** Options of `guardUnread`. */
+export interface UnreadOptions {
+  /** Milliseconds without a read before the meter reads the body itself. */
+  idleMs: number;
+  /** Bytes read ahead and kept for the app before the body is cancelled. */
+  maxBytes: number;
+  /** Milliseconds the read-ahead may take before the body is cancelled. */
+  drainMs: number;
+  /**
+   * Receives, at once, a promise that settles when the app begins to read or
+   * cancels the body, or when the meter has read it (for `waitUntil` and
+   * `stoa.flush()`).
+   */
+  keepAlive(promise: Promise<void>): void;
+}
+
+/** Wraps the metered `body` handed to the app so that it is read even if the app never reads it. */
+export function guardUnread(body: ReadableStream<Uint8Array>, options: UnreadOptions): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  // idle: untouched; app: the app reads; ahead: the meter reads ahead; done: the read-ahead ended
+  let state: "idle" | "app" | "ahead" | "done" = "idle";
+  const kept: Uint8Array[] = [];
+  let ended = false; // the body has no more bytes
+  let failure: unknown; // what a read of the app fails with, once `kept` is empty
+  let reading: Promise<unknown> | undefined; // the read-ahead's read in flight
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const idle = setTimeout(readAhead, options.idleMs);
+  options.keepAlive(settled);
+
+  function stop(bound: string): void {
+    if (state !== "ahead") return;
+    state = "done";
+    kept.length = 0;
+    failure = new StoaStreamError(
+      `The body was left unread for ${options.idleMs / 1000} s, and the meter's read-ahead passed its ${bound} bound; it was cancelled.`,
+    );
+    // a pending read then ends as done; the meter bills the body as aborted
+    reader.cancel(failure).catch(() => {});
+  }
+
+  /** Whether a bound stopped the read-ahead (a function: the state changes across awaits). */
+  function stopped(): boolean {
+    return state === "done";
+  }
+
+  async function readAhead(): Promise<void> {
+    if (state !== "idle") return;
+    state = "ahead";
+    const timer = setTimeout(() => stop(`${options.drainMs / 1000} s`), options.drainMs);
+    let size = 0;
+    try {
+      while (state === "ahead") {
+        const next = reader.read();
+        reading = next;
+        const result = await next;
+        if (result.done) {
+          ended = true;
+          break;
+        }
+        if (stopped()) break; // stopped while this read was in flight
+        kept.push(result.value);
+        size += result.value.length;
+        if (size > options.maxBytes) stop(`${options.maxBytes} bytes`);
+      }
+    } catch (error) {
+      failure ??= error;
+    } finally {
+      clearTimeout(timer);
+      reading = undefined;
+      if (state === "ahead") state = "done";
+      settle();
+    }
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        clearTimeout(idle);
+        if (state === "idle") {
+          state = "app";
+          settle();
+        } else if (reading !== undefined && state === "ahead") {
+          // the app came back: the read-ahead stops after its read in flight, which lands in `kept`
+          state = "app";
+          await reading.catch(() => {});
+        }
+        const first = kept.shift();
+        if (first !== undefined) return controller.enqueue(first);
+        if (failure !== undefined) return controller.error(failure);
+        if (ended) return controller.close();
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          return controller.error(error);
+        }
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel(reason) {
+        clearTimeout(idle);
+        if (state === "idle") settle();
+        state = "app";
+        kept.length = 0;
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,53 @@
+/**
+ * A response the app neither reads nor cancels is still billed (the provider
+ * bills it): after 5 s without a read the meter reads it itself, inside the
+ * call's `waitUntil`, and `stoa.flush()` waits for that.
+ */
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { StoaProvider } from "../../src/index.ts";
+import { meterRun, OPENAI_CHAT_USAGE, PROVIDER_KEY } from "../support/meter.ts";
+import { providerRequests } from "../support/provider.ts";
+import { stoaEvents } from "../support/stoa.ts";
+
+const MESSAGES = [{ role: "user" as const, content: "Say hello" }];
+
+describe("a response the app never reads", { timeout: 30_000 }, () => {
+  it.concurrent("is read by the meter and billed exactly at stoa.flush(): a stream and a JSON body", async () => {
+    const run = await meterRun("unread-flush");
+    const client = new OpenAI({
+      apiKey: PROVIDER_KEY,
+      baseURL: run.bases().openai,
+      maxRetries: 0,
+      fetch: run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" }),
+    });
+    // a stream the app never iterates, and a JSON answer whose body it never reads
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES, stream: true });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES }).asResponse();
+    const events = await run.events();
+    expect(events.map((e) => [e.id, e.status, e.estimated, e.stream]).sort()).toEqual([
+      [`openai:chatcmpl-${run.runId}-1`, "completed", false, true],
+      [`openai:chatcmpl-${run.runId}-2`, "completed", false, false],
+    ]);
+    expect(events.map((e) => e.usage)).toEqual([OPENAI_CHAT_USAGE, OPENAI_CHAT_USAGE]);
+    expect(run.errors).toEqual([]);
+    expect((await providerRequests(run.runId)).map((r) => r.outcome)).toEqual(["completed", "completed"]);
+  });
+
+  it.concurrent("is read and delivered inside the call's waitUntil, with no flush", async () => {
+    const run = await meterRun("unread-wait");
+    const work: Promise<unknown>[] = [];
+    const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u", waitUntil: (p) => work.push(p) });
+    const response = await meter(`${run.bases().openai}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: MESSAGES, stream: true }),
+    });
+    expect(response.status).toBe(200);
+    // what a runtime does with waitUntil: keep the invocation alive until every promise settles
+    for (let done = 0; done < work.length; done++) await work[done];
+    const events = await stoaEvents(run.runId);
+    expect(events.map((e) => [e.status, e.usage])).toEqual([["completed", OPENAI_CHAT_USAGE]]);
+    expect(run.errors).toEqual([]);
+  });
+});
