@@ -5,26 +5,6 @@
  */
 import { ENVELOPE_BYTES } from "../api/usage-events.ts";
 
-/** The length of `text` once encoded as UTF-8, without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) continue;
-    if (unit < 0x800) bytes += 1;
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 2; // a pair: 2 units, 4 bytes
-        i++;
-        continue;
-      }
-      bytes += 2; // a lone surrogate becomes U+FFFD, 3 bytes
-    } else bytes += 2;
-  }
-  return bytes;
-}
-
 /**
  * Packs items, in order, into batches of at most `maxCount` items whose body
  * `{"events":[a,b,…]}` is at most `maxBytes`. `bytes` is each item's JSON

@@ -20,8 +20,9 @@ import {
 } from "../api/usage-events.ts";
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
 import type { WaitUntil } from "../runtime.ts";
+import { utf8Length } from "../streams/bytes.ts";
 import type { UsageEvent } from "../usage.ts";
-import { packBatches, utf8Length } from "./batch.ts";
+import { packBatches } from "./batch.ts";
 import { vercelRequestContext } from "./wait-until.ts";
 
 /** Options of {@link createOutbox}. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ENVELOPE_BYTES } from "../../src/api/usage-events.ts";
-import { packBatches, utf8Length } from "../../src/delivery/batch.ts";
+import { packBatches } from "../../src/delivery/batch.ts";
+import { utf8Length } from "../../src/streams/bytes.ts";
 
 describe("utf8Length", () => {
   it("matches TextEncoder on ASCII, 2-, 3- and 4-byte characters and lone surrogates", () => {
