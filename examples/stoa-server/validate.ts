@@ -55,7 +55,7 @@ const REQUIRED: Check[] = [
 
 const OPTIONAL: Check[] = [
   ["providerRequestId", isString, "a string"],
-  ["costUsd", (v) => typeof v === "number" && v >= 0 && v <= MAX_COST_USD, `a number from 0 to ${MAX_COST_USD}`],
+  ["costUsd", (v) => typeof v === "number" && Number.isFinite(v) && v >= 0, "a non-negative number"],
   ["holdId", isString, "a string"],
   ["timeToFirstByteMs", isDuration, "a non-negative number"],
   ["metadata", isObject, "an object of strings"],
@@ -80,13 +80,16 @@ export function checkEvent(value: unknown): Omit<Rejection, "id"> | undefined {
   const usage = e.usage as Record<string, unknown>;
   for (const field of USAGE_FIELDS) {
     const v = usage[field];
-    if (
-      v !== undefined &&
-      v !== null &&
-      !(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_USAGE_COUNT)
-    ) {
-      return { code: "invalid_field", message: `usage.${field} must be an integer from 0 to ${MAX_USAGE_COUNT}.` };
+    if (v === undefined || v === null) continue;
+    if (!(Number.isInteger(v) && (v as number) >= 0)) {
+      return { code: "invalid_field", message: `usage.${field} must be a non-negative integer.` };
     }
+    if ((v as number) > MAX_USAGE_COUNT) {
+      return { code: "invalid_field", message: `usage.${field} must be at most ${MAX_USAGE_COUNT}.` };
+    }
+  }
+  if (typeof e.costUsd === "number" && e.costUsd > MAX_COST_USD) {
+    return { code: "invalid_field", message: `costUsd must be at most ${MAX_COST_USD}.` };
   }
   if (isObject(e.metadata)) {
     const entries = Object.entries(e.metadata as Record<string, unknown>);
