@@ -7,17 +7,34 @@
  * `idempotency-key` and a JSON body of at most 1 MiB; a stored 2xx for the
  * same key, project and path is replayed before the body is looked at
  * again (another body: 422 `idempotency_key_reused`).
+ *
+ * Versions: `stoa-version: 2026-12-01` gets every route. `2026-11-01` gets
+ * the same contract without spend holds, prices and balances: usage events,
+ * chargeability, payment sessions, members and the usage summary answer as
+ * under 2026-12-01, while `GET /v1/prices`, `GET /v1/members/{userId}/balance`,
+ * `POST /v1/members/{userId}/holds` and `POST /v1/holds/{id}/release` answer
+ * `404 not_found`, as a 2026-11-01 server would (the 404 a client falls back on).
+ *
+ * Time: each project's clock is the server's plus the project's
+ * `clockOffsetMs` (0 unless a test moves it), so expiry can be tested
+ * without waiting.
  */
 import { type Context, Hono } from "hono";
 import { apiError, invalid, json } from "./http.ts";
-import type { Ledger, Project } from "./ledger.ts";
+import { nanosOf } from "./ledger/shared.ts";
+import type { HoldRequest, Ledger, Project } from "./ledger.ts";
+import { FALLBACK_PRICE, PRICES_TTL_SECONDS } from "./prices.ts";
 import { CLOCK_SKEW_S, verifyRegistrationToken } from "./registration.ts";
-import { isObject, isReturnUrl } from "./validate.ts";
+import { isObject, isReturnUrl, MAX_COST_USD } from "./validate.ts";
 
 /** The API version this server speaks. */
 export const STOA_VERSION = "2026-12-01";
-/** Every version it accepts: `2026-11-01` is the same contract without spend holds, prices and balances. */
-export const STOA_VERSIONS: readonly string[] = [STOA_VERSION, "2026-11-01"];
+/** The older version it still accepts: the same contract without spend holds, prices and balances. */
+export const LEGACY_STOA_VERSION = "2026-11-01";
+/** Every version it accepts. */
+export const STOA_VERSIONS: readonly string[] = [STOA_VERSION, LEGACY_STOA_VERSION];
+/** A hold's `ttlSeconds`: the default, and the contract's range. */
+const HOLD_TTL = { default: 120, min: 10, max: 900 };
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_EVENTS = 500;
 const DAY_MS = 86_400_000;
@@ -31,7 +48,7 @@ export interface ApiOptions {
   now?: () => number;
 }
 
-type Env = { Variables: { project: Project } };
+type Env = { Variables: { project: Project; version: string; now: number } };
 type PostRoute = (c: Context<Env>, body: unknown, now: number) => Promise<Response> | Response;
 
 /** The API routes, to mount under a base path. */
@@ -52,6 +69,8 @@ export function createApi({ ledger, project, now = Date.now }: ApiOptions): Hono
       return invalid("Missing or malformed x-stoa-sdk header (expected `stoa-ts/<version> (<runtime>)`).");
     }
     c.set("project", p);
+    c.set("version", version);
+    c.set("now", now() + p.clockOffsetMs);
     await next();
     c.res.headers.set("x-request-id", `req_${crypto.randomUUID().replaceAll("-", "")}`);
   });
@@ -74,7 +93,7 @@ export function createApi({ ledger, project, now = Date.now }: ApiOptions): Hono
     } catch {
       return invalid("The body is not UTF-8.");
     }
-    const at = now();
+    const at = c.get("now");
     const p = c.get("project");
     // a key is scoped to the API key and the path (the key itself is not stored)
     const path = `${await fingerprint(p.apiKey)} ${apiPath(c.req.path)}`;
@@ -149,7 +168,7 @@ export function createApi({ ledger, project, now = Date.now }: ApiOptions): Hono
   });
 
   api.get("/v1/members/:userId/usage", (c) => {
-    const at = now();
+    const at = c.get("now");
     const to = time(c.req.query("to"), at);
     const from = time(c.req.query("from"), (to ?? at) - 30 * DAY_MS);
     if (from === undefined || to === undefined) return invalid("from and to must be RFC 3339 times.");
@@ -182,14 +201,92 @@ export function createApi({ ledger, project, now = Date.now }: ApiOptions): Hono
 
   api.get("/v1/payment-sessions/:id", (c) => {
     const p = c.get("project");
-    const session = ledger.getSession(c.req.param("id"), new URL(c.req.url).origin, now(), p.id);
+    const session = ledger.getSession(c.req.param("id"), new URL(c.req.url).origin, c.get("now"), p.id);
     if (session === undefined) return apiError(404, "not_found", "not_found", "No such payment session.");
     const { project: _, ...view } = session;
     return json(200, view);
   });
 
+  // 2026-12-01 only: prices, balances and spend holds
+
+  api.get(
+    "/v1/prices",
+    since1201(() =>
+      json(200, { currency: "USD", ttlSeconds: PRICES_TTL_SECONDS, prices: ledger.prices, fallback: FALLBACK_PRICE }),
+    ),
+  );
+
+  api.get(
+    "/v1/members/:userId/balance",
+    since1201((c) => json(200, ledger.balance(c.get("project"), c.req.param("userId") ?? "", c.get("now")))),
+  );
+
+  api.post(
+    "/v1/members/:userId/holds",
+    since1201(
+      idempotent((c, body, at) => {
+        const request = holdRequest(body);
+        if (typeof request === "string") return invalid(request);
+        const answer = ledger.grantHold(c.get("project"), c.req.param("userId") ?? "", request, at);
+        return json(answer.granted ? 201 : 200, answer);
+      }),
+    ),
+  );
+
+  api.post(
+    "/v1/holds/:id/release",
+    since1201(
+      idempotent((c, body, at) => {
+        if (!isObject(body)) return invalid("The body must be a JSON object ({}).");
+        const id = c.req.param("id") ?? "";
+        const released = /^[A-Za-z0-9_-]+$/.test(id) ? ledger.releaseHold(c.get("project").id, id, at) : undefined;
+        return released === undefined ? apiError(404, "not_found", "not_found", "No such hold.") : json(200, released);
+      }),
+    ),
+  );
+
   api.all("*", (c) => apiError(404, "not_found", "not_found", `No route ${c.req.method} ${apiPath(c.req.path)}.`));
   return api;
+}
+
+/** A route of 2026-12-01 only: `404 not_found` under 2026-11-01, as a server of that version answers. */
+function since1201(route: (c: Context<Env>) => Promise<Response> | Response) {
+  return (c: Context<Env>) =>
+    c.get("version") === LEGACY_STOA_VERSION
+      ? apiError(
+          404,
+          "not_found",
+          "not_found",
+          `No route ${c.req.method} ${apiPath(c.req.path)} in ${LEGACY_STOA_VERSION}.`,
+        )
+      : route(c);
+}
+
+/**
+ * A hold request's body in nano-dollars, or what is wrong with it: `minUsd`
+ * > 0 (at least one nano-dollar), `targetUsd` ≥ `minUsd` (default `minUsd`),
+ * both at most {@link MAX_COST_USD}; `ttlSeconds` an integer from 10 to 900
+ * (default 120).
+ */
+function holdRequest(body: unknown): HoldRequest | string {
+  const { minUsd, targetUsd, ttlSeconds } = isObject(body) ? body : {};
+  const isAmount = (v: unknown): v is number => typeof v === "number" && v > 0 && v <= MAX_COST_USD;
+  if (!isAmount(minUsd) || nanosOf(minUsd) < 1) {
+    return `minUsd must be a number from 0.000000001 to ${MAX_COST_USD}.`;
+  }
+  if (targetUsd != null && !(isAmount(targetUsd) && targetUsd >= minUsd)) {
+    return `targetUsd must be a number from minUsd to ${MAX_COST_USD}.`;
+  }
+  const ttl = ttlSeconds ?? HOLD_TTL.default;
+  if (!Number.isInteger(ttl) || (ttl as number) < HOLD_TTL.min || (ttl as number) > HOLD_TTL.max) {
+    return `ttlSeconds must be an integer from ${HOLD_TTL.min} to ${HOLD_TTL.max}.`;
+  }
+  const minNanos = nanosOf(minUsd);
+  return {
+    minNanos,
+    targetNanos: Math.max(minNanos, nanosOf(targetUsd ?? minUsd)),
+    ttlSeconds: ttl as number,
+  };
 }
 
 /** The path below the API's base: `/v1/…`. */

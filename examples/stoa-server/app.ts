@@ -12,7 +12,8 @@
  *   redirects to `returnUrl` with `stoa_session_id` (a JSON answer instead
  *   for `accept: application/json`).
  * - Operator API, JSON, no auth (the server listens on 127.0.0.1 only):
- *   `PUT /admin/projects/:project` `{apiKey, registrationSecret, chargeabilityTtl, chargeAll}`,
+ *   `PUT /admin/projects/:project` `{apiKey, registrationSecret, chargeabilityTtl, chargeAll, clockOffsetMs}`
+ *   (`clockOffsetMs` moves the project's clock, for tests of expiry),
  *   `PUT /admin/projects/:project/members/:userId` `{balanceUsd, paid, suspended}`,
  *   `GET /admin/projects/:project/members` (records by user id), `GET /admin/projects/:project/events`.
  */
@@ -90,13 +91,17 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
       if (p === undefined || member === undefined) {
         return page(renderMessage("No such user", `No member or usage for ${userId}.`, 404), 404);
       }
-      const { from, to, bucket } = chartWindow(ledger.firstEventAt(p.id, userId), now());
+      const at = now() + p.clockOffsetMs;
+      const { from, to, bucket } = chartWindow(ledger.firstEventAt(p.id, userId), at);
       const summary = ledger.usageSummary(p.id, userId, 0, to);
+      const { balanceUsd, heldUsd, availableUsd } = ledger.balance(p, userId, at);
       return page(
         renderMember({
           project: p.id,
           base: basePath(p),
           member,
+          spend: { balanceUsd, heldUsd, availableUsd },
+          holds: ledger.liveHolds(p.id, userId, at),
           totals: { events: summary.events, usage: summary.usage, costUsd: summary.costUsd ?? 0 },
           byModel: summary.byModel,
           series: ledger.series(p.id, userId, from, to, bucket),
@@ -112,8 +117,12 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
     });
   }
 
+  /** The time in the project of session `id`. */
+  const sessionNow = (id: string) => ledger.projectNow(ledger.sessionProject(id) ?? "", now());
+
   app.get("/checkout/:id", (c) => {
-    const record = ledger.getSession(c.req.param("id"), new URL(c.req.url).origin, now());
+    const id = c.req.param("id");
+    const record = ledger.getSession(id, new URL(c.req.url).origin, sessionNow(id));
     if (record === undefined)
       return page(renderMessage("No such checkout", "This payment session does not exist.", 404), 404);
     const p = ledger.project(record.project) as Project;
@@ -144,7 +153,8 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
           })
         : page(renderMessage("Invalid amount", "Pick an amount between $0 and $10,000.", 400), 400);
     }
-    const result = ledger.completeSession(c.req.param("id"), amount, new URL(c.req.url).origin, now());
+    const id = c.req.param("id");
+    const result = ledger.completeSession(id, amount, new URL(c.req.url).origin, sessionNow(id));
     if (result === undefined) {
       return wantsJson
         ? json(404, { error: { type: "not_found", code: "not_found", message: "No such payment session." } })
@@ -165,12 +175,13 @@ export function createStoaServer({ ledger, defaultProject, now = Date.now }: Sto
   app.put("/admin/projects/:project", async (c) => {
     const body = await c.req.json().catch(() => undefined);
     if (!isObject(body)) return json(400, { error: "a JSON object" });
-    const { apiKey, registrationSecret, chargeabilityTtl, chargeAll } = body;
+    const { apiKey, registrationSecret, chargeabilityTtl, chargeAll, clockOffsetMs } = body;
     const settings = {
       ...(typeof apiKey === "string" && { apiKey }),
       ...(typeof registrationSecret === "string" && { registrationSecret }),
       ...(typeof chargeabilityTtl === "number" && { chargeabilityTtl }),
       ...(typeof chargeAll === "boolean" && { chargeAll }),
+      ...(Number.isSafeInteger(clockOffsetMs) && { clockOffsetMs: clockOffsetMs as number }),
     };
     return json(200, ledger.putProject(c.req.param("project"), settings, now()));
   });

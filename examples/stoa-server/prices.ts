@@ -1,14 +1,58 @@
 /**
- * The local Stoa server's own price table, in USD per million tokens (and
- * per web-search call). Edit it freely: it only decides what the local
- * server debits. An event that carries a provider-reported `costUsd`
+ * The local Stoa server's own price table (served as `GET /v1/prices`), in
+ * USD per million tokens and per web-search call. Edit it freely: it only
+ * decides what the local server debits, and what clients reckon a call's
+ * worst case from. An event that carries a provider-reported `costUsd`
  * (OpenRouter's `usage.cost`) is debited that instead.
  *
  * A model matches its entry exactly or as a dated variant: `gpt-4o-mini`
  * prices `gpt-4o-mini-2024-07-18` (the longest matching name wins). Audio
  * tokens are priced at the text rates here, a simplification.
+ * `maxOutputTokens` is each model's documented output limit;
+ * `requestOverheadTokens` is 346 for Anthropic (the system prompt its tool
+ * use adds), 0 for OpenAI.
  */
-import type { PriceRow } from "./pages/types.ts";
+import type { Usage } from "../../src/usage.ts";
+
+/** One row of the price table, as `GET /v1/prices` shows it. */
+export interface PriceRow {
+  provider: string;
+  model: string;
+  inputPerMTok: number;
+  outputPerMTok: number;
+  cacheReadPerMTok: number;
+  cacheWritePerMTok: number;
+  audioInputPerMTok: number;
+  audioOutputPerMTok: number;
+  webSearchPerCall: number;
+  /** The model's output limit when a request sets none. */
+  maxOutputTokens: number;
+  /** Input the provider adds that the request body does not show. */
+  requestOverheadTokens: number;
+}
+
+/** What a client assumes for a model with no row, when it needs a worst case; never billed from. */
+export interface FallbackPrice extends Omit<PriceRow, "provider" | "model"> {
+  /** The allowance for one image, audio, file or document part. */
+  attachmentTokens: number;
+}
+
+/** How long a client may cache the table, in seconds. */
+export const PRICES_TTL_SECONDS = 3600;
+
+/** The contract's fallback row, exactly as `stoa-api.md` shows it. */
+export const FALLBACK_PRICE: FallbackPrice = {
+  inputPerMTok: 15,
+  outputPerMTok: 75,
+  cacheReadPerMTok: 15,
+  cacheWritePerMTok: 18.75,
+  audioInputPerMTok: 100,
+  audioOutputPerMTok: 200,
+  webSearchPerCall: 0.035,
+  maxOutputTokens: 32768,
+  attachmentTokens: 20000,
+  requestOverheadTokens: 1000,
+};
 
 /** Prices by provider, then model name. */
 export const PRICES: readonly PriceRow[] = [
@@ -19,7 +63,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 0.6,
     cacheReadPerMTok: 0.075,
     cacheWritePerMTok: 0.15,
+    audioInputPerMTok: 0.15,
+    audioOutputPerMTok: 0.6,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 16384,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -28,7 +76,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 10,
     cacheReadPerMTok: 1.25,
     cacheWritePerMTok: 2.5,
+    audioInputPerMTok: 2.5,
+    audioOutputPerMTok: 10,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 16384,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -37,7 +89,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 1.6,
     cacheReadPerMTok: 0.1,
     cacheWritePerMTok: 0.4,
+    audioInputPerMTok: 0.4,
+    audioOutputPerMTok: 1.6,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 32768,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -46,7 +102,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 8,
     cacheReadPerMTok: 0.5,
     cacheWritePerMTok: 2,
+    audioInputPerMTok: 2,
+    audioOutputPerMTok: 8,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 32768,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -55,7 +115,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 2,
     cacheReadPerMTok: 0.025,
     cacheWritePerMTok: 0.25,
+    audioInputPerMTok: 0.25,
+    audioOutputPerMTok: 2,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 128000,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -64,7 +128,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 10,
     cacheReadPerMTok: 0.125,
     cacheWritePerMTok: 1.25,
+    audioInputPerMTok: 1.25,
+    audioOutputPerMTok: 10,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 128000,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -73,7 +141,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 4.4,
     cacheReadPerMTok: 0.275,
     cacheWritePerMTok: 1.1,
+    audioInputPerMTok: 1.1,
+    audioOutputPerMTok: 4.4,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 100000,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -82,7 +154,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 0,
     cacheReadPerMTok: 0,
     cacheWritePerMTok: 0,
+    audioInputPerMTok: 0.02,
+    audioOutputPerMTok: 0,
     webSearchPerCall: 0,
+    maxOutputTokens: 0,
+    requestOverheadTokens: 0,
   },
   {
     provider: "openai",
@@ -91,7 +167,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 0,
     cacheReadPerMTok: 0,
     cacheWritePerMTok: 0,
+    audioInputPerMTok: 0.13,
+    audioOutputPerMTok: 0,
     webSearchPerCall: 0,
+    maxOutputTokens: 0,
+    requestOverheadTokens: 0,
   },
   {
     provider: "anthropic",
@@ -100,7 +180,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 5,
     cacheReadPerMTok: 0.1,
     cacheWritePerMTok: 1.25,
+    audioInputPerMTok: 1,
+    audioOutputPerMTok: 5,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 64000,
+    requestOverheadTokens: 346,
   },
   {
     provider: "anthropic",
@@ -109,7 +193,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 15,
     cacheReadPerMTok: 0.3,
     cacheWritePerMTok: 3.75,
+    audioInputPerMTok: 3,
+    audioOutputPerMTok: 15,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 64000,
+    requestOverheadTokens: 346,
   },
   {
     provider: "anthropic",
@@ -118,7 +206,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 15,
     cacheReadPerMTok: 0.3,
     cacheWritePerMTok: 3.75,
+    audioInputPerMTok: 3,
+    audioOutputPerMTok: 15,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 64000,
+    requestOverheadTokens: 346,
   },
   {
     provider: "anthropic",
@@ -127,7 +219,11 @@ export const PRICES: readonly PriceRow[] = [
     outputPerMTok: 75,
     cacheReadPerMTok: 1.5,
     cacheWritePerMTok: 18.75,
+    audioInputPerMTok: 15,
+    audioOutputPerMTok: 75,
     webSearchPerCall: 0.01,
+    maxOutputTokens: 32000,
+    requestOverheadTokens: 346,
   },
 ];
 
@@ -142,27 +238,19 @@ export function findPrice(provider: string, model: string, prices: readonly Pric
   return best;
 }
 
-/** Token and call counts an event is priced on. */
-export interface PricedUsage {
-  inputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  audioInputTokens: number;
-  outputTokens: number;
-  audioOutputTokens: number;
-  webSearchRequests: number;
-}
-
 /**
  * The cost of `usage` at `price` in nano-dollars (1e-9 USD), rounded to the
  * nearest nano-dollar once, at the end. A price per million tokens is a
- * price in nano-dollars per thousand tokens.
+ * price in nano-dollars per thousand tokens. `reasoningTokens` are part of
+ * `outputTokens` and not priced again.
  */
-export function costNanos(usage: PricedUsage, price: PriceRow): number {
+export function costNanos(usage: Usage, price: PriceRow): number {
   const perThousandTokens =
-    (usage.inputTokens + usage.audioInputTokens) * price.inputPerMTok +
+    usage.inputTokens * price.inputPerMTok +
+    usage.audioInputTokens * price.audioInputPerMTok +
     usage.cacheReadTokens * price.cacheReadPerMTok +
     usage.cacheWriteTokens * price.cacheWritePerMTok +
-    (usage.outputTokens + usage.audioOutputTokens) * price.outputPerMTok;
+    usage.outputTokens * price.outputPerMTok +
+    usage.audioOutputTokens * price.audioOutputPerMTok;
   return Math.round(perThousandTokens * 1000 + usage.webSearchRequests * price.webSearchPerCall * 1e9);
 }

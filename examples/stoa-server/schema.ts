@@ -11,6 +11,7 @@ const TABLES = [
     registration_secret TEXT NOT NULL,
     chargeability_ttl INTEGER NOT NULL,
     charge_all INTEGER NOT NULL,
+    clock_offset_ms INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
   )`,
   `CREATE TABLE IF NOT EXISTS members (
@@ -73,9 +74,28 @@ const TABLES = [
     until INTEGER NOT NULL,
     PRIMARY KEY (project, jti)
   )`,
+  `CREATE TABLE IF NOT EXISTS holds (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    amount_nanos INTEGER NOT NULL,
+    spent_nanos INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at INTEGER
+  )`,
+  "CREATE INDEX IF NOT EXISTS holds_by_user ON holds (project, user_id, status)",
 ];
 
-/** Creates the tables that do not exist yet. */
+/** Columns added after a table was first created: [table, column, definition]. */
+const ADDED_COLUMNS: [string, string, string][] = [["projects", "clock_offset_ms", "INTEGER NOT NULL DEFAULT 0"]];
+
+/** Creates the tables that do not exist yet, and adds the columns an older state lacks. */
 export function migrate(sql: Sql): void {
   for (const statement of TABLES) sql.all(statement);
+  for (const [table, column, definition] of ADDED_COLUMNS) {
+    const columns = sql.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`);
+    if (!columns.some((c) => c.name === column)) sql.all(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
 }

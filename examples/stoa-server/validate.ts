@@ -3,8 +3,19 @@
  * functions: one usage event, and a payment session's `returnUrl`.
  */
 
-/** Not fixed by the contract, which names `event_too_large` without a size: this server's choice. */
+/** The contract's `event_too_large`: one event over 64 KiB of JSON (as this server re-serialises it). */
 export const MAX_EVENT_BYTES = 64 * 1024;
+
+/**
+ * The largest usage count of one event: 10^9, far past any context window.
+ * Not fixed by the contract (it says non-negative integers): this server's
+ * bound, so that a count times the dearest rate stays an exact integer of
+ * nano-dollars (below 2^53).
+ */
+export const MAX_USAGE_COUNT = 1_000_000_000;
+
+/** The largest provider-reported `costUsd` of one event: $1,000,000 (10^15 nano-dollars, below 2^53). */
+export const MAX_COST_USD = 1_000_000;
 
 /** One entry of a 200 answer's `rejected`. */
 export interface Rejection {
@@ -45,6 +56,7 @@ const REQUIRED: Check[] = [
 const OPTIONAL: Check[] = [
   ["providerRequestId", isString, "a string"],
   ["costUsd", (v) => typeof v === "number" && Number.isFinite(v) && v >= 0, "a non-negative number"],
+  ["holdId", isString, "a string"],
   ["timeToFirstByteMs", isDuration, "a non-negative number"],
   ["metadata", isObject, "an object of strings"],
 ];
@@ -68,9 +80,16 @@ export function checkEvent(value: unknown): Omit<Rejection, "id"> | undefined {
   const usage = e.usage as Record<string, unknown>;
   for (const field of USAGE_FIELDS) {
     const v = usage[field];
-    if (v !== undefined && v !== null && !(Number.isSafeInteger(v) && (v as number) >= 0)) {
+    if (v === undefined || v === null) continue;
+    if (!(Number.isInteger(v) && (v as number) >= 0)) {
       return { code: "invalid_field", message: `usage.${field} must be a non-negative integer.` };
     }
+    if ((v as number) > MAX_USAGE_COUNT) {
+      return { code: "invalid_field", message: `usage.${field} must be at most ${MAX_USAGE_COUNT}.` };
+    }
+  }
+  if (typeof e.costUsd === "number" && e.costUsd > MAX_COST_USD) {
+    return { code: "invalid_field", message: `costUsd must be at most ${MAX_COST_USD}.` };
   }
   if (isObject(e.metadata)) {
     const entries = Object.entries(e.metadata as Record<string, unknown>);

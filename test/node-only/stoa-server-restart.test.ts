@@ -7,14 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type LocalStoa, startLocalStoa } from "../support/local-stoa.ts";
+import { STOA_HEADERS } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
 
-const HEADERS = {
-  authorization: "Bearer sk_restart",
-  "stoa-version": "2026-11-01",
-  "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
-  "content-type": "application/json",
-};
+const HEADERS = { ...STOA_HEADERS, authorization: "Bearer sk_restart" };
 
 let server: LocalStoa | undefined;
 const folder = await mkdtemp(join(tmpdir(), "stoa-restart-"));

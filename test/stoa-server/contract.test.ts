@@ -1,13 +1,15 @@
 /**
  * The local Stoa server (examples/stoa-server, in workerd unless
  * STOA_SERVER=node) held to `shared/stoa-api.md` through plain `fetch`, each
- * run a project of its own behind the test controls (test/fakes/stoa.ts):
+ * run a project of its own behind the test controls (test/support/fake-stoa.ts):
  * every endpoint and every error the contract names. Registration tokens
- * are covered in test/api/members.test.ts, the usage summary, debits,
+ * are covered in test/api/members.test.ts and registration.test.ts, holds in
+ * holds.test.ts, the usage summary, debits,
  * checkout and pages in test/stoa-server/server.test.ts.
  */
 import { describe, expect, inject, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../../examples/stoa-server/validate.ts";
+import type { UsageEvent } from "../../src/usage.ts";
 import { newRunId } from "../support/provider.ts";
 import {
   chargeabilityChecks,
@@ -15,38 +17,18 @@ import {
   configureStoa,
   DEFAULT_TOP_UP_USD,
   FAKE_STOA_API_KEY,
+  STOA_HEADERS,
   stoaBase,
+  stoaCall,
   stoaEvents,
   stoaMembers,
   stoaReceived,
 } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
 
-const HEADERS = {
-  authorization: `Bearer ${FAKE_STOA_API_KEY}`,
-  "stoa-version": "2026-11-01",
-  "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
-  "content-type": "application/json",
-};
-
-let keys = 0;
-
-async function post(runId: string, body: unknown, headers: Record<string, string | undefined> = {}) {
-  const all: Record<string, string> = {};
-  for (const [name, value] of Object.entries({ ...HEADERS, "idempotency-key": `key-${++keys}`, ...headers })) {
-    if (value !== undefined) all[name] = value;
-  }
-  const response = await fetch(`${stoaBase(runId)}/v1/usage/events`, {
-    method: "POST",
-    headers: all,
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (await response.json()) as Record<string, unknown>,
-  };
-}
+/** A POST of a batch to `runId`'s `/v1/usage/events`. */
+const post = (runId: string, body: unknown, headers: Record<string, string | undefined> = {}) =>
+  stoaCall(runId, "POST", "/v1/usage/events", body, headers);
 
 const apiError = (type: string, code: string) => ({ error: { type, code, message: expect.any(String) } });
 
@@ -84,7 +66,7 @@ describe("local Stoa server: common rules", () => {
   });
 
   it("answers 404 not_found to an unknown path", async () => {
-    const response = await fetch(`${stoaBase(newRunId("f404"))}/v1/nothing`, { headers: HEADERS });
+    const response = await fetch(`${stoaBase(newRunId("f404"))}/v1/nothing`, { headers: STOA_HEADERS });
     expect([response.status, await response.json()]).toEqual([404, apiError("not_found", "not_found")]);
   });
 
@@ -100,7 +82,7 @@ describe("local Stoa server: common rules", () => {
       ["POST", "/v1/usage/events", { events: [event] }],
       ["POST", "/v1/usage/events", "not json"],
     ]);
-    expect(received[0]?.headers).toMatchObject({ ...HEADERS, "idempotency-key": "rec-1" });
+    expect(received[0]?.headers).toMatchObject({ ...STOA_HEADERS, "idempotency-key": "rec-1" });
   });
 
   it("keeps runs apart", async () => {
@@ -142,6 +124,8 @@ describe("local Stoa server: POST /v1/usage/events", () => {
       Object.fromEntries(Array.from({ length: n }, (_, k) => [key(k), value]));
     const invalid: [unknown, string, string][] = [
       [noId, "missing_field", "id is required."],
+      [{ ...base, id: 7 }, "invalid_field", "id must be a string of 1 to 128 characters."],
+      [{ ...base, id: ["x"] }, "invalid_field", "id must be a string of 1 to 128 characters."],
       [{ ...base, id: "" }, "invalid_field", "id must be a string of 1 to 128 characters."],
       [{ ...base, id: "i".repeat(129) }, "invalid_field", "id must be a string of 1 to 128 characters."],
       [{ ...base, id: "a", userId: 7 }, "invalid_field", "userId must be a string."],
@@ -233,6 +217,58 @@ describe("local Stoa server: POST /v1/usage/events", () => {
     expect(await stoaEvents(runId)).toEqual(valid);
   });
 
+  it("bounds usage counts to integers of at most 10^9 and costUsd to $0..$1,000,000 (issue 12, item 8)", async () => {
+    const runId = newRunId("fbounds");
+    const base = usageEvent();
+    const counts = (field: string, value: number) => ({ ...base.usage, [field]: value });
+    const invalid: [UsageEvent, string][] = [
+      [{ ...base, id: "cost-huge", costUsd: 1e300 }, "costUsd must be at most 1000000."],
+      [{ ...base, id: "cost-over", costUsd: 1_000_000.01 }, "costUsd must be at most 1000000."],
+      [{ ...base, id: "cost-neg", costUsd: -0.01 }, "costUsd must be a non-negative number."],
+      [
+        { ...base, id: "in-2^53", usage: counts("inputTokens", 2 ** 53) },
+        "usage.inputTokens must be at most 1000000000.",
+      ],
+      [
+        { ...base, id: "out-safe", usage: counts("outputTokens", 2 ** 53 - 1) },
+        "usage.outputTokens must be at most 1000000000.",
+      ],
+      [
+        { ...base, id: "out-1e300", usage: counts("outputTokens", 1e300) },
+        "usage.outputTokens must be at most 1000000000.",
+      ],
+      [
+        { ...base, id: "search-over", usage: counts("webSearchRequests", 1_000_000_001) },
+        "usage.webSearchRequests must be at most 1000000000.",
+      ],
+    ];
+    const valid: UsageEvent[] = [
+      { ...base, id: "edge-max", costUsd: 1_000_000, usage: counts("inputTokens", 1_000_000_000) },
+      { ...base, id: "edge-zero", costUsd: 0 },
+    ];
+    const answer = await post(runId, { events: [...invalid.map(([event]) => event), ...valid] });
+    expect(answer.body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: invalid.map(([event, message]) => ({ id: event.id, code: "invalid_field", message })),
+    });
+  });
+
+  it("rejects an event over 64 KiB of JSON as event_too_large: 65,536 bytes pass, 65,537 do not", async () => {
+    const runId = newRunId("fbig");
+    const sized = (id: string, bytes: number) => {
+      const event = { ...usageEvent(), id, pad: "" };
+      return { ...event, pad: "x".repeat(bytes - new TextEncoder().encode(JSON.stringify(event)).byteLength) };
+    };
+    const [fits, over] = [sized("fits", 65_536), sized("over", 65_537)];
+    expect(new TextEncoder().encode(JSON.stringify(over)).byteLength).toBe(65_537);
+    expect((await post(runId, { events: [fits, over] })).body).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ id: "over", code: "event_too_large", message: "An event is at most 65536 bytes of JSON." }],
+    });
+  });
+
   it("counts an id it already stored as a duplicate, in the same batch or a later one", async () => {
     const runId = newRunId("fdup");
     const [a, b] = [usageEvent(), usageEvent()];
@@ -275,20 +311,9 @@ describe("local Stoa server: POST /v1/usage/events", () => {
   });
 });
 
-async function call(runId: string, method: "GET" | "POST", path: string, body?: unknown, key?: string) {
-  const headers: Record<string, string> = { ...HEADERS };
-  if (method === "POST") headers["idempotency-key"] = key ?? `key-${++keys}`;
-  const response = await fetch(`${stoaBase(runId)}${path}`, {
-    method,
-    headers,
-    body: method === "POST" ? JSON.stringify(body) : undefined,
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (await response.json()) as Record<string, unknown>,
-  };
-}
+/** A call to `runId`'s API; a POST with idempotency key `key` when given. */
+const call = (runId: string, method: "GET" | "POST", path: string, body?: unknown, key?: string) =>
+  stoaCall(runId, method, path, body, key === undefined ? {} : { "idempotency-key": key });
 
 const chargeable = (userId: string, ttlSeconds = 60) => ({ userId, chargeable: true, reason: null, ttlSeconds });
 const refused = (userId: string, reason: string) => ({ userId, chargeable: false, reason, ttlSeconds: 0 });
@@ -382,7 +407,7 @@ describe("local Stoa server: GET /v1/members/{userId}/chargeability", () => {
   it("needs the API key", async () => {
     const runId = newRunId("fchargeauth");
     const response = await fetch(`${stoaBase(runId)}/v1/members/u/chargeability`, {
-      headers: { ...HEADERS, authorization: "Bearer sk_test_other" },
+      headers: { ...STOA_HEADERS, authorization: "Bearer sk_test_other" },
     });
     expect([response.status, await response.json()]).toEqual([401, apiError("authentication", "invalid_api_key")]);
   });
@@ -476,8 +501,21 @@ describe("local Stoa server: payment sessions", () => {
 
     const after = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
     expect(after.status).toBe(201);
-    expect(after.body).toMatchObject({ userId: "u", status: "not_required", checkoutUrl: null, returnUrl: HTTPS });
+    expect(after.body).toEqual({
+      id: expect.stringMatching(/^ps_[0-9a-f]{32}$/),
+      userId: "u",
+      membershipId: open.body.membershipId,
+      status: "not_required",
+      checkoutUrl: null,
+      returnUrl: HTTPS,
+      expiresAt: null,
+    });
     expect(after.body.id).not.toBe(id);
+    // a not_required answer can be read back
+    expect(await call(runId, "GET", `/v1/payment-sessions/${after.body.id}`)).toMatchObject({
+      status: 200,
+      body: after.body,
+    });
 
     await configureStoa(runId, { members: { u: { balanceUsd: 0 } } });
     const topUp = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
@@ -488,6 +526,22 @@ describe("local Stoa server: payment sessions", () => {
     await completePaymentSession(runId, topUp.body.id as string);
     expect((await stoaMembers(runId)).u?.balanceUsd).toBe(DEFAULT_TOP_UP_USD);
     await expect(completePaymentSession(runId, "ps_nope")).rejects.toThrow("fake Stoa: __complete answered 404");
+  });
+
+  it("keeps a session open for 1 hour, then reads it expired and opens a new one", async () => {
+    const runId = newRunId("fpsexpiry");
+    const open = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    const id = open.body.id as string;
+    const left = Date.parse(open.body.expiresAt as string) - Date.now();
+    // the project's clock, moved to a second before expiresAt, then to it
+    await configureStoa(runId, { clockOffsetMs: left - 1000 });
+    expect((await call(runId, "GET", `/v1/payment-sessions/${id}`)).body).toEqual(open.body);
+    await configureStoa(runId, { clockOffsetMs: left + 1000 });
+    expect((await call(runId, "GET", `/v1/payment-sessions/${id}`)).body).toEqual({ ...open.body, status: "expired" });
+    await expect(completePaymentSession(runId, id)).rejects.toThrow("fake Stoa: __complete answered 409");
+    const next = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: HTTPS });
+    expect([next.status, next.body.status]).toEqual([201, "open"]);
+    expect(next.body.id).not.toBe(id);
   });
 
   it("replays a stored answer for the same key and body, as it was then", async () => {

@@ -114,6 +114,25 @@ const MEMBER_VIEW: MemberView = {
   project: "demo",
   base: "/t/demo",
   member: HOSTILE_MEMBER,
+  spend: { balanceUsd: -0.000123, heldUsd: 0.25, availableUsd: -0.250123 },
+  holds: [
+    {
+      id: "hold_a",
+      amountUsd: 0.25,
+      spentUsd: 0.031,
+      unspentUsd: 0.219,
+      createdAt: "2026-11-27T18:04:05.000Z",
+      expiresAt: "2026-11-27T18:06:05Z",
+    },
+    {
+      id: "hold_b",
+      amountUsd: 0.031,
+      spentUsd: 0,
+      unspentUsd: 0.031,
+      createdAt: "2026-11-27T18:04:06.000Z",
+      expiresAt: "2026-11-27T18:06:06Z",
+    },
+  ],
   totals: TOTALS,
   byModel: [
     {
@@ -351,6 +370,17 @@ describe("renderMember", () => {
     expect(html).toContain(`<a href="/t/demo/">← All members</a>`);
   });
 
+  it("shows held and available money and each live hold", () => {
+    expect([attr(one(html, "held").attrs, "data-value"), one(html, "held").text]).toEqual(["0.25", "$0.25"]);
+    expect(attr(one(html, "available").attrs, "data-value")).toBe("-0.250123");
+    expect([...html.matchAll(/data-testid="hold-row" data-hold-id="([^"]+)"/g)].map((m) => m[1])).toEqual([
+      "hold_a",
+      "hold_b",
+    ]);
+    expect(html).toContain('data-testid="hold-unspent" data-value="0.219"');
+    expect(renderMember({ ...MEMBER_VIEW, holds: [] })).toContain("No live holds.");
+  });
+
   it("shows totals as exact integers with separators and data-value", () => {
     const expected: [string, string, string][] = [
       ["total-events", "1,234,567", "1234567"],
@@ -426,6 +456,10 @@ describe("renderPrices", () => {
         cacheReadPerMTok: 0.075,
         cacheWritePerMTok: 0.15,
         webSearchPerCall: 0.01,
+        audioInputPerMTok: 0,
+        audioOutputPerMTok: 0,
+        maxOutputTokens: 16384,
+        requestOverheadTokens: 0,
       },
       {
         provider: "anthropic",
@@ -435,6 +469,10 @@ describe("renderPrices", () => {
         cacheReadPerMTok: 1.5,
         cacheWritePerMTok: 18.75,
         webSearchPerCall: 0.01,
+        audioInputPerMTok: 0,
+        audioOutputPerMTok: 0,
+        maxOutputTokens: 16384,
+        requestOverheadTokens: 0,
       },
     ],
   });

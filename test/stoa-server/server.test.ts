@@ -8,26 +8,12 @@
 import { describe, expect, inject, it } from "vitest";
 import { chartWindow } from "../../examples/stoa-server/app.ts";
 import { newRunId } from "../support/provider.ts";
-import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaMembers } from "../support/stoa.ts";
+import { completePaymentSession, configureStoa, stoaBase, stoaCall, stoaMembers } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
 
-const HEADERS = {
-  authorization: `Bearer ${FAKE_STOA_API_KEY}`,
-  "stoa-version": "2026-11-01",
-  "x-stoa-sdk": "stoa-ts/0.1.0 (node)",
-  "content-type": "application/json",
-};
-
-let keys = 0;
-
-async function call(runId: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${stoaBase(runId)}${path}`, {
-    method,
-    headers: method === "POST" ? { ...HEADERS, "idempotency-key": `srv-${++keys}` } : HEADERS,
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+/** A call to `runId`'s API. */
+const call = (runId: string, method: "GET" | "POST", path: string, body?: unknown) =>
+  stoaCall(runId, method, path, body);
 
 const USAGE = (input: number, output: number, more: Record<string, number> = {}) => ({
   inputTokens: input,
@@ -130,6 +116,49 @@ describe("local Stoa server: GET /v1/members/{userId}/usage", () => {
   });
 });
 
+describe("local Stoa server: the usage summary's window", () => {
+  it("counts from inclusive and to exclusive", async () => {
+    const runId = newRunId("swindow");
+    const [from, to] = [Date.parse("2026-11-20T00:00:00Z"), Date.parse("2026-11-21T00:00:00Z")];
+    const at = (ms: number, input: number) => usageEvent({ userId: "w", occurredAt: iso(ms), usage: USAGE(input, 0) });
+    await call(runId, "POST", "/v1/usage/events", {
+      events: [at(from - 1, 1), at(from, 10), at(to - 1, 100), at(to, 1000)],
+    });
+    const q = `from=${encodeURIComponent(iso(from))}&to=${encodeURIComponent(iso(to))}`;
+    const { body } = await call(runId, "GET", `/v1/members/w/usage?${q}`);
+    // gpt-4o-mini input at $0.15 per million: 110 tokens
+    expect(body).toMatchObject({
+      from: "2026-11-20T00:00:00Z",
+      to: "2026-11-21T00:00:00Z",
+      events: 2,
+      usage: USAGE(110, 0),
+      costUsd: 0.0000165,
+    });
+  });
+
+  it("has a null costUsd when none of its events has a cost, and sums only the priced ones otherwise", async () => {
+    const runId = newRunId("sunpriced");
+    const mystery = { provider: "acme", model: "mystery-1", requestedModel: "mystery-1", userId: "m" };
+    await call(runId, "POST", "/v1/usage/events", {
+      events: [usageEvent({ ...mystery, usage: USAGE(5, 5) }), usageEvent({ ...mystery, usage: USAGE(1, 1) })],
+    });
+    const window = `from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z`;
+    expect((await call(runId, "GET", `/v1/members/m/usage?${window}`)).body).toMatchObject({
+      events: 2,
+      usage: USAGE(6, 6),
+      costUsd: null,
+      byModel: [{ provider: "acme", model: "mystery-1", events: 2, usage: USAGE(6, 6), costUsd: null }],
+    });
+    await call(runId, "POST", "/v1/usage/events", {
+      events: [usageEvent({ ...mystery, provider: "openrouter", costUsd: 0.25 })],
+    });
+    expect((await call(runId, "GET", `/v1/members/m/usage?${window}`)).body).toMatchObject({
+      events: 3,
+      costUsd: 0.25,
+    });
+  });
+});
+
 describe("local Stoa server: balances", () => {
   it("debits each accepted event once, at the price table or the provider's cost, down to insufficient_balance", async () => {
     const runId = newRunId("sdebit");
@@ -151,6 +180,28 @@ describe("local Stoa server: balances", () => {
       reason: "insufficient_balance",
       ttlSeconds: 0,
     });
+  });
+});
+
+describe("local Stoa server: money stays exact", () => {
+  it("rejects a cost of 1e300 and a count of 2^53 - 1, so the member still pays $25 and becomes chargeable", async () => {
+    const runId = newRunId("shuge");
+    await configureStoa(runId, { members: { u: { paid: false } } });
+    const events = [
+      usageEvent({ userId: "u", provider: "openrouter", costUsd: 1e300 }),
+      usageEvent({ userId: "u", usage: USAGE(2 ** 53 - 1, 0) }),
+    ];
+    const answer = await call(runId, "POST", "/v1/usage/events", { events });
+    expect(answer.body).toEqual({
+      accepted: 0,
+      duplicates: 0,
+      rejected: events.map(({ id }) => ({ id, code: "invalid_field", message: expect.any(String) })),
+    });
+    expect((await stoaMembers(runId)).u?.balanceUsd).toBe(0);
+    const session = await call(runId, "POST", "/v1/payment-sessions", { userId: "u", returnUrl: "http://localhost/r" });
+    await completePaymentSession(runId, session.body.id as string, 25);
+    expect((await stoaMembers(runId)).u).toMatchObject({ paid: true, balanceUsd: 25 });
+    expect((await call(runId, "GET", "/v1/members/u/chargeability")).body).toMatchObject({ chargeable: true });
   });
 });
 

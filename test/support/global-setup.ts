@@ -8,8 +8,8 @@
  * reach it at `inject("fakeBase")`, the server at `inject("stoaServer")`.
  */
 import type { TestProject } from "vitest/node";
-import { createFakeProvider } from "../fakes/provider.ts";
-import { createFakeStoa } from "../fakes/stoa.ts";
+import { createFakeProvider } from "./fake-provider.ts";
+import { createFakeStoa } from "./fake-stoa.ts";
 import { startLocalStoa } from "./local-stoa.ts";
 import { serve } from "./serve.ts";
 

@@ -1,12 +1,12 @@
 /**
- * Test helpers for the fake provider (test/fakes/provider.ts), served by the
+ * Test helpers for the fake provider (test/support/fake-provider.ts), served by the
  * global setup at `inject("fakeBase")`: base URLs for each SDK, the recorded
  * requests of a run, and unique run ids. Works in every test project.
  */
 import { inject } from "vitest";
-import type { RecordedRequest } from "../fakes/provider.ts";
+import type { RecordedRequest } from "./fake-provider.ts";
 
-export type { RecordedRequest, RequestOutcome } from "../fakes/provider.ts";
+export type { RecordedRequest, RequestOutcome } from "./fake-provider.ts";
 
 /**
  * Fake-provider options: the raw segment (`"chunk=1,crlf"`, `"default"`) or

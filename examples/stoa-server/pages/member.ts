@@ -14,7 +14,19 @@ import {
   renderTotals,
   renderUsd,
 } from "./layout.ts";
-import type { EventRow, MemberView, ModelRow } from "./types.ts";
+import type { EventRow, HoldRow, MemberView, ModelRow } from "./types.ts";
+
+/** One row of the live holds table (`data-testid="hold-row"`, `data-hold-id`). */
+function holdRow(hold: HoldRow): string {
+  return `<tr data-testid="hold-row" data-hold-id="${escapeHtml(hold.id)}">
+<td><code>${escapeHtml(hold.id)}</code></td>
+<td class="num">${renderUsd(hold.amountUsd, { "data-testid": "hold-amount", "data-value": String(hold.amountUsd) })}</td>
+<td class="num">${renderUsd(hold.spentUsd, { "data-testid": "hold-spent", "data-value": String(hold.spentUsd) })}</td>
+<td class="num">${renderUsd(hold.unspentUsd, { "data-testid": "hold-unspent", "data-value": String(hold.unspentUsd) })}</td>
+<td>${renderTime(hold.createdAt, "second")}</td>
+<td>${renderTime(hold.expiresAt, "second")}</td>
+</tr>`;
+}
 
 /** One row of the by-model table (`data-testid="model-row"`, `data-provider`, `data-model`). */
 function modelRow(row: ModelRow): string {
@@ -68,14 +80,15 @@ ${renderCountCell(event.usage.cacheWriteTokens)}
 }
 
 /**
- * The page of one member: name, email and ids; balance
- * (`data-testid="balance"`, raw USD in `data-value`); chargeability
+ * The page of one member: name, email and ids; balance, held and
+ * available (`data-testid="balance"`, `"held"`, `"available"`, raw USD in
+ * `data-value`); chargeability
  * (`data-testid="chargeable"` with `data-value` `true`/`false`, and
  * `data-testid="reason"` with the code in `data-value`); the totals
  * (`total-events`, `total-input`, `total-output`, `total-cache-read`,
  * `total-cache-write`, `total-cost`, …); a chart of `series`; a by-model
- * table (`data-testid="model-row"`); the recent events
- * (`data-testid="event-row"`).
+ * table (`data-testid="model-row"`); the live spend holds
+ * (`data-testid="hold-row"`); the recent events (`data-testid="event-row"`).
  */
 export function renderMember(view: MemberView): string {
   const { member } = view;
@@ -102,6 +115,11 @@ export function renderMember(view: MemberView): string {
     view.byModel.length === 0
       ? `<tr><td class="empty" colspan="9">No usage yet.</td></tr>`
       : view.byModel.map(modelRow).join("\n");
+  const holds =
+    view.holds.length === 0
+      ? `<tr><td class="empty" colspan="6">No live holds.</td></tr>`
+      : view.holds.map(holdRow).join("\n");
+  const { spend } = view;
   const events =
     view.recent.length === 0
       ? `<tr><td class="empty" colspan="11">No events yet.</td></tr>`
@@ -110,7 +128,9 @@ export function renderMember(view: MemberView): string {
 <h1>${escapeHtml(heading)}</h1>
 <p class="muted small">${ids.join(" · ")}</p>
 <div class="cards">
-<div class="card"><div class="k">Balance</div><div class="v">${renderUsd(member.balanceUsd, { "data-testid": "balance", "data-value": String(member.balanceUsd) })}</div></div>
+<div class="card"><div class="k">Balance</div><div class="v">${renderUsd(spend.balanceUsd, { "data-testid": "balance", "data-value": String(spend.balanceUsd) })}</div></div>
+<div class="card"><div class="k">Held</div><div class="v">${renderUsd(spend.heldUsd, { "data-testid": "held", "data-value": String(spend.heldUsd) })}</div></div>
+<div class="card"><div class="k">Available</div><div class="v">${renderUsd(spend.availableUsd, { "data-testid": "available", "data-value": String(spend.availableUsd) })}</div></div>
 <div class="card"><div class="k">Chargeable</div><div class="v">${chargeable}</div>${reason}</div>
 <div class="card"><div class="k">Payment</div><div class="v">${state}</div></div>
 <div class="card"><div class="k">Last activity</div><div class="v small">${renderTime(member.lastEventAt)}</div></div>
@@ -124,6 +144,14 @@ ${renderChart(view.series, view.bucket)}
 <thead><tr><th>Provider</th><th>Model</th><th class="num">Events</th><th class="num">Input</th><th class="num">Output</th><th class="num">Cache read</th><th class="num">Cache write</th><th>Other</th><th class="num">Cost</th></tr></thead>
 <tbody>
 ${models}
+</tbody>
+</table></div>
+<h2>Live spend holds</h2>
+<p class="small muted">Money reserved for calls in flight: available = balance − the unspent part of the live holds.</p>
+<div class="table-wrap"><table data-testid="holds">
+<thead><tr><th>Hold</th><th class="num">Amount</th><th class="num">Spent</th><th class="num">Unspent</th><th>Granted</th><th>Expires</th></tr></thead>
+<tbody>
+${holds}
 </tbody>
 </table></div>
 <h2>Recent events</h2>

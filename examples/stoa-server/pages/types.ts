@@ -6,6 +6,7 @@
 
 import type { ModelUsage } from "../../../src/api/usage-summary.ts";
 import type { Usage } from "../../../src/usage.ts";
+import type { PriceRow } from "../prices.ts";
 
 /** The normalised token and call counts of the contract: the SDK's own type. */
 export type { Usage };
@@ -72,9 +73,29 @@ export interface OverviewView extends PageContext {
   bucket: Bucket;
 }
 
+/** A live spend hold of a member. */
+export interface HoldRow {
+  id: string;
+  amountUsd: number;
+  spentUsd: number;
+  unspentUsd: number;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** A member's money: the balance, the unspent part of its live holds, and the difference. */
+export interface SpendView {
+  balanceUsd: number;
+  heldUsd: number;
+  availableUsd: number;
+}
+
 /** One member's page. */
 export interface MemberView extends PageContext {
   member: MemberRow;
+  spend: SpendView;
+  /** The live holds, newest first. */
+  holds: HoldRow[];
   totals: { events: number; usage: Usage; costUsd: number };
   byModel: ModelRow[];
   series: SeriesPoint[];
@@ -82,16 +103,8 @@ export interface MemberView extends PageContext {
   recent: EventRow[];
 }
 
-/** One entry of the price table, USD per million tokens and per web-search call. */
-export interface PriceRow {
-  provider: string;
-  model: string;
-  inputPerMTok: number;
-  outputPerMTok: number;
-  cacheReadPerMTok: number;
-  cacheWritePerMTok: number;
-  webSearchPerCall: number;
-}
+/** One entry of the price table: the server's own type (prices.ts). */
+export type { PriceRow };
 
 /** The price table page. */
 export interface PricesView extends PageContext {
@@ -110,5 +123,5 @@ export interface CheckoutView {
   /** POST target of the pay form */
   action: string;
   returnUrl: string;
-  expiresAt: string;
+  expiresAt: string | null;
 }

@@ -22,6 +22,8 @@
  *   session through the server's checkout (default $10). Answers the session.
  */
 
+import { apiError, json, typeOf } from "../../examples/stoa-server/http.ts";
+
 /** The API key of a run's project unless `__config` says otherwise. */
 export const FAKE_STOA_API_KEY = "sk_test_stoa";
 
@@ -50,6 +52,14 @@ export interface FakeStoaConfig {
   paymentSessionFailures?: number[];
   /** Statuses for the next `POST /v1/members`. */
   memberFailures?: number[];
+  /** Statuses for the next `POST /v1/members/{userId}/holds` (404: a 2026-11-01 server). */
+  holdFailures?: number[];
+  /** Statuses for the next `POST /v1/holds/{id}/release`. */
+  releaseFailures?: number[];
+  /** Statuses for the next `GET /v1/prices`. */
+  priceFailures?: number[];
+  /** Statuses for the next `GET /v1/members/{userId}/balance`. */
+  balanceFailures?: number[];
   retryAfter?: number;
   delayMs?: number;
   /** Extra delay of every chargeability answer. */
@@ -60,6 +70,8 @@ export interface FakeStoaConfig {
   registrationSecret?: string;
   /** A user with no member record counts as chargeable (for tests that meter, not gate). */
   everyoneChargeable?: boolean;
+  /** Moves the run's clock on the server by this many ms (sessions and holds expire by it). */
+  clockOffsetMs?: number;
   /** Creates or updates these members (an `undefined` entry changes nothing). */
   members?: Record<string, FakeMemberSeed | undefined>;
 }
@@ -90,13 +102,17 @@ export interface ReceivedRequest {
 /** The local Stoa server, as a Web handler (in-process, or forwarded over HTTP). */
 export type StoaServer = (request: Request) => Promise<Response>;
 
-type FailureList = "failures" | "chargeabilityFailures" | "paymentSessionFailures" | "memberFailures";
+type FailureList =
+  | "failures"
+  | "chargeabilityFailures"
+  | "paymentSessionFailures"
+  | "memberFailures"
+  | "holdFailures"
+  | "releaseFailures"
+  | "priceFailures"
+  | "balanceFailures";
 
-interface Controls {
-  failures: number[];
-  chargeabilityFailures: number[];
-  paymentSessionFailures: number[];
-  memberFailures: number[];
+interface Controls extends Record<FailureList, number[]> {
   retryAfter: number | undefined;
   delayMs: number;
   chargeabilityDelayMs: number;
@@ -117,9 +133,19 @@ const FAILURES: [method: string, path: RegExp, list: FailureList][] = [
   ["GET", /^\/v1\/members\/[^/]+\/chargeability$/, "chargeabilityFailures"],
   ["POST", /^\/v1\/payment-sessions$/, "paymentSessionFailures"],
   ["POST", /^\/v1\/members$/, "memberFailures"],
+  ["POST", /^\/v1\/members\/[^/]+\/holds$/, "holdFailures"],
+  ["POST", /^\/v1\/holds\/[^/]+\/release$/, "releaseFailures"],
+  ["GET", /^\/v1\/prices$/, "priceFailures"],
+  ["GET", /^\/v1\/members\/[^/]+\/balance$/, "balanceFailures"],
 ];
 
-const PROJECT_SETTINGS = ["apiKey", "registrationSecret", "chargeabilityTtl", "everyoneChargeable"] as const;
+const PROJECT_SETTINGS = [
+  "apiKey",
+  "registrationSecret",
+  "chargeabilityTtl",
+  "everyoneChargeable",
+  "clockOffsetMs",
+] as const;
 
 /** Creates the layer: a Web handler for every path under `/s/`, in front of `server`. */
 export function createFakeStoa(server: StoaServer): (req: Request) => Promise<Response> {
@@ -198,6 +224,10 @@ function newRun(id: string): Run {
       chargeabilityFailures: [],
       paymentSessionFailures: [],
       memberFailures: [],
+      holdFailures: [],
+      releaseFailures: [],
+      priceFailures: [],
+      balanceFailures: [],
       retryAfter: undefined,
       delayMs: 0,
       chargeabilityDelayMs: 0,
@@ -281,21 +311,6 @@ function parseBody(raw: Uint8Array): unknown {
   }
 }
 
-function typeOf(status: number): string {
-  if (status === 401) return "authentication";
-  if (status === 404) return "not_found";
-  if (status === 429) return "rate_limited";
-  if (status >= 500) return "server_error";
-  return "invalid_request";
-}
-
 function error(status: number, code: string, message: string, headers?: Record<string, string>): Response {
-  return json(status, { error: { type: typeOf(status), code, message } }, headers);
-}
-
-function json(status: number, payload: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(payload), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
+  return apiError(status, typeOf(status), code, message, headers);
 }

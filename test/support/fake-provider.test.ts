@@ -5,7 +5,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { englishFixture, newRunId, providerBase, providerRequests } from "./support/provider.ts";
+import { englishFixture, newRunId, providerBase, providerRequests } from "./provider.ts";
 
 const CHAT_USAGE = {
   prompt_tokens: 1200,
