@@ -24,8 +24,8 @@ export interface PaymentSession {
   checkoutUrl: string | null;
   /** Where Stoa sends the browser back, with `stoa_session_id=<id>` added to its query. */
   returnUrl: string;
-  /** RFC 3339, UTC. */
-  expiresAt: string;
+  /** RFC 3339, UTC: when an `open` session reads `expired`; `null` for a `not_required` one. */
+  expiresAt: string | null;
 }
 
 /** What `createPaymentSession` takes. */
@@ -145,7 +145,8 @@ export async function getPaymentSession(api: ApiClient, id: string): Promise<Pay
 /** The session of a 2xx answer, with unknown fields dropped and an absent `checkoutUrl` read as `null`. */
 function readPaymentSession(value: unknown): PaymentSession {
   const v = record(value);
-  const { id, userId, membershipId, status, returnUrl, expiresAt } = v;
+  const { id, userId, membershipId, status, returnUrl } = v;
+  const expiresAt = v.expiresAt ?? null;
   const checkoutUrl = v.checkoutUrl ?? null;
   if (
     typeof id !== "string" ||
@@ -155,7 +156,7 @@ function readPaymentSession(value: unknown): PaymentSession {
     !STATUSES.includes(status) ||
     (checkoutUrl !== null && typeof checkoutUrl !== "string") ||
     typeof returnUrl !== "string" ||
-    typeof expiresAt !== "string"
+    (expiresAt !== null && typeof expiresAt !== "string")
   ) {
     throw invalidResponse("a payment session");
   }

@@ -4,7 +4,7 @@
  * expiry) when the user is already chargeable; completed by checkout, which
  * marks the member paid and adds the amount to its balance.
  */
-import type { PaymentSession as SdkPaymentSession } from "../../../src/api/payments.ts";
+import type { PaymentSession } from "../../../src/api/payments.ts";
 import type { Sql, SqlRow } from "../sql.ts";
 import type { Members, Profile } from "./members.ts";
 import type { Project } from "./projects.ts";
@@ -13,11 +13,7 @@ import { nanosOf, newId, rfc3339, wholeSecondsAfter } from "./shared.ts";
 /** How long a payment session stays open (the contract's "at most 1 hour"). */
 export const PAYMENT_SESSION_TTL_MS = 60 * 60 * 1000;
 
-/**
- * A payment session on the wire: the SDK's type, with `expiresAt` null for
- * `not_required` as the 2026-12-01 contract says.
- */
-export type PaymentSession = Omit<SdkPaymentSession, "expiresAt"> & { expiresAt: string | null };
+export type { PaymentSession };
 
 /** A session with what the checkout page needs besides. */
 export interface SessionRecord extends PaymentSession {
