@@ -266,7 +266,7 @@ describe("reading a session", () => {
       [],
       { ...session, status: "pending" },
       { ...session, id: 1 },
-      { ...session, expiresAt: null },
+      { ...session, expiresAt: 5 },
     ]) {
       const { api } = setup("", answering(body));
       const error = await caught(createPaymentSession(api, { userId: "u", returnUrl: RETURN_URL }));

@@ -146,17 +146,16 @@ describe("when Stoa refuses the check itself (a 4xx)", () => {
         'The chargeability check for user "user_ok" was refused (Stoa API answered 401 invalid_api_key: Missing or invalid API key.); the call was not made. Check the Stoa API key, base URL and the userId.',
       );
       expect(cause.cause).toBeInstanceOf(StoaAPIError);
-      expect(cause.cause).toMatchObject({ status: 401, code: "invalid_api_key" });
+      expect(cause.cause).toMatchObject({ status: 401, apiCode: "invalid_api_key" });
       expect(run.errors).toEqual([cause]);
       expect(await providerRequests(run.runId)).toEqual([]);
       expect(await run.events()).toEqual([]);
     });
   }
 
-  it("fails the call on a 431 (a userId too long for a URL), every time", async () => {
-    // the HTTP server in front of the fake answers 431 itself: 40 kB is over its header limit
-    const userId = `u_${"x".repeat(40_000)}`;
-    const { run, error, provider, events } = await refusedCall("c431", userId, {});
+  it("fails the call on a 431 (headers too large for Stoa's front), every time", async () => {
+    const userId = "user_ok";
+    const { run, error, provider, events } = await refusedCall("c431", userId, { failures: [431, 431] });
     const cause = (error as Error).cause;
     expect(cause).toBeInstanceOf(StoaConfigError);
     expect((cause as Error).cause).toMatchObject({ status: 431 });
@@ -170,13 +169,12 @@ describe("when Stoa refuses the check itself (a 4xx)", () => {
     expect(run.errors).toHaveLength(2);
   });
 
-  it("fails the call for a userId that is not well-formed UTF-16, without asking Stoa", async () => {
-    const { run, error, provider } = await refusedCall("clone", "u\uD800", {});
-    const cause = (error as Error).cause;
-    expect(cause).toBeInstanceOf(StoaConfigError);
-    expect((cause as Error).message).toContain("not well-formed UTF-16");
-    expect(run.errors).toEqual([cause]);
-    expect(provider).toEqual([]);
+  it("refuses a userId that is not well-formed UTF-16 or too long at stoa.fetch(), without asking Stoa", async () => {
+    const run = await meterRun("clone", {}, true);
+    for (const userId of ["u\uD800", `u_${"x".repeat(40_000)}`]) {
+      expect(() => run.stoa.fetch({ provider: "openai", userId })).toThrow(StoaConfigError);
+    }
+    expect(run.errors).toEqual([]);
     expect(await checks(run.runId)).toBe(0);
   });
 

@@ -26,8 +26,8 @@ describe("a response the app never reads", { timeout: 30_000 }, () => {
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES }).asResponse();
     const events = await run.events();
     expect(events.map((e) => [e.id, e.status, e.estimated, e.stream]).sort()).toEqual([
-      [`openai:chatcmpl-${run.runId}-1`, "completed", false, true],
-      [`openai:chatcmpl-${run.runId}-2`, "completed", false, false],
+      [`openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`, "completed", false, true],
+      [`openai:chatcmpl-${run.runId}-2:req_${run.runId}_2`, "completed", false, false],
     ]);
     expect(events.map((e) => e.usage)).toEqual([OPENAI_CHAT_USAGE, OPENAI_CHAT_USAGE]);
     expect(run.errors).toEqual([]);

@@ -77,7 +77,8 @@ describe("the API key echoed back", () => {
       logged.push(...args);
     });
     const stoaApi: FetchLike = async (input, init) => {
-      if (String(input).endsWith("/chargeability")) return Response.json({ chargeable: true, ttlSeconds: 60 });
+      if (String(input).endsWith("/chargeability"))
+        return Response.json({ userId: "u", chargeable: true, reason: null, ttlSeconds: 60 });
       const { events } = JSON.parse(String(init?.body)) as { events: { id: string }[] };
       return Response.json({
         accepted: 0,
