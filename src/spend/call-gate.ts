@@ -1,0 +1,172 @@
+/**
+ * The pre-flight gate of a metered call: may it go ahead, and under which
+ * spend hold? With spend holds (the default) a call reserves its worst case
+ * from its user's hold and settles its actual cost when its event is built;
+ * with `spend: false`, or against a Stoa that has no holds, the cached
+ * chargeability check decides alone.
+ */
+import type { ApiClient, WaitUntil } from "../api/types.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
+import type { ChargeabilityGate } from "../gate/chargeability.ts";
+import type { UsageEvent } from "../usage.ts";
+import { createHoldBook } from "./hold-book.ts";
+import { createPriceCache } from "./price-cache.ts";
+import { type PriceTable, priceRowFor, usageCostNanos, usdToNanos } from "./price-table.ts";
+import { requestBounds, worstCaseNanos } from "./worst-case.ts";
+
+/** A call as the gate sees it before it is sent. */
+export interface GatedCall {
+  userId: string;
+  /** Lowercase provider id, as in events. */
+  provider: string;
+  /** The requested model, when the request names one. */
+  model: string | undefined;
+  /** The parsed JSON body. */
+  body: Record<string, unknown>;
+  /** UTF-8 bytes of the body as sent. */
+  bodyBytes: number;
+  waitUntil: WaitUntil | undefined;
+}
+
+/** The gate's answer. */
+export type CallAdmission =
+  | {
+      allowed: true;
+      /** The hold the call spends from, when it has one. */
+      holdId: string | undefined;
+      /** Replaces the reservation by the event's cost; `delivered` settles when the event is stored or reported. */
+      settle(event: UsageEvent, delivered: Promise<unknown>): void;
+      /** Gives the reservation back: the call made no event (it failed, or was not billed). */
+      cancel(): void;
+    }
+  | {
+      allowed: false;
+      reason: ChargeRequiredReason;
+      /** The call's worst case, in USD, when a hold was refused. */
+      requiredUsd?: number | undefined;
+      /** What the user had available, when Stoa said. */
+      availableUsd?: number | undefined;
+    };
+
+/** The gate of a `Stoa`. */
+export interface CallGate {
+  /** Decides on one call. Never throws but for `signal`'s abort. */
+  admit(call: GatedCall, signal?: AbortSignal | null): Promise<CallAdmission>;
+  /** Retires every hold; resolves when the idle ones are released. */
+  flush(): Promise<void>;
+}
+
+/** Options of {@link createSpendGate}. */
+export interface SpendGateOptions {
+  api: ApiClient;
+  /** Decides alone when Stoa has no holds (a `2026-11-01` server). */
+  chargeability: ChargeabilityGate;
+  onError(error: Error): void;
+  whenUnavailable: "allow" | "block";
+  /** Longest wait for the price table or a hold. */
+  timeoutMs: number;
+  /** See `StoaOptions.spend`. */
+  holdUsd: number;
+  holdTtlSeconds: number;
+  keepAlive(work: Promise<unknown>, waitUntil: WaitUntil | undefined): void;
+  now?: () => number;
+}
+
+const NOTHING = () => {};
+const UNHELD: CallAdmission = { allowed: true, holdId: undefined, settle: NOTHING, cancel: NOTHING };
+
+/** The chargeability check alone, as a call gate (`spend: false`). */
+export function chargeabilityCallGate(gate: ChargeabilityGate): CallGate {
+  return {
+    async admit(call, signal) {
+      const verdict = await gate.check(call.userId, signal);
+      return verdict.allowed ? UNHELD : { allowed: false, reason: verdict.reason };
+    },
+    flush: () => Promise.resolve(),
+  };
+}
+
+/** Spend holds, falling back to the chargeability check when Stoa has none. */
+export function createSpendGate(options: SpendGateOptions): CallGate {
+  const prices = createPriceCache(options.api, {
+    timeoutMs: options.timeoutMs,
+    ...(options.now && { now: options.now }),
+  });
+  const book = createHoldBook(options);
+  const fallback = chargeabilityCallGate(options.chargeability);
+  let supported = true;
+
+  /** A `2026-11-01` server: the chargeability check from now on, said once. */
+  function unsupported(call: GatedCall, signal: AbortSignal | null | undefined): Promise<CallAdmission> {
+    if (supported) {
+      supported = false;
+      options.onError(
+        new StoaAPIError("Stoa has no spend holds (a 2026-11-01 server): metered calls use the chargeability check.", {
+          status: 404,
+          code: "not_found",
+        }),
+      );
+    }
+    return fallback.admit(call, signal);
+  }
+
+  async function table(): Promise<PriceTable | "unsupported" | CallAdmission> {
+    try {
+      return await prices.get();
+    } catch (error) {
+      if (error instanceof StoaAPIError && error.status === 404) return "unsupported";
+      const allow = options.whenUnavailable === "allow";
+      options.onError(
+        new StoaConnectionError(
+          `The price table could not be read, so no spend hold could be taken; the call was ${allow ? "allowed without one" : "blocked"} (whenUnavailable: "${options.whenUnavailable}").`,
+          { cause: error instanceof StoaError ? error : undefined },
+        ),
+      );
+      return allow ? UNHELD : { allowed: false, reason: "unavailable" };
+    }
+  }
+
+  return {
+    async admit(call, signal) {
+      if (!supported) return fallback.admit(call, signal);
+      const priced = await table();
+      if (priced === "unsupported") return unsupported(call, signal);
+      if (!("prices" in priced)) return priced;
+      const rates = (call.model && priceRowFor(priced, call.provider, call.model)) || priced.fallback;
+      const worst = worstCaseNanos(requestBounds(call.body), call.bodyBytes, rates, priced.fallback);
+      const admission = await book.admit(call.userId, worst, call.waitUntil);
+      switch (admission.kind) {
+        case "held": {
+          if (signal?.aborted) {
+            admission.cancel();
+            throw signal.reason;
+          }
+          return {
+            allowed: true,
+            holdId: admission.holdId,
+            settle(event, delivered) {
+              const cost =
+                event.costUsd !== undefined
+                  ? usdToNanos(event.costUsd)
+                  : usageCostNanos(priceRowFor(priced, event.provider, event.model), event.usage);
+              admission.settle(cost, delivered, call.waitUntil);
+            },
+            cancel: admission.cancel,
+          };
+        }
+        case "unheld":
+          return UNHELD;
+        case "refused":
+          return {
+            allowed: false,
+            reason: admission.reason,
+            requiredUsd: admission.requiredUsd,
+            availableUsd: admission.availableUsd,
+          };
+        case "unsupported":
+          return unsupported(call, signal);
+      }
+    },
+    flush: () => book.flush(),
+  };
+}
