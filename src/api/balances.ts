@@ -2,7 +2,8 @@
  * A member's balance (`stoa-api.md`, "Balances"):
  * `GET /v1/members/{userId}/balance`, for apps to show their users.
  */
-import { type ChargeRequiredReason, StoaAPIError } from "../errors.ts";
+import { CHARGE_REASONS, type ChargeRequiredReason } from "../errors.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** A member's money, in USD. */
@@ -21,7 +22,7 @@ export interface Balance {
   reason: Exclude<ChargeRequiredReason, "unavailable"> | null;
 }
 
-const REASONS: readonly string[] = ["payment_required", "insufficient_balance", "member_suspended"];
+const REASONS: readonly string[] = CHARGE_REASONS;
 
 /**
  * Reads `userId`'s balance. An unknown user has `balanceUsd: 0` and reason `payment_required`.
@@ -30,8 +31,8 @@ const REASONS: readonly string[] = ["payment_required", "insufficient_balance", 
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
 export async function getBalance(api: ApiClient, userId: string): Promise<Balance> {
-  const v = await api.request<unknown>("GET", `/v1/members/${encodeURIComponent(userId)}/balance`);
-  const b = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
+  const v = await api.request("GET", `/v1/members/${encodeURIComponent(userId)}/balance`);
+  const b = record(v);
   const reason = b.reason ?? null;
   if (
     typeof b.userId !== "string" ||
@@ -41,7 +42,7 @@ export async function getBalance(api: ApiClient, userId: string): Promise<Balanc
     typeof b.chargeable !== "boolean" ||
     (reason !== null && !REASONS.includes(String(reason)))
   ) {
-    throw new StoaAPIError("Stoa API answered with a body that is not a balance.", { status: 200 });
+    throw invalidResponse("a balance");
   }
   return {
     userId: b.userId,

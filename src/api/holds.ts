@@ -3,7 +3,8 @@
  * (`POST /v1/members/{userId}/holds`) and releasing it
  * (`POST /v1/holds/{id}/release`). A refusal is an answer, not an error.
  */
-import { type ChargeRequiredReason, StoaAPIError } from "../errors.ts";
+import { CHARGE_REASONS, type ChargeRequiredReason } from "../errors.ts";
+import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** What a hold request asks for. */
@@ -41,7 +42,7 @@ export interface ReleasedHold {
   releasedUsd: number;
 }
 
-const REASONS: readonly string[] = ["payment_required", "insufficient_balance", "member_suspended"];
+const REASONS: readonly string[] = CHARGE_REASONS;
 
 /**
  * Asks for a hold on `userId`'s balance. One attempt, no retry: a caller is
@@ -57,7 +58,7 @@ export async function requestHold(
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<GrantedHold | RefusedHold> {
   const v = record(
-    await api.request<unknown>("POST", `/v1/members/${encodeURIComponent(userId)}/holds`, {
+    await api.request("POST", `/v1/members/${encodeURIComponent(userId)}/holds`, {
       body: hold,
       retry: false,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
@@ -81,7 +82,7 @@ export async function requestHold(
       availableUsd: (v.availableUsd ?? 0) as number,
     };
   }
-  throw new StoaAPIError("Stoa API answered with a body that is not a hold.", { status: 200 });
+  throw invalidResponse("a hold");
 }
 
 /**
@@ -92,7 +93,7 @@ export async function requestHold(
  */
 export async function releaseHold(api: ApiClient, id: string): Promise<ReleasedHold> {
   const v = record(
-    await api.request<unknown>("POST", `/v1/holds/${encodeURIComponent(id)}/release`, {
+    await api.request("POST", `/v1/holds/${encodeURIComponent(id)}/release`, {
       body: {},
       idempotencyKey: `release-${id}`,
     }),
@@ -100,11 +101,7 @@ export async function releaseHold(api: ApiClient, id: string): Promise<ReleasedH
   if (typeof v.id === "string" && isUsd(v.amountUsd) && isUsd(v.spentUsd) && isUsd(v.releasedUsd)) {
     return { id: v.id, amountUsd: v.amountUsd, spentUsd: v.spentUsd, releasedUsd: v.releasedUsd };
   }
-  throw new StoaAPIError("Stoa API answered with a body that is not a released hold.", { status: 200 });
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  throw invalidResponse("a released hold");
 }
 
 function isUsd(value: unknown, negative = false): value is number {

@@ -3,8 +3,8 @@
  * untrusted answer into exact numbers. A missing rate is 0; a rate that is
  * not a finite non-negative number makes the answer malformed.
  */
-import { StoaAPIError } from "../errors.ts";
 import type { FallbackRates, PriceRates, PriceRow, PriceTable } from "../spend/price-table.ts";
+import { invalidResponse } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 
 /** Longest a table is kept, whatever `ttlSeconds` says. */
@@ -31,7 +31,7 @@ const RATE_KEYS = [
  * @throws {StoaConnectionError} when Stoa cannot be reached.
  */
 export async function getPrices(api: ApiClient, options: { timeoutMs?: number } = {}): Promise<PriceTable> {
-  const answer = await api.request<unknown>("GET", "/v1/prices", {
+  const answer = await api.request("GET", "/v1/prices", {
     retry: false,
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   });
@@ -82,7 +82,5 @@ function record(value: unknown): Record<string, unknown> | undefined {
 }
 
 function malformed(field: string): never {
-  throw new StoaAPIError(`Stoa API answered with a price table whose ${field} is missing or malformed.`, {
-    status: 200,
-  });
+  throw invalidResponse(`a price table (its ${field} is missing or malformed)`);
 }

@@ -5,9 +5,10 @@
  * with `spend: false`, or against a Stoa that has no holds, the cached
  * chargeability check decides alone.
  */
-import type { ApiClient, WaitUntil } from "../api/types.ts";
+import type { ApiClient } from "../api/types.ts";
 import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
+import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
 import { createHoldBook } from "./hold-book.ts";
 import { createPriceCache } from "./price-cache.ts";
@@ -103,7 +104,7 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
       options.onError(
         new StoaAPIError("Stoa has no spend holds (a 2026-11-01 server): metered calls use the chargeability check.", {
           status: 404,
-          code: "not_found",
+          apiCode: "not_found",
         }),
       );
     }

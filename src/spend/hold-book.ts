@@ -12,8 +12,9 @@
  * member has: this file only has to never spend past its own holds.
  */
 import { type GrantedHold, type RefusedHold, releaseHold, requestHold } from "../api/holds.ts";
-import type { ApiClient, WaitUntil } from "../api/types.ts";
+import type { ApiClient } from "../api/types.ts";
 import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
+import type { WaitUntil } from "../runtime.ts";
 import { nanosToUsd, usdToNanos } from "./price-table.ts";
 
 /** Options of {@link createHoldBook}. */
