@@ -61,6 +61,7 @@ function altFetch(
         {
           provider: openaiProvider,
           userId: USER,
+          holdId: undefined,
           metadata: undefined,
           facts: prepared.facts,
           reading: reader.reading(),

@@ -13,6 +13,12 @@ export const CHARGE_REQUIRED_HEADER = "x-stoa-charge-required";
 /** Response header with the blocked user's id, URI-encoded. */
 export const CHARGE_USER_HEADER = "x-stoa-user-id";
 
+/** Response header with the blocked call's worst case in USD, when a spend hold was refused. */
+export const CHARGE_REQUIRED_USD_HEADER = "x-stoa-required-usd";
+
+/** Response header with what the user had available in USD, when Stoa said. */
+export const CHARGE_AVAILABLE_USD_HEADER = "x-stoa-available-usd";
+
 /** How deep `readChargeMarker` follows `cause` and `lastError`. */
 const MAX_DEPTH = 4;
 
@@ -20,11 +26,21 @@ const MAX_DEPTH = 4;
 export interface ChargeMarker<R extends string> {
   userId: string;
   reason: R;
+  /** The call's worst case, when a spend hold was refused. */
+  requiredUsd?: number | undefined;
+  /** What the user had available, when Stoa said. */
+  availableUsd?: number | undefined;
 }
 
 /** The marker headers of a blocked call's synthetic 402. */
-export function chargeMarkerHeaders(userId: string, reason: string): Record<string, string> {
-  return { [CHARGE_REQUIRED_HEADER]: reason, [CHARGE_USER_HEADER]: encodeURIComponent(userId) };
+export function chargeMarkerHeaders(marker: ChargeMarker<string>): Record<string, string> {
+  const headers: Record<string, string> = {
+    [CHARGE_REQUIRED_HEADER]: marker.reason,
+    [CHARGE_USER_HEADER]: encodeURIComponent(marker.userId),
+  };
+  if (marker.requiredUsd !== undefined) headers[CHARGE_REQUIRED_USD_HEADER] = String(marker.requiredUsd);
+  if (marker.availableUsd !== undefined) headers[CHARGE_AVAILABLE_USD_HEADER] = String(marker.availableUsd);
+  return headers;
 }
 
 /**
@@ -54,7 +70,12 @@ export function readChargeMarker<R extends string>(
     const user = header(headers, CHARGE_USER_HEADER);
     if (reason !== undefined && (reasons as readonly string[]).includes(reason) && user !== undefined) {
       try {
-        return { userId: decodeURIComponent(user), reason: reason as R };
+        return {
+          userId: decodeURIComponent(user),
+          reason: reason as R,
+          requiredUsd: usd(header(headers, CHARGE_REQUIRED_USD_HEADER)),
+          availableUsd: usd(header(headers, CHARGE_AVAILABLE_USD_HEADER)),
+        };
       } catch {
         return undefined;
       }
@@ -69,4 +90,11 @@ function header(headers: unknown, name: string): string | undefined {
   if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
   const value = (headers as Record<string, unknown>)[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/** A USD figure of a marker header, or undefined when absent or not a finite number. */
+function usd(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) ? number : undefined;
 }

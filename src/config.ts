@@ -34,15 +34,64 @@ export interface StoaOptions {
    */
   retryBudgetMs?: number;
   /**
-   * When the chargeability check cannot be made (Stoa down, slower than
-   * `chargeabilityTimeoutMs`): `allow` (default) lets the call go ahead,
-   * metered, and tells `onError`; `block` refuses it with reason `unavailable`.
+   * When Stoa cannot answer before a call (a spend hold, the price table or
+   * the chargeability check: Stoa down, slower than `chargeabilityTimeoutMs`):
+   * `allow` (default) lets the call go ahead, metered, and tells `onError`;
+   * `block` refuses it with reason `unavailable`.
    */
   whenUnavailable?: "allow" | "block";
-  /** Longest wait for the chargeability check (default 2 000 ms). */
+  /** Longest wait for Stoa before a call: a spend hold, the price table, the chargeability check (default 2 000 ms). */
   chargeabilityTimeoutMs?: number;
+  /**
+   * Spend holds (default on): each call reserves its worst case from its
+   * user's hold before it is sent, so no user spends more than they have,
+   * however many calls run at once. `false` keeps the chargeability check alone.
+   */
+  spend?: SpendOptions | false;
   /** Signs member registrations. Default: `STOA_REGISTRATION_SECRET` from the environment. */
   registrationSecret?: string;
+}
+
+/** Options of spend holds (`new Stoa({ spend })`). */
+export interface SpendOptions {
+  /**
+   * The hold asked for, in USD (default 0.5): a request asks for
+   * `max(holdUsd, 4 × the call's worst case)`, and Stoa grants as much of it
+   * as the user has available. Larger holds mean fewer round trips; smaller
+   * ones leave more of a user's balance to their other instances.
+   */
+  holdUsd?: number;
+  /** Lifetime asked for each hold, 10 to 900 seconds (default 120). */
+  holdTtlSeconds?: number;
+}
+
+/** Spend-hold settings, resolved. */
+export interface ResolvedSpend {
+  holdUsd: number;
+  holdTtlSeconds: number;
+}
+
+/** Default hold size, in USD. */
+export const DEFAULT_HOLD_USD = 0.5;
+
+/** Default hold lifetime, in seconds. */
+export const DEFAULT_HOLD_TTL_SECONDS = 120;
+
+/** Resolves `spend` (undefined: on, with defaults). @throws {StoaConfigError} for a bad value. */
+export function resolveSpend(spend: StoaOptions["spend"]): ResolvedSpend | false {
+  if (spend === false) return false;
+  if (spend !== undefined && (typeof spend !== "object" || spend === null)) {
+    throw new StoaConfigError("spend must be false or { holdUsd?, holdTtlSeconds? }.");
+  }
+  const holdUsd = spend?.holdUsd ?? DEFAULT_HOLD_USD;
+  if (typeof holdUsd !== "number" || !(holdUsd > 0) || holdUsd > 10_000) {
+    throw new StoaConfigError("spend.holdUsd must be a number of USD above 0 and at most 10 000 (default 0.5).");
+  }
+  const holdTtlSeconds = spend?.holdTtlSeconds ?? DEFAULT_HOLD_TTL_SECONDS;
+  if (!Number.isInteger(holdTtlSeconds) || holdTtlSeconds < 10 || holdTtlSeconds > 900) {
+    throw new StoaConfigError("spend.holdTtlSeconds must be a whole number of seconds from 10 to 900 (default 120).");
+  }
+  return { holdUsd: Math.round(holdUsd * 1e9) / 1e9, holdTtlSeconds };
 }
 
 /** Options of `stoa.registerMember()`. */
@@ -71,7 +120,11 @@ export interface StoaFetchOptions {
   metadata?: Record<string, string>;
   /** The fetch that reaches the provider. Default: the global `fetch`. */
   fetch?: FetchLike;
-  /** Ask Stoa whether the user can be charged before each metered call (default true). */
+  /**
+   * Gate each metered call (default true): reserve its worst case from the
+   * user's spend hold, or, with `spend: false`, ask whether the user can be
+   * charged. `false` sends the call with no check (it is still metered).
+   */
   checkChargeability?: boolean;
 }
 

@@ -182,12 +182,22 @@ export class StoaChargeRequiredError extends StoaError {
   readonly reason: ChargeRequiredReason;
   /** HTTP status of the synthetic response the SDKs see. */
   readonly status = 402;
+  /** The blocked call's worst case in USD, when a spend hold for it was refused. */
+  readonly requiredUsd: number | undefined;
+  /** What the user had available in USD, when Stoa said. */
+  readonly availableUsd: number | undefined;
 
-  constructor(userId: string, reason: ChargeRequiredReason, options?: { cause?: unknown }) {
+  constructor(
+    userId: string,
+    reason: ChargeRequiredReason,
+    options?: { cause?: unknown; requiredUsd?: number | undefined; availableUsd?: number | undefined },
+  ) {
     super(chargeRequiredMessage(userId, reason), "charge_required", options);
     this.name = "StoaChargeRequiredError";
     this.userId = userId;
     this.reason = reason;
+    this.requiredUsd = options?.requiredUsd;
+    this.availableUsd = options?.availableUsd;
   }
 
   /** True for real instances, and for provider-SDK errors made from the meter's synthetic 402. */
@@ -206,7 +216,11 @@ export class StoaChargeRequiredError extends StoaError {
     const marker = readChargeMarker(error, REASONS);
     return marker === undefined
       ? null
-      : new StoaChargeRequiredError(marker.userId, marker.reason as ChargeRequiredReason, { cause: error });
+      : new StoaChargeRequiredError(marker.userId, marker.reason as ChargeRequiredReason, {
+          cause: error,
+          requiredUsd: marker.requiredUsd,
+          availableUsd: marker.availableUsd,
+        });
   }
 }
 

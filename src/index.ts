@@ -8,10 +8,11 @@
  * const openai = new OpenAI({ fetch: stoa.fetch({ provider: StoaProvider.OpenAI, userId, waitUntil }) });
  * ```
  */
+export type { Balance } from "./api/balances.ts";
 export type { Membership } from "./api/members.ts";
 export type { PaymentSession, PaymentSessionInput, PaymentSessionStatus } from "./api/payments.ts";
 export type { ModelUsage, UsageSummary, UsageSummaryOptions } from "./api/usage-summary.ts";
-export type { RegisterMemberOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
+export type { RegisterMemberOptions, SpendOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
 export {
   type ChargeRequiredReason,
   StoaAPIError,

@@ -2,6 +2,8 @@
  * The `Stoa` object: one per app (or per isolate). It hands out metering
  * fetches and delivers their usage events in the background.
  */
+
+import { type Balance, getBalance } from "./api/balances.ts";
 import { createApiClient } from "./api/client.ts";
 import { type Membership, registerMember } from "./api/members.ts";
 import {
@@ -16,6 +18,7 @@ import {
   checkFetchOptions,
   type RegisterMemberOptions,
   resolveConfig,
+  resolveSpend,
   type StoaFetchOptions,
   type StoaOptions,
 } from "./config.ts";
@@ -23,7 +26,9 @@ import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
-import { type FetchLike, globalFetch, readEnv } from "./runtime.ts";
+import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
+import { type CallGate, chargeabilityCallGate, createSpendGate } from "./spend/call-gate.ts";
+import { createTurns } from "./util/turns.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
 export interface WrappableClient<T> {
@@ -46,7 +51,8 @@ export class Stoa {
   readonly #api: ApiClient;
   readonly #registrationSecret: string | undefined;
   readonly #outbox: Outbox;
-  readonly #gate: ChargeabilityGate;
+  readonly #chargeability: ChargeabilityGate;
+  readonly #gate: CallGate;
   readonly #onError: (error: Error) => void;
   readonly #pending = new Set<Promise<unknown>>();
 
@@ -82,12 +88,43 @@ export class Stoa {
     ) {
       throw new StoaConfigError('whenUnavailable must be "allow" or "block".');
     }
-    this.#gate = createChargeabilityGate({
+    const spend = resolveSpend(options.spend);
+    const turns = createTurns(); // every request made before a call, at most 32 at once
+    this.#chargeability = createChargeabilityGate({
       api,
+      turns,
       onError: this.#onError,
       ...(options.whenUnavailable === undefined ? {} : { whenUnavailable: options.whenUnavailable }),
       ...(options.chargeabilityTimeoutMs === undefined ? {} : { timeoutMs: options.chargeabilityTimeoutMs }),
     });
+    this.#gate =
+      spend === false
+        ? chargeabilityCallGate(this.#chargeability)
+        : createSpendGate({
+            api,
+            chargeability: this.#chargeability,
+            onError: this.#onError,
+            whenUnavailable: options.whenUnavailable ?? "allow",
+            timeoutMs: options.chargeabilityTimeoutMs ?? 2_000,
+            turns,
+            holdUsd: spend.holdUsd,
+            holdTtlSeconds: spend.holdTtlSeconds,
+            keepAlive: (work, waitUntil) => this.#keepAlive(work, waitUntil),
+          });
+  }
+
+  /** Keeps background work for `flush()`, and inside the call's `waitUntil` when it has one. */
+  #keepAlive(work: Promise<unknown>, waitUntil: WaitUntil | undefined): void {
+    const settled: Promise<unknown> = work.then(
+      () => this.#pending.delete(settled),
+      () => this.#pending.delete(settled),
+    );
+    this.#pending.add(settled);
+    try {
+      waitUntil?.(settled);
+    } catch {
+      // a waitUntil called after its request: flush() still awaits the work
+    }
   }
 
   /**
@@ -104,13 +141,7 @@ export class Stoa {
       {
         emit: (event, waitUntil) => this.#outbox.add(event, waitUntil),
         onError: this.#onError,
-        track: (work) => {
-          const settled: Promise<unknown> = work.then(
-            () => this.#pending.delete(settled),
-            () => this.#pending.delete(settled),
-          );
-          this.#pending.add(settled);
-        },
+        track: (work) => this.#keepAlive(work, undefined),
       },
       {
         provider,
@@ -151,7 +182,7 @@ export class Stoa {
    * call asks Stoa again. Call it when the user returns from a payment.
    */
   invalidateChargeability(userId: string): void {
-    this.#gate.invalidate(userId);
+    this.#chargeability.invalidate(userId);
   }
 
   /**
@@ -174,7 +205,7 @@ export class Stoa {
    */
   async getPaymentSession(id: string): Promise<PaymentSession> {
     const session = await getPaymentSession(this.#api, id);
-    if (session.status === "complete") this.#gate.invalidate(session.userId);
+    if (session.status === "complete") this.#chargeability.invalidate(session.userId);
     return session;
   }
 
@@ -190,6 +221,22 @@ export class Stoa {
    */
   getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
     return getUsageSummary(this.#api, userId, options);
+  }
+
+  /**
+   * What a user has: balance, the part held by spend holds of calls in
+   * flight, and what is available to new calls, with the chargeability
+   * answer. For apps to show their users what they have left.
+   *
+   * @example
+   * ```ts
+   * const { availableUsd } = await stoa.getBalance(userId);
+   * ```
+   * @throws {StoaConfigError} for a `userId` not of the valid form. @throws {StoaAPIError} when Stoa refuses.
+   * @throws {StoaConnectionError} when Stoa cannot be reached.
+   */
+  getBalance(userId: string): Promise<Balance> {
+    return getBalance(this.#api, userId);
   }
 
   /**
@@ -220,7 +267,11 @@ export class Stoa {
   async flush(): Promise<void> {
     // metering still reading a cancelled body first: its event joins this flush
     while (this.#pending.size > 0) await Promise.all(this.#pending);
-    return this.#outbox.flush();
+    // every spend hold retires: idle ones are released now, the rest once their events are delivered
+    const holds = this.#gate.flush();
+    await this.#outbox.flush();
+    await holds;
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 }
 

@@ -56,6 +56,8 @@ export interface UsageEvent {
   usage: Usage;
   /** Cost reported by the provider itself (OpenRouter); never invented. */
   costUsd?: number;
+  /** The spend hold the call was made under; Stoa takes the event's cost from it first. */
+  holdId?: string;
   /** RFC 3339 time the provider call started. */
   occurredAt: string;
   /** From the call's start to its last byte. */

@@ -5,6 +5,7 @@
 import { CHARGE_REASONS, type ChargeRequiredReason } from "../errors.ts";
 import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
+import { checkUserId } from "./user-id.ts";
 
 /** A member's money, in USD. */
 export interface Balance {
@@ -31,6 +32,7 @@ const REASONS: readonly string[] = CHARGE_REASONS;
  * @throws {StoaConnectionError} when Stoa cannot be reached within the retry budget.
  */
 export async function getBalance(api: ApiClient, userId: string): Promise<Balance> {
+  checkUserId(userId, "getBalance()");
   const v = await api.request("GET", `/v1/members/${encodeURIComponent(userId)}/balance`);
   const b = record(v);
   const reason = b.reason ?? null;

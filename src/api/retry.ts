@@ -57,6 +57,15 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
 
+/**
+ * True for an error answer that another attempt would not change and that
+ * is no outage: a `4xx` other than `408` and `429` (a bad key, a bad
+ * request). Before a call it is the app's bug, not Stoa being unavailable.
+ */
+export function isRefusalStatus(status: number): boolean {
+  return status >= 400 && status <= 499 && !isRetryableStatus(status);
+}
+
 /** Full jitter: uniform in [0, min(maxDelayMs, baseDelayMs · 2^attempt)), whole milliseconds. */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);

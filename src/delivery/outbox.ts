@@ -46,16 +46,21 @@ export interface OutboxOptions {
 }
 
 /** Queues usage events and delivers them in the background. */
+/** What `add` returns for an event it reported rather than queued. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 export interface Outbox {
   /**
    * Queues `event`; synchronous, cheap, never throws. With a `waitUntil`
    * (else Vercel's request context, if any), a promise is handed to it at
    * once that resolves when that lane's events are stored or handed to
    * `onError`. Pass a function per request, such as `(p) => ctx.waitUntil(p)`:
-   * lanes are keyed by the function itself. Over `maxEvents`, the event goes
+   * lanes are keyed by the function itself. Returns that promise (settled at
+   * once for an event that was reported rather than queued), so a spend hold
+   * is released only after its events are delivered. Over `maxEvents`, the event goes
    * to `onError` (a `StoaDeliveryError` carrying it) instead.
    */
-  add(event: UsageEvent, waitUntil?: WaitUntil): void;
+  add(event: UsageEvent, waitUntil?: WaitUntil): Promise<void>;
   /** Sends what is queued and resolves once every event added so far is stored or handed to `onError`. Never rejects. */
   flush(): Promise<void>;
   /** Events held now: queued or being delivered. */
@@ -325,19 +330,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
       try {
         if (held >= maxEvents) {
           if (overflow.push(event) === 1) queueMicrotask(reportOverflow);
-          return;
+          return SETTLED;
         }
         const lane = laneFor(waitUntil);
         lane.pending.push(event);
         lane.unsettled++;
         held++;
         if (lane.done === undefined) openLane(lane);
+        const done = lane.done ?? SETTLED;
         // a lane already sending waits for that delivery, unless a whole batch is ready
-        if (lane.timer !== undefined || lane.queued) return;
-        if (lane.sending > 0 && lane.pending.length < maxBatch) return;
+        if (lane.timer !== undefined || lane.queued) return done;
+        if (lane.sending > 0 && lane.pending.length < maxBatch) return done;
         lane.timer = setTimeout(() => enqueue(lane), 0);
+        return done;
       } catch {
-        // add() never throws
+        return SETTLED; // add() never throws
       }
     },
 

@@ -6,9 +6,10 @@
  * served, within the same timeout.
  */
 import { getChargeability } from "../api/chargeability.ts";
-import { isRetryableStatus } from "../api/retry.ts";
+import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
 import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
+import { createTurns, type Turns } from "../util/turns.ts";
 
 /** What to do when Stoa cannot answer in time. */
 export type WhenUnavailable = "allow" | "block";
@@ -29,6 +30,8 @@ export interface GateOptions {
   maxConcurrent?: number;
   /** Checks waiting for a turn (default 10 000); one more is "unavailable" at once. */
   maxQueued?: number;
+  /** Turns shared with the other requests made before a call (default: the gate's own). */
+  turns?: Turns;
   onError(error: Error): void;
   /** Clock (tests). */
   now?: () => number;
@@ -52,14 +55,6 @@ export interface ChargeabilityGate {
   invalidate(userId: string): void;
 }
 
-/** A check waiting for a turn. */
-interface Waiter {
-  /** Called with the time left when its turn comes, or with 0 when it timed out first. */
-  start(timeLeftMs: number): void;
-  deadline: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
 const ALLOWED: GateVerdict = { allowed: true };
 
 /** Creates the chargeability gate. */
@@ -72,9 +67,7 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
   const now = options.now ?? Date.now;
   const cache = new Map<string, { verdict: GateVerdict; expiresAt: number }>();
   const pending = new Map<string, Promise<GateVerdict>>();
-  /** Checks waiting for a turn, oldest first (a Set keeps insertion order and deletes in O(1)). */
-  const queue = new Set<Waiter>();
-  let active = 0;
+  const turns = options.turns ?? createTurns({ max: maxConcurrent, maxQueued, now });
   let generation = 0; // bumped by invalidate: answers to older requests are not cached
 
   function remember(userId: string, verdict: GateVerdict, ttlSeconds: number): void {
@@ -103,38 +96,6 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     throw error;
   }
 
-  /** Resolves with the time left once a turn is free, or 0 when the deadline passes first. */
-  function turn(): Promise<number> {
-    if (active < maxConcurrent) {
-      active++;
-      return Promise.resolve(timeoutMs);
-    }
-    if (queue.size >= maxQueued) return Promise.resolve(0);
-    return new Promise<number>((resolve) => {
-      const waiter: Waiter = { start: resolve, deadline: now() + timeoutMs, timer: undefined };
-      waiter.timer = setTimeout(() => {
-        queue.delete(waiter);
-        resolve(0);
-      }, timeoutMs);
-      queue.add(waiter);
-    });
-  }
-
-  function release(): void {
-    for (const waiter of queue) {
-      queue.delete(waiter);
-      clearTimeout(waiter.timer);
-      const left = waiter.deadline - now();
-      if (left <= 0) {
-        waiter.start(0);
-        continue;
-      }
-      waiter.start(left); // the turn passes on: `active` is unchanged
-      return;
-    }
-    active--;
-  }
-
   async function ask(userId: string): Promise<GateVerdict> {
     const started = generation;
     try {
@@ -142,23 +103,18 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     } catch (cause) {
       refused(userId, "cannot be sent: the userId is not well-formed UTF-16 (a lone surrogate)", cause);
     }
-    const left = await turn();
+    const left = await turns.take(timeoutMs);
     if (left <= 0) return unavailable(userId, `waited ${timeoutMs} ms for a turn (${maxConcurrent} checks in flight)`);
     let answer: Awaited<ReturnType<typeof getChargeability>>;
     try {
       answer = await getChargeability(options.api, userId, { timeoutMs: left });
     } catch (error) {
-      if (
-        error instanceof StoaAPIError &&
-        error.status >= 400 &&
-        error.status <= 499 &&
-        !isRetryableStatus(error.status)
-      ) {
+      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
         refused(userId, `was refused (${error.message})`, error);
       }
       return unavailable(userId, "failed", error);
     } finally {
-      release();
+      turns.give();
     }
     const verdict: GateVerdict = answer.chargeable
       ? ALLOWED

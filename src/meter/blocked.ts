@@ -6,7 +6,7 @@
  * `StoaChargeRequiredError` recognises. A caller that is no known SDK gets the
  * `StoaChargeRequiredError` thrown.
  */
-import { chargeMarkerHeaders } from "../charge-marker.ts";
+import { type ChargeMarker, chargeMarkerHeaders } from "../charge-marker.ts";
 import { type ChargeRequiredReason, chargeRequiredMessage, StoaChargeRequiredError } from "../errors.ts";
 import type { Provider } from "../providers/types.ts";
 
@@ -16,15 +16,18 @@ export function fromKnownSdk(input: RequestInfo | URL, init: RequestInit | undef
   return headers.has("x-stainless-retry-count") || (headers.get("user-agent") ?? "").includes("ai-sdk/");
 }
 
+/** Who was refused, why, and (for a refused spend hold) the money involved. */
+export type Refusal = ChargeMarker<ChargeRequiredReason>;
+
 /** The synthetic 402 for a blocked call, in `provider`'s error envelope. */
-export function blockedResponse(provider: Provider, userId: string, reason: ChargeRequiredReason): Response {
-  const message = chargeRequiredMessage(userId, reason);
+export function blockedResponse(provider: Provider, refusal: Refusal): Response {
+  const message = chargeRequiredMessage(refusal.userId, refusal.reason);
   return new Response(JSON.stringify(provider.errorBody("charge_required", message)), {
     status: 402,
     headers: {
       "content-type": "application/json",
       "x-should-retry": "false",
-      ...chargeMarkerHeaders(userId, reason),
+      ...chargeMarkerHeaders(refusal),
     },
   });
 }
@@ -32,11 +35,13 @@ export function blockedResponse(provider: Provider, userId: string, reason: Char
 /** Answers a blocked call: a 402 for a known SDK, else the thrown error. */
 export function refuse(
   provider: Provider,
-  userId: string,
-  reason: ChargeRequiredReason,
+  refusal: Refusal,
   input: RequestInfo | URL,
   init: RequestInit | undefined,
 ): Response {
-  if (fromKnownSdk(input, init)) return blockedResponse(provider, userId, reason);
-  throw new StoaChargeRequiredError(userId, reason);
+  if (fromKnownSdk(input, init)) return blockedResponse(provider, refusal);
+  throw new StoaChargeRequiredError(refusal.userId, refusal.reason, {
+    requiredUsd: refusal.requiredUsd,
+    availableUsd: refusal.availableUsd,
+  });
 }

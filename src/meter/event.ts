@@ -15,6 +15,8 @@ export interface CallRecord {
   facts: RequestFacts;
   reading: Reading;
   requestId: string | undefined;
+  /** The spend hold the call was made under, when it has one. */
+  holdId: string | undefined;
   startedAt: number;
   endedAt: number;
   timeToFirstByteMs: number;
@@ -133,6 +135,7 @@ export function buildEvent(call: CallRecord, onFault: (error: StoaStreamError) =
   };
   if (providerRequestId !== undefined) event.providerRequestId = providerRequestId;
   if (costUsd !== undefined) event.costUsd = costUsd;
+  if (call.holdId !== undefined) event.holdId = call.holdId;
   if (call.metadata !== undefined) event.metadata = call.metadata;
   return event;
 }

@@ -3,14 +3,15 @@
  * response the app reads. One usage event per billed provider response.
  */
 import { StoaStreamError } from "../errors.ts";
-import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { JsonRead, Provider, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
+import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
 import { collectBody } from "../streams/collected-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import { guardUnread } from "../streams/unread-body.ts";
 import type { UsageEvent } from "../usage.ts";
+import { str } from "../util/json.ts";
 import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
 import { buildEvent, type CallRecord } from "./event.ts";
@@ -29,8 +30,8 @@ export interface MeteredFetch extends FetchLike {
 
 /** What a metering fetch needs from its `Stoa`. */
 export interface MeterSink {
-  /** Takes a finished event for delivery. Never throws. */
-  emit(event: UsageEvent, waitUntil: WaitUntil | undefined): void;
+  /** Takes a finished event for delivery; the promise settles once it is stored or reported. Never throws. */
+  emit(event: UsageEvent, waitUntil: WaitUntil | undefined): Promise<unknown>;
   /** Hears of a call that could not be metered exactly. Never throws. */
   onError(error: Error): void;
   /** Keeps background metering work (reading a cancelled or unread body) for `flush()` to await. */
@@ -44,12 +45,19 @@ export interface MeterSettings {
   metadata: Record<string, string> | undefined;
   waitUntil: WaitUntil | undefined;
   fetch: FetchLike;
-  /** Checked before each metered call; undefined to skip the check. */
-  gate: ChargeabilityGate | undefined;
+  /** Admits each metered call (spend hold or chargeability); undefined to skip it. */
+  gate: CallGate | undefined;
 }
 
-/** A call as it is known before its response ends. */
-type OpenCall = Omit<CallRecord, "reading" | "endedAt">;
+/** A call as it is known before its response ends, with what admitted it. */
+type OpenCall = Omit<CallRecord, "reading" | "endedAt"> & { admission: Admitted };
+
+/** An admission that let the call go ahead. */
+type Admitted = Extract<CallAdmission, { allowed: true }>;
+
+const NOTHING = () => {};
+/** The admission of a call made with no gate. */
+const UNGATED: Admitted = { allowed: true, holdId: undefined, settle: NOTHING, cancel: NOTHING };
 
 /** Characters of data of one SSE event the parser keeps whole. */
 const MAX_EVENT_LENGTH = 1024 * 1024;
@@ -83,22 +91,44 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       );
     }
     if (prepared === undefined) return upstream(input, init);
+    let admission = UNGATED;
     if (settings.gate !== undefined) {
-      const verdict = await settings.gate.check(
-        settings.userId,
+      const { facts } = prepared;
+      const verdict = await settings.gate.admit(
+        {
+          userId: settings.userId,
+          provider: settings.provider.id,
+          model: facts.requestedModel ?? str(facts.body.model),
+          body: facts.body,
+          bodyBytes: prepared.bodyBytes,
+          waitUntil: settings.waitUntil,
+        },
         init?.signal ?? (input instanceof Request ? input.signal : null),
       );
-      if (!verdict.allowed) return refuse(settings.provider, settings.userId, verdict.reason, input, init);
+      if (!verdict.allowed) return refuse(settings.provider, { userId: settings.userId, ...verdict }, input, init);
+      admission = verdict;
     }
 
     const startedAt = Date.now();
-    const response = await upstream(prepared.input, prepared.init);
-    if (response.status < 200 || response.status > 299) return response; // only successes are billed
+    let response: Response;
+    try {
+      response = await upstream(prepared.input, prepared.init);
+    } catch (error) {
+      admission.cancel(); // no answer, nothing billed
+      throw error;
+    }
+    if (response.status < 200 || response.status > 299) {
+      admission.cancel(); // only successes are billed
+      return response;
+    }
     if (response.body === null) {
+      admission.cancel();
       sink.onError(new StoaStreamError(`A ${response.status} response had no body; no usage event was made.`));
       return response;
     }
     const call: OpenCall = {
+      admission,
+      holdId: admission.holdId,
       provider: settings.provider,
       userId: settings.userId,
       metadata: settings.metadata,
@@ -113,11 +143,15 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   function emit(call: OpenCall, reading: Reading): void {
+    let event: UsageEvent;
     try {
-      sink.emit(buildEvent({ ...call, reading, endedAt: Date.now() }, sink.onError), settings.waitUntil);
+      event = buildEvent({ ...call, reading, endedAt: Date.now() }, sink.onError);
     } catch (error) {
+      call.admission.cancel();
       sink.onError(new StoaStreamError("Could not build the usage event.", { cause: error }));
+      return;
     }
+    call.admission.settle(event, sink.emit(event, settings.waitUntil));
   }
 
   function meterStream(response: Response, call: OpenCall): Response {
@@ -190,6 +224,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
           call.provider.jsonRead?.(call.facts.endpoint),
         );
         if (json === undefined) {
+          call.admission.cancel();
           sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
           return;
         }

@@ -3,6 +3,7 @@
  * (rarely) rewritten body. Anything this cannot read passes through untouched.
  */
 import type { Provider, RequestFacts } from "../providers/types.ts";
+import { utf8Length } from "../streams/bytes.ts";
 import { tryParse } from "../streams/json-scan.ts";
 import { isObj } from "../util/json.ts";
 
@@ -11,6 +12,8 @@ export interface PreparedRequest {
   facts: RequestFacts;
   input: RequestInfo | URL;
   init: RequestInit | undefined;
+  /** UTF-8 bytes of the JSON body as it is sent (a spend hold's bound on input tokens). */
+  bodyBytes: number;
 }
 
 /** The pathname of a fetch input, or undefined for what is not http(s) (the SDKs' `data:,` probe). */
@@ -56,8 +59,8 @@ export async function prepareRequest(
   if (!isObj(body)) return undefined;
 
   const { facts, rewritten } = requestFacts(provider, endpoint, pathname, body, text);
-  if (rewritten === undefined) return { facts, input, init };
-  return { facts, ...withBody(input, init, rewritten) };
+  if (rewritten === undefined) return { facts, input, init, bodyBytes: utf8Length(text) };
+  return { facts, ...withBody(input, init, rewritten), bodyBytes: utf8Length(rewritten) };
 }
 
 /**

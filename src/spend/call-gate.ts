@@ -5,11 +5,14 @@
  * with `spend: false`, or against a Stoa that has no holds, the cached
  * chargeability check decides alone.
  */
+
+import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
+import type { Turns } from "../util/turns.ts";
 import { createHoldBook } from "./hold-book.ts";
 import { createPriceCache } from "./price-cache.ts";
 import { type PriceTable, priceRowFor, usageCostNanos, usdToNanos } from "./price-table.ts";
@@ -51,7 +54,7 @@ export type CallAdmission =
 
 /** The gate of a `Stoa`. */
 export interface CallGate {
-  /** Decides on one call. Never throws but for `signal`'s abort. */
+  /** Decides on one call. Throws only `signal`'s abort, or a `StoaConfigError` when Stoa refuses the request itself. */
   admit(call: GatedCall, signal?: AbortSignal | null): Promise<CallAdmission>;
   /** Retires every hold; resolves when the idle ones are released. */
   flush(): Promise<void>;
@@ -66,6 +69,8 @@ export interface SpendGateOptions {
   whenUnavailable: "allow" | "block";
   /** Longest wait for the price table or a hold. */
   timeoutMs: number;
+  /** Turns shared with the other requests made before a call. */
+  turns: Turns;
   /** See `StoaOptions.spend`. */
   holdUsd: number;
   holdTtlSeconds: number;
@@ -116,6 +121,14 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
       return await prices.get();
     } catch (error) {
       if (error instanceof StoaAPIError && error.status === 404) return "unsupported";
+      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
+        const refused = new StoaConfigError(
+          `The price table was refused (${error.message}); the call was not made. Check the Stoa API key and base URL.`,
+          { cause: error },
+        );
+        options.onError(refused);
+        throw refused;
+      }
       const allow = options.whenUnavailable === "allow";
       options.onError(
         new StoaConnectionError(

@@ -12,9 +12,11 @@
  * member has: this file only has to never spend past its own holds.
  */
 import { type GrantedHold, type RefusedHold, releaseHold, requestHold } from "../api/holds.ts";
+import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
 import type { WaitUntil } from "../runtime.ts";
+import type { Turns } from "../util/turns.ts";
 import { nanosToUsd, usdToNanos } from "./price-table.ts";
 
 /** Options of {@link createHoldBook}. */
@@ -28,8 +30,10 @@ export interface HoldBookOptions {
   holdUsd: number;
   /** Lifetime asked for each hold, 10 to 900 s. */
   holdTtlSeconds: number;
-  /** Longest wait for a hold request. */
+  /** Longest wait for a hold request, a turn included. */
   timeoutMs: number;
+  /** Turns shared with the other requests made before a call. */
+  turns: Turns;
   /** Keeps background work (a release) alive: the call's `waitUntil`, and `flush()`. */
   keepAlive(work: Promise<unknown>, waitUntil: WaitUntil | undefined): void;
   /** Users with holds kept at once (default 10 000); past it the least recently used is retired. */
@@ -56,7 +60,11 @@ export type Admission =
 
 /** The book. */
 export interface HoldBook {
-  /** Reserves `worstNanos` for a call of `userId`. Never throws. */
+  /**
+   * Reserves `worstNanos` for a call of `userId`. Throws only a
+   * `StoaConfigError`, when Stoa refuses the hold request itself (a 4xx other
+   * than 404, 408 and 429: a bad key), which is the app's to fix.
+   */
   admit(userId: string, worstNanos: number, waitUntil?: WaitUntil): Promise<Admission>;
   /** Retires every hold and resolves when each one that can be released now is released. */
   flush(): Promise<void>;
@@ -209,17 +217,27 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
   ): Promise<Asked> {
     const wanted = Math.max(usdToNanos(options.holdUsd), worst * 4);
     const sentAt = now();
+    const left = await options.turns.take(options.timeoutMs);
     let answer: GrantedHold | RefusedHold;
     try {
+      if (left <= 0) throw new StoaConnectionError(`No turn for a hold request within ${options.timeoutMs} ms.`);
       answer = await requestHold(
         options.api,
         userId,
         { minUsd: nanosToUsd(worst), targetUsd: nanosToUsd(wanted), ttlSeconds: options.holdTtlSeconds },
-        { timeoutMs: options.timeoutMs },
+        { timeoutMs: left },
       );
     } catch (error) {
       // a 2026-11-01 server: the caller falls back to the chargeability check (and says so)
       if (error instanceof StoaAPIError && error.status === 404) return { kind: "unsupported" };
+      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
+        const refused = new StoaConfigError(
+          `A spend hold for user ${JSON.stringify(userId)} was refused (${error.message}); the call was not made. Check the Stoa API key and base URL.`,
+          { cause: error },
+        );
+        options.onError(refused);
+        throw refused;
+      }
       const allow = options.whenUnavailable === "allow";
       options.onError(
         new StoaConnectionError(
@@ -230,6 +248,8 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       return allow
         ? { kind: "unheld" }
         : { kind: "refused", reason: "unavailable", requiredUsd: nanosToUsd(worst), availableUsd: undefined };
+    } finally {
+      if (left > 0) options.turns.give();
     }
     if (!answer.granted) {
       return {

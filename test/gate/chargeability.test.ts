@@ -1,5 +1,6 @@
 /**
- * The chargeability cache: one request per user per TTL, shared by
+ * The chargeability gate (`spend: false`, and the fallback of a server with
+ * no spend holds). Its cache: one request per user per TTL, shared by
  * concurrent first calls, dropped by invalidate; and what happens when Stoa
  * cannot answer.
  */
@@ -34,7 +35,7 @@ async function checks(runId: string): Promise<number> {
 
 describe("the chargeability cache", () => {
   it("asks once for repeated calls, and once for 10 concurrent first calls", async () => {
-    const run = await meterRun("cache", {}, true);
+    const run = await meterRun("cache", { spend: false }, true);
     await configureStoa(run.runId, {
       members: { user_ok: { paid: true, balanceUsd: 10 }, user_b: { paid: true, balanceUsd: 10 } },
       chargeabilityDelayMs: 50,
@@ -51,7 +52,7 @@ describe("the chargeability cache", () => {
   });
 
   it("honours ttlSeconds and invalidateChargeability()", async () => {
-    const run = await meterRun("ttl", {}, true);
+    const run = await meterRun("ttl", { spend: false }, true);
     await configureStoa(run.runId, { members: { user_ok: { paid: true, balanceUsd: 10 } }, chargeabilityTtl: 1 });
     const openai = client(run.stoa, run.bases().openai);
     await openai.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
@@ -66,7 +67,7 @@ describe("the chargeability cache", () => {
   });
 
   it("does not cache a refusal: paying unblocks the next call", async () => {
-    const run = await meterRun("refusal", {}, true);
+    const run = await meterRun("refusal", { spend: false }, true);
     const openai = client(run.stoa, run.bases().openai, "user_new");
     const first = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES }).catch((e) => e);
     expect(first instanceof StoaChargeRequiredError).toBe(true);
@@ -79,7 +80,7 @@ describe("the chargeability cache", () => {
 
 describe("when Stoa cannot answer", () => {
   it("allows and meters the call when Stoa is slow, and tells onError", async () => {
-    const run = await meterRun("slow", { chargeabilityTimeoutMs: 100 }, true);
+    const run = await meterRun("slow", { chargeabilityTimeoutMs: 100, spend: false }, true);
     await configureStoa(run.runId, { chargeabilityDelayMs: 1_000 });
     const started = Date.now();
     await client(run.stoa, run.bases().openai).chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
@@ -92,6 +93,7 @@ describe("when Stoa cannot answer", () => {
     const errors: Error[] = [];
     const run = await meterRun("down-allow");
     const stoa = new Stoa({
+      spend: false,
       apiKey: STOA_KEY,
       baseUrl: "http://127.0.0.1:9",
       onError: (e) => errors.push(e),
@@ -109,6 +111,7 @@ describe("when Stoa cannot answer", () => {
   it("blocks the call with whenUnavailable: 'block'", async () => {
     const run = await meterRun("down-block");
     const stoa = new Stoa({
+      spend: false,
       apiKey: STOA_KEY,
       baseUrl: "http://127.0.0.1:9",
       whenUnavailable: "block",
@@ -125,7 +128,11 @@ describe("when Stoa cannot answer", () => {
 describe("when Stoa refuses the check itself (a 4xx)", () => {
   /** The call's error, the config error it carries, and what reached the provider and Stoa. */
   async function refusedCall(label: string, userId: string, options: { apiKey?: string; failures?: number[] }) {
-    const run = await meterRun(label, options.apiKey === undefined ? {} : { apiKey: options.apiKey }, true);
+    const run = await meterRun(
+      label,
+      options.apiKey === undefined ? { spend: false } : { apiKey: options.apiKey, spend: false },
+      true,
+    );
     if (options.failures !== undefined) await configureStoa(run.runId, { chargeabilityFailures: options.failures });
     const error = await client(run.stoa, run.bases().openai, userId)
       .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
@@ -135,7 +142,11 @@ describe("when Stoa refuses the check itself (a 4xx)", () => {
 
   for (const whenUnavailable of ["allow", "block"] as const) {
     it(`fails the call with StoaConfigError on a 401 (whenUnavailable: "${whenUnavailable}")`, async () => {
-      const run = await meterRun(`c401${whenUnavailable}`, { apiKey: "sk_test_wrong", whenUnavailable }, true);
+      const run = await meterRun(
+        `c401${whenUnavailable}`,
+        { apiKey: "sk_test_wrong", whenUnavailable, spend: false },
+        true,
+      );
       const error = await client(run.stoa, run.bases().openai)
         .chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES })
         .catch((e: unknown) => e);
@@ -195,6 +206,7 @@ describe("a crowd of first checks", () => {
     let most = 0;
     const errors: Error[] = [];
     const stoa = new Stoa({
+      spend: false,
       apiKey: STOA_KEY,
       baseUrl: stoaBase(runId),
       onError: (e) => errors.push(e),

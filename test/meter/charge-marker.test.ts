@@ -9,7 +9,7 @@ const REASONS = ["payment_required", "unavailable"] as const;
 
 describe("the charge marker", () => {
   it("round-trips through Headers, plain records, cause and lastError chains", () => {
-    const headers = chargeMarkerHeaders("user/ü 1", "payment_required");
+    const headers = chargeMarkerHeaders({ userId: "user/ü 1", reason: "payment_required" });
     expect(headers[CHARGE_USER_HEADER]).toBe("user%2F%C3%BC%201");
     const sdkError = { status: 402, headers: new Headers(headers) };
     const aiSdkError = { statusCode: 402, responseHeaders: { ...headers } };
@@ -20,9 +20,11 @@ describe("the charge marker", () => {
   });
 
   it("finds nothing on another status, an unknown reason, a bad encoding or past 4 levels", () => {
-    const headers = chargeMarkerHeaders("u", "payment_required");
+    const headers = chargeMarkerHeaders({ userId: "u", reason: "payment_required" });
     expect(readChargeMarker({ status: 400, headers }, REASONS)).toBeUndefined();
-    expect(readChargeMarker({ status: 402, headers: chargeMarkerHeaders("u", "other") }, REASONS)).toBeUndefined();
+    expect(
+      readChargeMarker({ status: 402, headers: chargeMarkerHeaders({ userId: "u", reason: "other" }) }, REASONS),
+    ).toBeUndefined();
     const bad = { ...headers, [CHARGE_USER_HEADER]: "%E0%A4%A" };
     expect(readChargeMarker({ status: 402, headers: bad }, REASONS)).toBeUndefined();
     let deep: unknown = { status: 402, headers };

@@ -22,7 +22,7 @@ const balance = async (runId: string, userId: string) =>
   (await call(runId, "GET", `/v1/members/${encodeURIComponent(userId)}/balance`)).body;
 /** An event whose cost is the provider's own: exactly `costUsd`. */
 const costing = (userId: string, costUsd: number, holdId?: unknown) =>
-  usageEvent({ userId, provider: "openrouter", costUsd, ...(holdId !== undefined && { holdId }) });
+  usageEvent({ userId, provider: "openrouter", costUsd, ...(holdId !== undefined && { holdId: String(holdId) }) });
 const send = (runId: string, ...events: unknown[]) => call(runId, "POST", "/v1/usage/events", { events });
 
 const apiError = (type: string, code: string) => ({ error: { type, code, message: expect.any(String) } });

@@ -32,6 +32,13 @@ describe("the unblock flow", () => {
     });
     const blocked = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES }).catch((e) => e);
     expect(blocked instanceof StoaChargeRequiredError).toBe(true);
+    // the spend hold for the call's worst case was refused: nothing paid yet
+    expect(StoaChargeRequiredError.from(blocked)).toMatchObject({
+      userId: "ada",
+      reason: "payment_required",
+      availableUsd: 0,
+    });
+    expect(StoaChargeRequiredError.from(blocked)?.requiredUsd).toBeGreaterThan(0);
 
     const returnUrl = "http://localhost:8787/billing/return?next=%2Fchat";
     const session = await run.stoa.createPaymentSession({ userId: "ada", email: "ada@example.com", returnUrl });
@@ -45,8 +52,20 @@ describe("the unblock flow", () => {
     expect((await run.stoa.getPaymentSession(session.id)).status).toBe("complete");
     const done = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES });
     expect(done.choices[0]?.message.content).toBe("Hello!");
-    expect(await chargeabilityChecks(run.runId, "ada")).toBe(2);
-    expect((await run.events()).map((e) => e.usage)).toEqual([OPENAI_CHAT_USAGE]);
+    // two hold requests (refused, then granted), no chargeability check
+    const holds = (await stoaReceived(run.runId)).filter((r) => r.path === "/v1/members/ada/holds");
+    expect(holds).toHaveLength(2);
+    expect(await chargeabilityChecks(run.runId, "ada")).toBe(0);
+    const events = await run.events();
+    expect(events.map((e) => e.usage)).toEqual([OPENAI_CHAT_USAGE]);
+    expect(events[0]?.holdId).toMatch(/^hold_/);
+    // flushed: the hold is released, nothing stays held
+    expect(await run.stoa.getBalance("ada")).toMatchObject({
+      balanceUsd: 9.9997168,
+      heldUsd: 0,
+      availableUsd: 9.9997168,
+      chargeable: true,
+    });
     // the local server debits its price table: gpt-4o-mini, 176 input at $0.15, 1024 cached at
     // $0.075 and 300 output at $0.60 per million tokens = $0.0002832
     expect((await stoaMembers(run.runId)).ada).toMatchObject({ paid: true, balanceUsd: 9.9997168 });

@@ -86,7 +86,7 @@ describe("the API key echoed back", () => {
         rejected: events.map((event) => ({ id: event.id, code: `bad_${KEY}`, message: `key was ${KEY}` })),
       });
     };
-    const stoa = new Stoa({ apiKey: KEY, baseUrl: "https://stoa.test/api", fetch: stoaApi });
+    const stoa = new Stoa({ spend: false, apiKey: KEY, baseUrl: "https://stoa.test/api", fetch: stoaApi });
     const upstream: FetchLike = async () =>
       Response.json({ id: "c1", model: "m", choices: [], usage: { prompt_tokens: 1, completion_tokens: 2 } });
     const metered = stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u", fetch: upstream });
@@ -95,6 +95,7 @@ describe("the API key echoed back", () => {
     ).text();
     const errors: Error[] = [];
     const collecting = new Stoa({
+      spend: false,
       apiKey: KEY,
       baseUrl: "https://stoa.test/api",
       fetch: stoaApi,

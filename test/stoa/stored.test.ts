@@ -18,6 +18,7 @@ describe("a 2xx delivery answer that is not JSON", () => {
     };
     const errors: Error[] = [];
     const stoa = new Stoa({
+      spend: false,
       apiKey: "sk_test",
       baseUrl: "https://stoa.test/api",
       fetch: stoaApi,

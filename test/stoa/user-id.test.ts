@@ -20,6 +20,7 @@ function counted() {
     return Response.json({ chargeable: true, reason: null, ttlSeconds: 60 });
   };
   const stoa = new Stoa({
+    spend: false,
     apiKey: "sk_test",
     baseUrl: "https://stoa.test/api",
     fetch: stoaApi,
