@@ -8,6 +8,7 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
+import { quietSourcemaps } from "./test/support/quiet-output.ts";
 
 /** The newest date the installed workerd (1.20261102.x) supports. */
 const COMPATIBILITY_DATE = "2026-11-01";
@@ -19,6 +20,8 @@ const EDGE_ONLY = "test/edge-only/**";
 const E2E = "test/e2e/**";
 
 export default defineConfig({
+  // a passing run is quiet: no warning for dependencies' source maps without sources
+  plugins: [quietSourcemaps()],
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
     reporters: ["default", "./test/support/summary-reporter.ts"],

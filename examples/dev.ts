@@ -10,6 +10,10 @@
  *
  * `npm run dev -- --check` starts both, waits until they answer, and stops:
  * a smoke test of the set-up.
+ *
+ * `npm run dev:hono` (`--hono`) runs examples/hono-app.ts in the chat app's
+ * place (examples/hono-app.wrangler.toml); with `--check` it also posts one
+ * chat as a new user and prints the answer (a 402 with a checkout URL).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +25,7 @@ const chatPort = Number(process.env.CHAT_PORT ?? 8787);
 const serverUrl = `http://${host}:${serverPort}`;
 const chatUrl = `http://${host}:${chatPort}`;
 const check = process.argv.includes("--check");
+const hono = process.argv.includes("--hono");
 const stateDir = process.env.STOA_STATE_DIR ?? ".wrangler/state";
 
 /** Wrangler's own environment: telemetry and Cloudflare look-ups off. */
@@ -36,7 +41,9 @@ const wranglerEnv: NodeJS.ProcessEnv = {
  * can read, removed on exit: the provider keys never go on a command line.
  */
 function chatEnvFile(): string {
-  const names = ["OPENAI_API_KEY", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL", "FAKE_PROVIDER"];
+  const names = hono
+    ? ["OPENAI_API_KEY", "OPENAI_BASE_URL"]
+    : ["OPENAI_API_KEY", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL", "FAKE_PROVIDER"];
   const values: Record<string, string> = { STOA_BASE_URL: `${serverUrl}/api`, STOA_DASHBOARD_URL: serverUrl };
   for (const name of names) if (process.env[name]) values[name] = process.env[name] as string;
   const file = join(".wrangler", `chat-${process.pid}.env`);
@@ -102,15 +109,17 @@ process.on("SIGTERM", () => stop(0));
 
 children.push(
   start("stoa", ["-c", "examples/stoa-server/wrangler.toml", "--port", String(serverPort), "--inspector-port", "0"]),
-  start("chat", [
+  start(hono ? "hono" : "chat", [
     "-c",
-    "wrangler.toml",
+    hono ? "examples/hono-app.wrangler.toml" : "wrangler.toml",
     "--port",
     String(chatPort),
     "--inspector-port",
     "0",
     "--env-file",
     chatEnvFile(),
+    // the hono app saw [vars]' STOA_BASE_URL over the env file's; a --var wins, so STOA_SERVER_PORT reaches it
+    ...(hono ? ["--var", `STOA_BASE_URL:${serverUrl}/api`] : []),
   ]),
 );
 
@@ -121,12 +130,39 @@ try {
   stop(1);
 }
 
-const provider = process.env.OPENAI_API_KEY
-  ? "OpenAI (OPENAI_API_KEY)"
-  : process.env.ANTHROPIC_API_KEY
-    ? "Anthropic (ANTHROPIC_API_KEY)"
-    : "the built-in fake provider";
-console.log(`
+if (hono) {
+  console.log(`
+  Hono app            ${chatUrl}/chat   (POST, header x-user-id)
+  Stoa usage pages    ${serverUrl}/
+  Stoa API            ${serverUrl}/api   (key sk_test_local)
+  Provider            ${process.env.OPENAI_API_KEY ? "OpenAI (OPENAI_API_KEY)" : "the built-in fake provider"}
+
+  curl -i -X POST -H 'x-user-id: alice' -d '{"message":"Hi"}' ${chatUrl}/chat
+  A new user is blocked: 402 with a checkoutUrl; pay there, and the return replays the chat.
+  Ctrl-C stops both.
+`);
+  if (check) {
+    // one chat as a fresh user: the app, the meter's gate and the Stoa server answer end to end
+    const userId = `dev-check-${process.pid}`;
+    const response = await fetch(`${chatUrl}/chat`, {
+      method: "POST",
+      headers: { "x-user-id": userId, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ message: "Hello from --check" }),
+    });
+    const body = await response.text();
+    console.log(`POST /chat as ${userId}: ${response.status} ${body}`);
+    // a fresh user has not paid: the gate blocks the call and the app answers with the local checkout
+    const blocked = response.status === 402 && body.includes(`"checkoutUrl":"${serverUrl}/checkout/`);
+    if (!blocked) console.error("npm run dev:hono --check: expected a 402 with a checkoutUrl on the local Stoa server");
+    stop(blocked ? 0 : 1);
+  }
+} else {
+  const provider = process.env.OPENAI_API_KEY
+    ? "OpenAI (OPENAI_API_KEY)"
+    : process.env.ANTHROPIC_API_KEY
+      ? "Anthropic (ANTHROPIC_API_KEY)"
+      : "the built-in fake provider";
+  console.log(`
   Chat app            ${chatUrl}/
   Stoa usage pages    ${serverUrl}/
   Stoa API            ${serverUrl}/api   (key sk_test_local)
@@ -135,4 +171,5 @@ console.log(`
   Sign in with any name, chat, pay at the local checkout, and watch the usage page.
   Ctrl-C stops both.
 `);
-if (check) stop(0);
+  if (check) stop(0);
+}

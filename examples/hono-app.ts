@@ -7,20 +7,24 @@
  * GET  /stoa/return                                    ← Stoa, after checkout
  *
  * Env: STOA_API_KEY, STOA_BASE_URL (optional), STOA_STATE_SECRET (≥ 32 bytes),
- * OPENAI_API_KEY, OPENAI_BASE_URL (optional), RESUME (a KV namespace).
- * Run: `npx wrangler dev examples/hono-app.ts` with those bindings.
+ * OPENAI_API_KEY (optional: without it the chat example's built-in fake
+ * provider answers, offline), OPENAI_BASE_URL (optional), RESUME (a KV namespace).
+ * Run: `npm run dev:hono` starts it on 127.0.0.1:8787 with the local Stoa
+ * server on :8788 (examples/hono-app.wrangler.toml has the local bindings), then
+ * `curl -X POST -H 'x-user-id: alice' -d '{"message":"Hi"}' http://127.0.0.1:8787/chat`.
  */
 import { Hono } from "hono";
 import OpenAI from "openai";
 import { chargeRequired, kvStore, meteredFetch, paymentReturn, stoa } from "../src/hono/index.ts";
 import { StoaProvider } from "../src/index.ts";
+import { createFakeProvider } from "./chat/fake-provider.ts";
 
 /** The bindings this worker reads. */
 export interface Env {
   STOA_API_KEY: string;
   STOA_BASE_URL?: string;
   STOA_STATE_SECRET: string;
-  OPENAI_API_KEY: string;
+  OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
   RESUME: KVNamespace;
 }
@@ -55,10 +59,18 @@ app.post("/chat", async (c) => {
   const userId = c.req.header("x-user-id");
   if (!userId) return c.json({ error: "x-user-id header required" }, 400);
   const { message } = await c.req.json<{ message?: string }>();
+  // no OpenAI key: the fake provider answers in OpenAI's wire format, and the meter reads it as it would OpenAI
+  const fake = !c.env.OPENAI_API_KEY;
   const openai = new OpenAI({
-    apiKey: c.env.OPENAI_API_KEY,
-    ...(c.env.OPENAI_BASE_URL ? { baseURL: c.env.OPENAI_BASE_URL } : {}),
-    fetch: meteredFetch(c, { provider: StoaProvider.OpenAI, userId, metadata: { feature: "chat" } }),
+    apiKey: c.env.OPENAI_API_KEY || "sk-fake-provider",
+    ...(fake ? { baseURL: "https://fake-provider.invalid/v1", maxRetries: 0 } : {}),
+    ...(!fake && c.env.OPENAI_BASE_URL ? { baseURL: c.env.OPENAI_BASE_URL } : {}),
+    fetch: meteredFetch(c, {
+      provider: StoaProvider.OpenAI,
+      userId,
+      metadata: { feature: "chat" },
+      ...(fake ? { fetch: createFakeProvider({ delayMs: 0 }) } : {}),
+    }),
   });
   const completion = await openai.chat.completions.create({
     model: "gpt-4o-mini",

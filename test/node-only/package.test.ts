@@ -1,9 +1,11 @@
 /**
  * The package as it is published: version in step, entry points typed first,
- * and a root entry that loads no hono.
+ * a root entry that loads no hono, built on pack, declarations with `.js`
+ * specifiers. (`npm run check:package` packs it and installs it as a consumer.)
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { jsSpecifiers } from "../../scripts/build.ts";
 import { VERSION } from "../../src/version.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -12,6 +14,10 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
   sideEffects: boolean;
   exports: Record<string, Record<string, string> | string>;
   dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
+  files: string[];
+  engines: Record<string, string>;
 };
 
 describe("package.json", () => {
@@ -38,5 +44,53 @@ describe("package.json", () => {
       expect(source, file).not.toMatch(/from "node:|require\(/);
       if (!file.startsWith("hono")) expect(source, file).not.toMatch(/from "hono/);
     }
+  });
+
+  it("builds dist/ on pack and ships dist/ and src/ only (src for the source maps)", () => {
+    expect(pkg.scripts.prepack).toBe("npm run build");
+    expect(pkg.scripts.build).toBe("node scripts/build.ts");
+    expect(pkg.files).toEqual(["dist", "src"]);
+    for (const entry of Object.values(pkg.exports)) {
+      if (typeof entry === "string") continue;
+      expect(Object.keys(entry)).toEqual(["types", "default"]);
+      expect(entry.types).toMatch(/^\.\/dist\/.*\.d\.ts$/);
+    }
+  });
+
+  it("lints the tarball with pinned publint and attw", () => {
+    expect(pkg.devDependencies.publint).toBe("0.3.25");
+    expect(pkg.devDependencies["@arethetypeswrong/cli"]).toBe("0.18.5");
+  });
+});
+
+describe("jsSpecifiers (the declarations' relative imports)", () => {
+  it("makes every relative .ts specifier .js", () => {
+    const dts = [
+      'import type { StoaOptions } from "./config.ts";',
+      'export { StoaError, type StoaErrorCode } from "../errors.ts";',
+      "export * from './providers/index.ts';",
+      'export declare function f(): import("./usage.ts").Usage;',
+      'import "./side.ts";',
+    ].join("\n");
+    expect(jsSpecifiers(dts)).toBe(
+      [
+        'import type { StoaOptions } from "./config.js";',
+        'export { StoaError, type StoaErrorCode } from "../errors.js";',
+        "export * from './providers/index.js';",
+        'export declare function f(): import("./usage.js").Usage;',
+        'import "./side.js";',
+      ].join("\n"),
+    );
+  });
+
+  it("leaves packages, .d.ts and non-relative specifiers alone", () => {
+    const dts = [
+      'import type { Context } from "hono";',
+      'import type { JWTPayload } from "jose";',
+      'export type { X } from "./x.js";',
+      'import type { Y } from "./y.d.ts";',
+      'const note = "see ./config.ts";',
+    ].join("\n");
+    expect(jsSpecifiers(dts)).toBe(dts);
   });
 });
