@@ -45,6 +45,15 @@ export interface OutboxOptions {
   maxConcurrent?: number | undefined;
 }
 
+/**
+ * What `Outbox.add()` returns: resolves once the event is safely out of the
+ * isolate's hands, that is stored by Stoa or handed to `onError` (in-memory
+ * outbox), or durably in the queue (queue outbox; if the queue refused, once
+ * direct delivery stored or reported it). Never rejects. The spend-hold book
+ * releases a hold once the `Delivered` of each of its events has settled.
+ */
+export type Delivered = Promise<void>;
+
 /** Queues usage events and delivers them in the background. */
 export interface Outbox {
   /**
@@ -53,14 +62,18 @@ export interface Outbox {
    * once that resolves when that lane's events are stored or handed to
    * `onError`. Pass a function per request, such as `(p) => ctx.waitUntil(p)`:
    * lanes are keyed by the function itself. Over `maxEvents`, the event goes
-   * to `onError` (a `StoaDeliveryError` carrying it) instead.
+   * to `onError` (a `StoaDeliveryError` carrying it) instead. Returns the
+   * event's {@link Delivered}; nothing needs to await it.
    */
-  add(event: UsageEvent, waitUntil?: WaitUntil): void;
+  add(event: UsageEvent, waitUntil?: WaitUntil): Delivered;
   /** Sends what is queued and resolves once every event added so far is stored or handed to `onError`. Never rejects. */
   flush(): Promise<void>;
   /** Events held now: queued or being delivered. */
   readonly held: number;
 }
+
+/** The `Delivered` of an event that is already reported. */
+const SETTLED: Delivered = Promise.resolve();
 
 /** The events of one `waitUntil` (or none). */
 interface Lane {
@@ -325,19 +338,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
       try {
         if (held >= maxEvents) {
           if (overflow.push(event) === 1) queueMicrotask(reportOverflow);
-          return;
+          return SETTLED;
         }
         const lane = laneFor(waitUntil);
         lane.pending.push(event);
         lane.unsettled++;
         held++;
         if (lane.done === undefined) openLane(lane);
+        const delivered = lane.done ?? SETTLED;
         // a lane already sending waits for that delivery, unless a whole batch is ready
-        if (lane.timer !== undefined || lane.queued) return;
-        if (lane.sending > 0 && lane.pending.length < maxBatch) return;
+        if (lane.timer !== undefined || lane.queued) return delivered;
+        if (lane.sending > 0 && lane.pending.length < maxBatch) return delivered;
         lane.timer = setTimeout(() => enqueue(lane), 0);
+        return delivered;
       } catch {
-        // add() never throws
+        return SETTLED; // add() never throws
       }
     },
 

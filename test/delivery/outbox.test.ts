@@ -375,10 +375,10 @@ describe("failures", () => {
         this.promises.push(promise);
       },
     };
-    expect(outbox.add(a, late)).toBeUndefined();
+    expect(outbox.add(a, late)).toBeInstanceOf(Promise);
     await nextTask();
-    expect(outbox.add(b, late)).toBeUndefined();
-    expect(outbox.add(c, ctx.waitUntil as WaitUntil)).toBeUndefined();
+    expect(outbox.add(b, late)).toBeInstanceOf(Promise);
+    expect(outbox.add(c, ctx.waitUntil as WaitUntil)).toBeInstanceOf(Promise);
     await outbox.flush();
     expect(ids(await stoaEvents(runId)).sort()).toEqual([a.id, b.id, c.id].sort());
     expect(errors).toHaveLength(2);
