@@ -60,7 +60,21 @@ export default defineConfig({
         extends: true,
         plugins: [
           cloudflareTest({
+            // its queue() consumes the queues below (test/delivery/queue.workers.test.ts)
+            main: "./test/support/queue-worker.ts",
             miniflare: {
+              // durable delivery: real Miniflare queues (in memory, delays in real seconds)
+              queueProducers: {
+                STOA_EVENTS: { queueName: "stoa-events" },
+                STOA_DOOMED: { queueName: "stoa-doomed" },
+                STOA_CRASH: { queueName: "stoa-crash" },
+              },
+              queueConsumers: {
+                "stoa-events": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 50, deadLetterQueue: "stoa-dlq" },
+                "stoa-doomed": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 2, deadLetterQueue: "stoa-dlq" },
+                "stoa-crash": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 3, deadLetterQueue: "stoa-dlq" },
+                "stoa-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 50 },
+              },
               compatibilityDate: COMPATIBILITY_DATE,
               // No nodejs_compat asked for. Inside this pool Node APIs exist anyway:
               // the plugin adds nodejs_compat_v2 for vitest itself (and the date is

@@ -3,6 +3,7 @@
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
 import { checkUserId } from "./api/user-id.ts";
+import type { QueueProducer } from "./delivery/queue-outbox.ts";
 import { StoaConfigError } from "./errors.ts";
 import { providerFor, type StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
@@ -50,6 +51,16 @@ export interface StoaOptions {
   spend?: SpendOptions | false;
   /** Signs member registrations. Default: `STOA_REGISTRATION_SECRET` from the environment. */
   registrationSecret?: string;
+  /**
+   * A durable queue for usage events: a Cloudflare Queues producer binding
+   * (`env.STOA_EVENTS`) or `denoKvOutbox(kv)`. Each request then only hands
+   * its events to the queue (one `sendBatch`, kept alive by its `waitUntil`),
+   * and a consumer delivers them (`stoa.handleQueue`, `stoa.handleDenoQueue`),
+   * through Stoa outages and the end of the isolate. If the queue refuses,
+   * the events are delivered directly and `onError` is told. Default: none
+   * (delivery from memory).
+   */
+  outbox?: QueueProducer;
 }
 
 /** Options of spend holds (`new Stoa({ spend })`). */

@@ -22,7 +22,10 @@ import {
   type StoaFetchOptions,
   type StoaOptions,
 } from "./config.ts";
+import { consumeDenoQueueValue } from "./delivery/deno-kv.ts";
 import { createOutbox, type Outbox } from "./delivery/outbox.ts";
+import { consumeQueueBatch, type HandleQueueOptions, type QueueBatch } from "./delivery/queue-consumer.ts";
+import { checkQueueProducer, createQueueOutbox } from "./delivery/queue-outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
@@ -49,6 +52,8 @@ export interface WrappableClient<T> {
  */
 export class Stoa {
   readonly #api: ApiClient;
+  /** For queue consumers: a short retry budget, since the queue retries what fails. */
+  readonly #queueApi: ApiClient;
   readonly #registrationSecret: string | undefined;
   readonly #outbox: Outbox;
   readonly #chargeability: ChargeabilityGate;
@@ -80,7 +85,18 @@ export class Stoa {
     });
     this.#api = api;
     this.#registrationSecret = options.registrationSecret;
-    this.#outbox = createOutbox({ api, onError: this.#onError });
+    this.#queueApi = createApiClient({
+      apiKey: config.apiKey,
+      baseUrl: config.baseUrl,
+      fetch: config.fetch,
+      timeoutMs: Math.min(10_000, config.retryBudgetMs),
+      retry: { budgetMs: Math.min(QUEUE_RETRY_BUDGET_MS, config.retryBudgetMs) },
+    });
+    const direct = createOutbox({ api, onError: this.#onError });
+    this.#outbox =
+      "outbox" in options
+        ? createQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })
+        : direct;
     if (
       options.whenUnavailable !== undefined &&
       options.whenUnavailable !== "allow" &&
@@ -259,6 +275,40 @@ export class Stoa {
   }
 
   /**
+   * The `queue()` handler of a Cloudflare Queues consumer of the `outbox`
+   * queue: delivers the batch's events to Stoa, acks each message whose
+   * events Stoa stored or rejected (rejected events reach `onError`),
+   * retries with a growing delay what failed, and acks (and reports) a
+   * message that is not a Stoa usage batch. Redelivery never bills twice.
+   * Never throws. Pass the consumer's `max_retries` so `onError` hears of
+   * the events of a message on its way to the dead-letter queue.
+   *
+   * @example
+   * ```ts
+   * export default {
+   *   async queue(batch, env) {
+   *     await new Stoa({ apiKey: env.STOA_API_KEY }).handleQueue(batch, { maxRetries: 10 });
+   *   },
+   * };
+   * ```
+   */
+  handleQueue(batch: QueueBatch, options?: HandleQueueOptions): Promise<void> {
+    return consumeQueueBatch(this.#queueApi, batch, this.#onError, options);
+  }
+
+  /**
+   * The `kv.listenQueue` handler for `denoKvOutbox(kv)`: resolves `false`
+   * for a value that is not a Stoa message (the app's own), `true` once its
+   * events are stored or rejected (rejected events reach `onError`), and
+   * throws a `StoaDeliveryError` when Stoa failed, so that Deno retries it.
+   * After Deno's last retry the message is kept under
+   * `["stoa", "undelivered", …]`: pass each such value to this method again to replay it.
+   */
+  handleDenoQueue(value: unknown): Promise<boolean> {
+    return consumeDenoQueueValue(this.#queueApi, value, this.#onError);
+  }
+
+  /**
    * Resolves once every usage event so far is delivered or handed to
    * `onError`. Never throws. Call it before a process or a request without
    * `waitUntil` ends. A metered response the app has not begun to read is
@@ -274,6 +324,9 @@ export class Stoa {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 }
+
+/** One queue delivery's retry budget: the queue's own retries take over after it. */
+const QUEUE_RETRY_BUDGET_MS = 5_000;
 
 /** The default `onError`: one line, no secrets, the number of events it carries. */
 function logError(error: Error): void {

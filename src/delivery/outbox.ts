@@ -45,27 +45,35 @@ export interface OutboxOptions {
   maxConcurrent?: number | undefined;
 }
 
-/** Queues usage events and delivers them in the background. */
-/** What `add` returns for an event it reported rather than queued. */
-const SETTLED: Promise<void> = Promise.resolve();
+/**
+ * What `Outbox.add()` returns: resolves once the event is safely out of the
+ * isolate's hands, that is stored by Stoa or handed to `onError` (in-memory
+ * outbox), or durably in the queue (queue outbox; if the queue refused, once
+ * direct delivery stored or reported it). Never rejects. The spend-hold book
+ * releases a hold once the `Delivered` of each of its events has settled.
+ */
+export type Delivered = Promise<void>;
 
+/** Queues usage events and delivers them in the background. */
 export interface Outbox {
   /**
    * Queues `event`; synchronous, cheap, never throws. With a `waitUntil`
    * (else Vercel's request context, if any), a promise is handed to it at
    * once that resolves when that lane's events are stored or handed to
    * `onError`. Pass a function per request, such as `(p) => ctx.waitUntil(p)`:
-   * lanes are keyed by the function itself. Returns that promise (settled at
-   * once for an event that was reported rather than queued), so a spend hold
-   * is released only after its events are delivered. Over `maxEvents`, the event goes
-   * to `onError` (a `StoaDeliveryError` carrying it) instead.
+   * lanes are keyed by the function itself. Over `maxEvents`, the event goes
+   * to `onError` (a `StoaDeliveryError` carrying it) instead. Returns the
+   * event's {@link Delivered} (a spend hold is released only after it); nothing needs to await it.
    */
-  add(event: UsageEvent, waitUntil?: WaitUntil): Promise<void>;
+  add(event: UsageEvent, waitUntil?: WaitUntil): Delivered;
   /** Sends what is queued and resolves once every event added so far is stored or handed to `onError`. Never rejects. */
   flush(): Promise<void>;
   /** Events held now: queued or being delivered. */
   readonly held: number;
 }
+
+/** The `Delivered` of an event that is already reported. */
+const SETTLED: Delivered = Promise.resolve();
 
 /** The events of one `waitUntil` (or none). */
 interface Lane {
@@ -337,12 +345,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
         lane.unsettled++;
         held++;
         if (lane.done === undefined) openLane(lane);
-        const done = lane.done ?? SETTLED;
+        const delivered = lane.done ?? SETTLED;
         // a lane already sending waits for that delivery, unless a whole batch is ready
-        if (lane.timer !== undefined || lane.queued) return done;
-        if (lane.sending > 0 && lane.pending.length < maxBatch) return done;
+        if (lane.timer !== undefined || lane.queued) return delivered;
+        if (lane.sending > 0 && lane.pending.length < maxBatch) return delivered;
         lane.timer = setTimeout(() => enqueue(lane), 0);
-        return done;
+        return delivered;
       } catch {
         return SETTLED; // add() never throws
       }

@@ -1,0 +1,274 @@
+/**
+ * The queue outbox: with `new Stoa({ outbox })`, a finished usage event is
+ * handed to a durable queue (a Cloudflare Queues producer binding, or Deno KV
+ * through `denoKvOutbox`) inside the request, and a consumer delivers it to
+ * Stoa later (`stoa.handleQueue`). The events of one task and one
+ * `waitUntil` go in one `sendBatch`; nothing but that hand-off is kept alive
+ * on the request. When the queue refuses, the events go to the in-memory
+ * outbox (direct delivery) and `onError` is told: never dropped.
+ */
+import { MAX_EVENT_BYTES } from "../api/usage-events.ts";
+import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
+import type { WaitUntil } from "../runtime.ts";
+import { utf8Length } from "../streams/bytes.ts";
+import type { UsageEvent } from "../usage.ts";
+import type { Delivered, Outbox } from "./outbox.ts";
+import { type PackedMessage, packMessages, type SerialisedEvent } from "./queue-message.ts";
+import { vercelRequestContext } from "./wait-until.ts";
+
+/** One message of a `sendBatch` (Cloudflare's `MessageSendRequest`). */
+export interface QueueSendRequest {
+  body: unknown;
+  contentType?: "text" | "json" | "bytes" | "v8";
+  delaySeconds?: number;
+}
+
+/**
+ * A queue producer: a Cloudflare Queues binding (`env.STOA_EVENTS`), or
+ * anything else with the same `sendBatch`, such as {@link denoKvOutbox}'s.
+ * It resolves once the messages are durably queued and rejects otherwise.
+ */
+export interface QueueProducer {
+  sendBatch(messages: Iterable<QueueSendRequest>, options?: { delaySeconds?: number }): Promise<unknown>;
+}
+
+/** The size limits a producer's messages and batches keep to, in UTF-8 bytes of message text. */
+export interface QueueLimits {
+  /** Target size of one message; one event larger than it goes alone (if the queue takes it). */
+  maxMessageBytes: number;
+  /** The most one event may be to go through the queue; a larger one is delivered directly. */
+  maxEventBytes: number;
+  /** Messages in one `sendBatch`. */
+  maxBatchMessages: number;
+  /** Bytes in one `sendBatch`. */
+  maxBatchBytes: number;
+}
+
+/** A producer may state its own limits under this key (Deno KV does); else {@link CLOUDFLARE_QUEUE_LIMITS}. */
+export const QUEUE_LIMITS: unique symbol = Symbol.for("@onstoa/sdk/queue-limits");
+
+/**
+ * Cloudflare Queues: at most 128 KB per message, 100 messages and 256 KB
+ * per `sendBatch`. A message is filled to 64 000 bytes: Queues bills each
+ * 64 KB of a message as one operation, so a fuller message costs more and
+ * saves nothing, and one event of up to 64 KiB (Stoa's own limit) still
+ * fits alone under 128 KB. At ~600 bytes an event, that is ~100 events a
+ * message. Three full messages make a 192 000-byte batch, under 256 KB.
+ */
+export const CLOUDFLARE_QUEUE_LIMITS: QueueLimits = {
+  maxMessageBytes: 64_000,
+  maxEventBytes: MAX_EVENT_BYTES,
+  maxBatchMessages: 100,
+  maxBatchBytes: 250_000,
+};
+
+/** Options of {@link createQueueOutbox}. */
+export interface QueueOutboxOptions {
+  producer: QueueProducer;
+  /** Direct delivery, for what the queue refuses or cannot carry. */
+  fallback: Outbox;
+  /** Hears that the queue refused (the events then go to `fallback`). */
+  onError: (error: Error) => void;
+  /** Events waiting for their `sendBatch` at once (default 10 000); more are delivered directly. */
+  maxEvents?: number | undefined;
+}
+
+/** What a value passed as `outbox` is: a producer, or why not. */
+export function checkQueueProducer(value: unknown): QueueProducer {
+  const hint =
+    "outbox must be a Cloudflare Queues producer binding (e.g. `outbox: env.STOA_EVENTS`, declared under [[queues.producers]] in wrangler.toml) or `denoKvOutbox(await Deno.openKv())`; leave it out to deliver from memory.";
+  if (typeof value !== "object" || value === null) {
+    throw new StoaConfigError(`${hint} Got ${value === null ? "null" : typeof value}: is the binding missing?`);
+  }
+  if (typeof (value as { sendBatch?: unknown }).sendBatch !== "function") {
+    if (typeof (value as { enqueue?: unknown }).enqueue === "function") {
+      throw new StoaConfigError(
+        "outbox was given a Deno KV handle: wrap it, `outbox: denoKvOutbox(kv)`, so that messages keep to KV's limits.",
+      );
+    }
+    throw new StoaConfigError(`${hint} Got an object without sendBatch().`);
+  }
+  return value as QueueProducer;
+}
+
+/** The events of one `waitUntil` waiting for the end of the task. */
+interface Pending {
+  events: UsageEvent[];
+  done: Promise<void>;
+  resolve: () => void;
+}
+
+interface Lane {
+  waitUntil: WaitUntil | undefined;
+  pending: Pending | undefined;
+  warned: boolean;
+}
+
+/**
+ * Creates the queue outbox. `add()` returns the event's {@link Delivered}:
+ * it resolves once the event is in the queue, or, when the queue refused,
+ * once direct delivery stored or reported it.
+ */
+export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
+  const { producer, fallback, onError } = options;
+  const limits = (producer as { [QUEUE_LIMITS]?: QueueLimits })[QUEUE_LIMITS] ?? CLOUDFLARE_QUEUE_LIMITS;
+  const maxEvents = options.maxEvents ?? 10_000;
+  const lanes = new WeakMap<object, Lane>();
+  const detached: Lane = { waitUntil: undefined, pending: undefined, warned: false };
+  /** Hand-offs not yet settled, for `flush()`. */
+  const open = new Set<Promise<void>>();
+  const timers = new Map<Lane, ReturnType<typeof setTimeout>>();
+  let held = 0;
+
+  function report(error: Error): void {
+    try {
+      onError(error);
+    } catch {
+      // the app's hook failing is not ours to surface
+    }
+  }
+
+  function laneFor(waitUntil: WaitUntil | undefined): Lane {
+    let key: object | undefined = waitUntil;
+    let keep = waitUntil;
+    if (typeof waitUntil !== "function") {
+      const vercel = vercelRequestContext();
+      if (vercel === undefined) return detached;
+      key = vercel;
+      keep = (promise) => vercel.waitUntil(promise);
+    }
+    let lane = lanes.get(key as object);
+    if (lane === undefined) {
+      lane = { waitUntil: keep, pending: undefined, warned: false };
+      lanes.set(key as object, lane);
+    }
+    return lane;
+  }
+
+  function open_(lane: Lane): Pending {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const pending: Pending = { events: [], done, resolve };
+    lane.pending = pending;
+    open.add(done);
+    try {
+      lane.waitUntil?.(done);
+    } catch (cause) {
+      if (!lane.warned) {
+        lane.warned = true;
+        report(
+          new StoaConfigError(
+            "waitUntil threw when handed a usage hand-off to the queue, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
+            { cause },
+          ),
+        );
+      }
+    }
+    timers.set(
+      lane,
+      setTimeout(() => hand(lane), 0),
+    );
+    return pending;
+  }
+
+  /** Hands `lane`'s pending events to the queue: one `sendBatch` per limit's worth (one, nearly always). */
+  function hand(lane: Lane): void {
+    clearTimeout(timers.get(lane));
+    timers.delete(lane);
+    const pending = lane.pending;
+    if (pending === undefined) return;
+    lane.pending = undefined;
+    const { events, done, resolve } = pending;
+    const direct: Delivered[] = [];
+    const items: SerialisedEvent[] = [];
+    for (const event of events) {
+      let json: string;
+      try {
+        json = JSON.stringify(event);
+      } catch {
+        direct.push(fallback.add(event, lane.waitUntil)); // reports it as unserialisable
+        continue;
+      }
+      const bytes = utf8Length(json);
+      if (bytes > limits.maxEventBytes) {
+        direct.push(fallback.add(event, lane.waitUntil)); // too large for the queue: sent (or reported) directly
+        continue;
+      }
+      items.push({ event, json, bytes });
+    }
+    const sends = batches(packMessages(items, limits.maxMessageBytes)).map((batch) => send(batch, lane.waitUntil));
+    Promise.all([...direct, ...sends]).then(() => {
+      held -= events.length;
+      open.delete(done);
+      resolve();
+    });
+  }
+
+  /** Groups messages into `sendBatch` calls within the limits. */
+  function batches(messages: PackedMessage[]): PackedMessage[][] {
+    const out: PackedMessage[][] = [];
+    let current: PackedMessage[] = [];
+    let bytes = 0;
+    for (const message of messages) {
+      if (
+        current.length > 0 &&
+        (current.length === limits.maxBatchMessages || bytes + message.bytes > limits.maxBatchBytes)
+      ) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(message);
+      bytes += message.bytes;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
+  }
+
+  /** One `sendBatch`; on refusal, direct delivery. Never rejects. */
+  async function send(batch: PackedMessage[], waitUntil: WaitUntil | undefined): Promise<void> {
+    try {
+      await producer.sendBatch(batch.map((message) => ({ body: message.text, contentType: "text" as const })));
+      return;
+    } catch (cause) {
+      const count = batch.reduce((n, message) => n + message.events.length, 0);
+      const why = cause instanceof Error ? cause.message : String(cause);
+      // no events attached: they are not lost, direct delivery has them (and reports them if it fails)
+      report(
+        new StoaDeliveryError(
+          `The queue refused ${count} usage event(s) (${why}); they are being delivered to Stoa directly instead.`,
+          [],
+          { cause },
+        ),
+      );
+      await Promise.all(batch.flatMap((message) => message.events.map((event) => fallback.add(event, waitUntil))));
+    }
+  }
+
+  return {
+    add(event, waitUntil) {
+      try {
+        if (held >= maxEvents) return fallback.add(event, waitUntil);
+        const lane = laneFor(waitUntil);
+        const pending = lane.pending ?? open_(lane);
+        pending.events.push(event);
+        held++;
+        return pending.done;
+      } catch {
+        return Promise.resolve(); // add() never throws
+      }
+    },
+
+    async flush() {
+      for (const lane of [...timers.keys()]) hand(lane);
+      while (open.size > 0) await Promise.all(open);
+      await fallback.flush();
+    },
+
+    get held() {
+      return held + fallback.held;
+    },
+  };
+}
