@@ -58,6 +58,8 @@ const FIGURES: Figure[] = [
   { file: "fig6-memory.ts", key: "peakMemoryGrowthMB", goal: 1, unit: "MB" },
   { file: "fig7-size.ts", key: "rootEntryGzipKB", goal: 15, unit: "KB" },
   { file: "fig8-queue.ts", key: "queueHandOffCpuUsPerEvent", goal: 5, unit: "µs/event" },
+  { file: "fig9-holds.ts", key: "holdHotPathCpuUsPerCall", goal: 20, unit: "µs/call" },
+  { file: "fig9-holds.ts", key: "holdRoundTripsPer100Calls", goal: 3, unit: "requests" },
 ];
 
 function runFigure(file: string, env: NodeJS.ProcessEnv): Promise<Record<string, number>> {
