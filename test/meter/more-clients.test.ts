@@ -127,10 +127,9 @@ describe("groq through groq-sdk", () => {
     expect(run.errors).toEqual([]);
   });
 
-  // Issue 11's defect: the meter's JSON skim takes the LAST `"usage"` object of the body, which for Groq is
-  // the nested `x_groq.usage`, so the call is billed as zeros with no onError. Marked `fails` until the skim
-  // in src/meter/fetch.ts reads the top-level usage (then remove `.fails`: this test must pass).
-  it.fails("meters a JSON completion from the top-level usage, not x_groq.usage", async () => {
+  // Issue 11's defect: the JSON skim took the LAST `"usage"` object of the body, which for Groq is the nested
+  // `x_groq.usage`, so the call was billed as zeros with no onError.
+  it("meters a JSON completion from the top-level usage, not x_groq.usage", async () => {
     const run = await meterRun("groq-json");
     const completion = await client(run).chat.completions.create({
       model: "llama-3.3-70b-versatile",
