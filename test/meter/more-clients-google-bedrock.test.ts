@@ -11,7 +11,14 @@ import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { generateText, streamText } from "ai";
 import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
-import { bedrockEvent, CONVERSE_STREAM_EVENTS, concatBytes, MORE_REQUEST_IDS } from "../support/fake-provider-more.ts";
+import {
+  bedrockEvent,
+  CONVERSE_STREAM_EVENTS,
+  concatBytes,
+  INVOKE_STREAM_EVENTS,
+  invokeChunk,
+  MORE_REQUEST_IDS,
+} from "../support/fake-provider-more.ts";
 import { type MeterRun, meterRun, PROVIDER_KEY } from "../support/meter.ts";
 import { FAKE, metered, usage } from "./more-clients-support.ts";
 
@@ -315,6 +322,38 @@ describe("bedrock through @ai-sdk/amazon-bedrock/anthropic (InvokeModel)", () =>
     expect(generated.text).toBe("Hello, wörld!");
     expect(await run.events()).toMatchObject([{ ...EVENT, stream: false }]);
     expect(run.errors).toEqual([]);
+  });
+
+  it("bills an Invoke stream cut after its text as aborted: message_start's counts kept, output estimated", async () => {
+    const run = await meterRun("bedrock-invoke-cut");
+    const frames = INVOKE_STREAM_EVENTS.map(invokeChunk);
+    // message_start, content_block_start and the text delta arrive; the cut falls inside content_block_stop
+    const cut = frames.slice(0, 3).reduce((n, frame) => n + frame.length, 0) + 20;
+    const url = `${FAKE}/cut=${cut}/bedrock/model/${encodeURIComponent(MODEL)}/invoke-with-response-stream`;
+    const response = await metered(run, StoaProvider.Bedrock)(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        anthropic_version: "bedrock-2023-05-31",
+        max_tokens: 100,
+        messages: [{ role: "user", content: PROMPT }],
+      }),
+    });
+    await expect(response.arrayBuffer()).rejects.toThrow();
+    const events = await run.events();
+    expect(events).toMatchObject([
+      {
+        ...EVENT,
+        stream: true,
+        status: "aborted",
+        estimated: true,
+        // reported by message_start; output estimated from "Hello, wörld!"
+        usage: usage({ inputTokens: 10, cacheReadTokens: 5, cacheWriteTokens: 3, outputTokens: 4 }),
+      },
+    ]);
+    expect(run.errors.map((e) => e.message)).toEqual([
+      "No usage reported: the stream failed first; the event is estimated.",
+    ]);
   });
 
   it("meters streamText: base64 Anthropic events in chunk frames, invocationMetrics never added", async () => {
