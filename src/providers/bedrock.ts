@@ -11,7 +11,6 @@
  * `amazon-bedrock-invocationMetrics` copy of the counts is never added).
  * Converse `inputTokens` already excludes the cache.
  */
-import type { EventStreamMessage } from "../streams/event-stream.ts";
 import { tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
 import { count, isObj, obj, str } from "../util/json.ts";
