@@ -5,7 +5,7 @@
 import { checkUserId } from "./api/user-id.ts";
 import type { QueueProducer } from "./delivery/queue-outbox.ts";
 import { StoaConfigError } from "./errors.ts";
-import { providerFor, type StoaProvider } from "./providers/index.ts";
+import { providerFor, StoaProvider } from "./providers/index.ts";
 import type { Provider } from "./providers/types.ts";
 import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
 
@@ -207,7 +207,9 @@ export function checkFetchOptions(options: StoaFetchOptions): Provider {
   const provider = providerFor(options.provider);
   if (provider === undefined) {
     throw new StoaConfigError(
-      `Unknown provider ${JSON.stringify(options.provider)}: use StoaProvider.OpenAI, StoaProvider.Anthropic or StoaProvider.OpenRouter.`,
+      `Unknown provider ${JSON.stringify(options.provider)}: use one of ${Object.keys(StoaProvider)
+        .map((name) => `StoaProvider.${name}`)
+        .join(", ")}.`,
     );
   }
   checkUserId(options.userId, "stoa.fetch()");

@@ -13,7 +13,8 @@
  * GET  /usage        303 to this user's page on the Stoa dashboard
  *
  * Answers come from OpenAI with OPENAI_API_KEY, else Anthropic with
- * ANTHROPIC_API_KEY, else a built-in fake provider (`provider.ts`). Bindings:
+ * ANTHROPIC_API_KEY, else Gemini, Azure, Bedrock, Groq, DeepSeek, xAI or
+ * Mistral with their keys, else a built-in fake provider (`provider.ts`). Bindings:
  * `env.ts`; local values in `wrangler.toml`.
  */
 import { type Context, Hono } from "hono";
@@ -145,9 +146,21 @@ async function readMessage(c: Context): Promise<string | undefined> {
   return trimmed.length === 0 || trimmed.length > MAX_MESSAGE_LENGTH ? undefined : trimmed;
 }
 
+/** Display names of the other providers. */
+const NAMES: Record<Exclude<ChatProvider["name"], "fake" | "openai" | "anthropic">, string> = {
+  google: "Gemini",
+  azure: "Azure OpenAI",
+  bedrock: "Amazon Bedrock",
+  groq: "Groq",
+  deepseek: "DeepSeek",
+  xai: "xAI",
+  mistral: "Mistral",
+};
+
 function describe(provider: ChatProvider): string {
   if (provider.name === "openai") return `OpenAI (${provider.model})`;
   if (provider.name === "anthropic") return `Anthropic (${provider.model})`;
+  if (provider.name !== "fake") return `${NAMES[provider.name]} (${provider.model})`;
   return `the built-in fake provider, answering as ${provider.model} (set OPENAI_API_KEY or ANTHROPIC_API_KEY for a real model)`;
 }
 

@@ -27,6 +27,38 @@ export interface Env {
   ANTHROPIC_API_KEY?: string;
   /** The Anthropic model (default `claude-sonnet-5`). */
   ANTHROPIC_MODEL?: string;
+  /** Gemini API key: the app talks to Gemini's OpenAI-compatible endpoint (metered as `StoaProvider.Google`). */
+  GEMINI_API_KEY?: string;
+  /** The Gemini model (default `gemini-2.5-flash`). */
+  GEMINI_MODEL?: string;
+  /** Azure OpenAI key; with `AZURE_OPENAI_ENDPOINT` (`https://<resource>.openai.azure.com`). */
+  AZURE_OPENAI_API_KEY?: string;
+  /** The Azure OpenAI resource endpoint. */
+  AZURE_OPENAI_ENDPOINT?: string;
+  /** The Azure deployment (default `gpt-4o-mini`). */
+  AZURE_OPENAI_DEPLOYMENT?: string;
+  /** AWS credentials for Bedrock (with `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`). */
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  AWS_SESSION_TOKEN?: string;
+  /** The Bedrock region (default `us-east-1`). */
+  AWS_REGION?: string;
+  /** The Bedrock model or inference profile (default `us.amazon.nova-pro-v1:0`). */
+  BEDROCK_MODEL?: string;
+  /** Another Bedrock runtime base URL (default `https://bedrock-runtime.<region>.amazonaws.com`). */
+  BEDROCK_BASE_URL?: string;
+  /** Groq key and model (default `llama-3.3-70b-versatile`). */
+  GROQ_API_KEY?: string;
+  GROQ_MODEL?: string;
+  /** DeepSeek key and model (default `deepseek-chat`). */
+  DEEPSEEK_API_KEY?: string;
+  DEEPSEEK_MODEL?: string;
+  /** xAI key and model (default `grok-4`). */
+  XAI_API_KEY?: string;
+  XAI_MODEL?: string;
+  /** Mistral key and model (default `mistral-small-latest`). */
+  MISTRAL_API_KEY?: string;
+  MISTRAL_MODEL?: string;
   /** `anthropic`: the built-in fake speaks Anthropic's messages format (default: OpenAI's chat completions). */
   FAKE_PROVIDER?: string;
   /** A Workers KV namespace where blocked requests wait while the user pays (only get, put and delete are used). */

@@ -225,7 +225,51 @@ export const PRICES: readonly PriceRow[] = [
     maxOutputTokens: 32000,
     requestOverheadTokens: 346,
   },
+  // issue 11's providers: list prices rounded, audio at the text rates; Bedrock names its models by path
+  // id (`anthropic.…`, `us.anthropic.…` inference profiles) and, for Invoke, by the response's model
+  text("google", "gemini-2.5-flash", [0.3, 2.5, 0.03, 0], 65536, 0.035),
+  text("google", "gemini-2.5-pro", [1.25, 10, 0.125, 0], 65536, 0.035),
+  text("google", "gemini-3-pro-preview", [2, 12, 0.2, 0], 65536, 0.014),
+  text("bedrock", "anthropic.claude-sonnet-4-5", [3, 15, 0.3, 3.75], 64000, 0, 346),
+  text("bedrock", "us.anthropic.claude-sonnet-4-5", [3, 15, 0.3, 3.75], 64000, 0, 346),
+  text("bedrock", "claude-sonnet-4-5", [3, 15, 0.3, 3.75], 64000, 0, 346),
+  text("bedrock", "amazon.nova-pro", [0.8, 3.2, 0.2, 0], 10000),
+  text("bedrock", "us.amazon.nova-pro", [0.8, 3.2, 0.2, 0], 10000),
+  text("azure", "gpt-4o", [2.5, 10, 1.25, 0], 16384),
+  text("azure", "gpt-4o-mini", [0.15, 0.6, 0.075, 0], 16384),
+  text("groq", "llama-3.3-70b-versatile", [0.59, 0.79, 0.295, 0], 32768),
+  text("groq", "openai/gpt-oss-120b", [0.15, 0.6, 0.075, 0], 65536),
+  text("deepseek", "deepseek-chat", [0.28, 0.42, 0.028, 0], 8192),
+  text("deepseek", "deepseek-reasoner", [0.28, 0.42, 0.028, 0], 65536),
+  text("xai", "grok-4", [3, 15, 0.75, 0], 256000, 0.025),
+  text("xai", "grok-3-mini", [0.3, 0.5, 0.075, 0], 131072),
+  text("mistral", "mistral-small-latest", [0.1, 0.3, 0.01, 0], 32768),
+  text("mistral", "mistral-large-latest", [2, 6, 0.2, 0], 32768),
 ];
+
+/** A row whose audio is priced at the text rates: `[input, output, cache read, cache write]` per million tokens. */
+function text(
+  provider: string,
+  model: string,
+  [input, output, cacheRead, cacheWrite]: [number, number, number, number],
+  maxOutputTokens: number,
+  webSearchPerCall = 0,
+  requestOverheadTokens = 0,
+): PriceRow {
+  return {
+    provider,
+    model,
+    inputPerMTok: input,
+    outputPerMTok: output,
+    cacheReadPerMTok: cacheRead,
+    cacheWritePerMTok: cacheWrite,
+    audioInputPerMTok: input,
+    audioOutputPerMTok: output,
+    webSearchPerCall,
+    maxOutputTokens,
+    requestOverheadTokens,
+  };
+}
 
 /** The price of `model` at `provider`: an exact entry, else the longest entry `model` starts with followed by `-`. */
 export function findPrice(provider: string, model: string, prices: readonly PriceRow[] = PRICES): PriceRow | undefined {

@@ -3,10 +3,11 @@
  * response the app reads. One usage event per billed provider response.
  */
 import { StoaStreamError } from "../errors.ts";
-import type { JsonRead, Provider, Reading } from "../providers/types.ts";
+import type { JsonRead, MessageReader, Provider, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
 import { collectBody } from "../streams/collected-body.ts";
+import { meterEventStreamBody } from "../streams/event-stream-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
 import { guardUnread } from "../streams/unread-body.ts";
@@ -138,6 +139,14 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       timeToFirstByteMs: Date.now() - startedAt,
     };
     const type = response.headers.get("content-type") ?? "";
+    if (type.includes("application/vnd.amazon.eventstream")) {
+      const messages = call.provider.readMessages?.(call.facts);
+      if (messages !== undefined) return meterEventStream(response, call, messages);
+      sink.onError(
+        new StoaStreamError(`A ${call.provider.id} response was a binary event stream; it was not metered.`),
+      );
+      return response;
+    }
     const sse = type.includes("text/event-stream") || (type === "" && prepared.facts.stream);
     return sse ? meterStream(response, call) : meterJson(response, call);
   }
@@ -154,10 +163,13 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     call.admission.settle(event, sink.emit(event, settings.waitUntil));
   }
 
-  function meterStream(response: Response, call: OpenCall): Response {
-    const reader = call.provider.readStream(call.facts);
+  /** Emits a stream's event once, when it is done or its body ends; a missing usage is reported unless the app cancelled. */
+  function streamFinisher(
+    call: OpenCall,
+    reader: { reading(): Reading },
+  ): (outcome: BodyOutcome | "done", error?: unknown) => void {
     let finished = false;
-    function finish(outcome: BodyOutcome | "done", error?: unknown): void {
+    return (outcome, error) => {
       if (finished) return;
       finished = true;
       const reading = reader.reading();
@@ -166,7 +178,12 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         sink.onError(new StoaStreamError(`No usage reported: ${why} first; the event is estimated.`, { cause: error }));
       }
       emit(call, reading);
-    }
+    };
+  }
+
+  function meterStream(response: Response, call: OpenCall): Response {
+    const reader = call.provider.readStream(call.facts);
+    const finish = streamFinisher(call, reader);
     const body = meterBody(response.body as ReadableStream<Uint8Array>, {
       filter: call.facts.injectedUsage,
       maxEventLength: MAX_EVENT_LENGTH,
@@ -179,6 +196,33 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       onEnd: finish,
       onFault(error) {
         sink.onError(new StoaStreamError("The stream could not be parsed; the event is estimated.", { cause: error }));
+      },
+    });
+    return new Response(unreadGuard(body), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: bodyHeaders(response),
+    });
+  }
+
+  /** A binary event stream (Bedrock): every byte passed on untouched, the decoded messages read on the side. */
+  function meterEventStream(response: Response, call: OpenCall, reader: MessageReader): Response {
+    const finish = streamFinisher(call, reader);
+    const body = meterEventStreamBody(response.body as ReadableStream<Uint8Array>, {
+      maxMessageSize: MAX_EVENT_LENGTH,
+      onMessage: (message) => reader.message(message),
+      afterChunk() {
+        if (!reader.done) return false;
+        finish("done");
+        return true;
+      },
+      onEnd: finish,
+      onFault(error) {
+        sink.onError(
+          new StoaStreamError("The event stream could not be fully decoded; the event may be estimated.", {
+            cause: error,
+          }),
+        );
       },
     });
     return new Response(unreadGuard(body), {

@@ -11,12 +11,11 @@
  * `amazon-bedrock-invocationMetrics` copy of the counts is never added).
  * Converse `inputTokens` already excludes the cache.
  */
-import type { EventStreamMessage } from "../streams/event-stream.ts";
 import { tryParse } from "../streams/json-scan.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
 import { count, isObj, obj, str } from "../util/json.ts";
 import { anthropic, anthropicUsage } from "./anthropic.ts";
-import type { Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
+import type { MessageReader, Provider, Reading, RequestFacts, StreamReader } from "./types.ts";
 import { decodeSegment } from "./url-path.ts";
 
 /** `/model/{modelId}/{operation}`; the id may be an ARN or inference profile, percent-encoded. */
@@ -35,16 +34,6 @@ export function converseUsage(raw: unknown): Usage | undefined {
   );
   usage.outputTokens = count(raw.outputTokens);
   return usage;
-}
-
-/** Reads the decoded messages of a Bedrock event-stream response. */
-export interface MessageReader {
-  /** Sees one decoded message. */
-  message(message: EventStreamMessage): void;
-  /** True once the terminal event arrived (`metadata`, or the Anthropic `message_stop`). */
-  readonly done: boolean;
-  /** What the stream reported so far. */
-  reading(): Reading;
 }
 
 const utf8 = new TextDecoder();
@@ -141,7 +130,7 @@ function readReencodedStream(facts: RequestFacts): StreamReader {
   };
 }
 
-/** The Bedrock provider. Its binary streams are read with `readBedrockMessages`. */
+/** The Bedrock provider. */
 export const bedrock: Provider = {
   id: "bedrock",
   endpoint(pathname) {
@@ -165,4 +154,5 @@ export const bedrock: Provider = {
     return { usage: converseUsage(body.usage), outputWeight: 0 };
   },
   readStream: readReencodedStream,
+  readMessages: readBedrockMessages,
 };

@@ -2,6 +2,7 @@
  * The one shape every provider module fills: which requests it meters, what
  * it adds to a request, and how it reads usage from a JSON body or a stream.
  */
+import type { EventStreamMessage } from "../streams/event-stream.ts";
 import type { Usage } from "../usage.ts";
 
 /** What a provider response told us, before it becomes a usage event. */
@@ -30,6 +31,16 @@ export interface StreamReader {
    */
   event(data: string, dataLength: number, truncatedHead: string | undefined): boolean;
   /** True once the provider's terminal event arrived (`[DONE]`, `message_stop`, `response.completed` …). */
+  readonly done: boolean;
+  /** What the stream reported so far. */
+  reading(): Reading;
+}
+
+/** Reads the decoded messages of a binary `application/vnd.amazon.eventstream` response (Bedrock). */
+export interface MessageReader {
+  /** Sees one decoded message. */
+  message(message: EventStreamMessage): void;
+  /** True once the terminal event arrived (`metadata`, or the Anthropic `message_stop`). */
   readonly done: boolean;
   /** What the stream reported so far. */
   reading(): Reading;
@@ -118,4 +129,9 @@ export interface Provider {
   readJson(endpoint: string, json: unknown): Reading;
   /** Starts reading an SSE response. */
   readStream(facts: RequestFacts): StreamReader;
+  /**
+   * Starts reading a binary `application/vnd.amazon.eventstream` response
+   * (Bedrock). Absent for providers that never send one.
+   */
+  readMessages?(facts: RequestFacts): MessageReader;
 }

@@ -183,15 +183,58 @@ export function tryParse(text: string): unknown {
 /**
  * Skims a JSON response body for what metering needs without parsing it:
  * `id` and `model` from its `start`, `model` from its `end` when the start has
- * none (embeddings), and the last `usage` object from its `end`. `start` and
- * `end` are the first and last characters of the body (the same text when it
- * was kept whole). Undefined when it is not an object or has no `usage`.
+ * none (embeddings), and the top-level `usage` object from its `end` (a nested
+ * one, as Groq's `x_groq.usage`, is not the body's usage). `start` and `end`
+ * are the first and last characters of the body (the same text when it was
+ * kept whole). Undefined when it is not an object or has no top-level `usage`
+ * in `end`.
  */
 export function skim(start: string, end: string): Record<string, unknown> | undefined {
   if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
-  const usage = lastObject(end, '"usage"');
+  const at = topLevelObjectValue(end, "usage");
+  const slice = at === -1 ? undefined : sliceObject(end, at);
+  const usage = slice === undefined ? undefined : tryParse(slice);
   if (usage === undefined) return undefined;
   return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
+}
+
+/**
+ * Where the object value of the last top-level `"key":` of `text` starts (the
+ * index of its `{`), or -1. `text` is the end of a JSON object (its last
+ * character closes it), so depth is counted backwards from that end: a
+ * scan over what follows the key, strings skipped (a `"` preceded by an odd
+ * run of backslashes is escaped).
+ */
+export function topLevelObjectValue(text: string, key: string): number {
+  let depth = 0;
+  let valueAt = -1; // the `{` of the last object closed back to depth 1
+  for (let i = text.length - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c === 125 || c === 93) {
+      depth++;
+    } else if (c === 123 || c === 91) {
+      depth--;
+      if (depth === 1 && c === 123) valueAt = i;
+      if (depth <= 0) return -1;
+    } else if (c === 34) {
+      const close = i;
+      i--;
+      while (i >= 0 && !(text.charCodeAt(i) === 34 && !escaped(text, i))) i--;
+      if (i < 0) return -1;
+      if (depth === 1 && close - i - 1 === key.length && text.startsWith(key, i + 1)) {
+        const value = valueStart(text, close + 1);
+        if (value !== -1 && value === valueAt) return value;
+      }
+    }
+  }
+  return -1;
+}
+
+/** True when the `"` at `at` is escaped: an odd run of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let n = 0;
+  while (at - n - 1 >= 0 && text.charCodeAt(at - n - 1) === 92) n++;
+  return n % 2 === 1;
 }
 
 /** The first `"key":"…"` string value of `text` (an escape-free prefix of it), or undefined. */

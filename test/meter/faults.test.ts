@@ -154,7 +154,9 @@ describe("configuration", () => {
 
   it("refuses an unknown provider, an empty userId and oversized metadata early", () => {
     const stoa = new Stoa({ apiKey: "k" });
-    expect(() => stoa.fetch({ provider: "acme" as "openai", userId: "u" })).toThrow(/Unknown provider/);
+    expect(() => stoa.fetch({ provider: "acme" as "openai", userId: "u" })).toThrow(
+      'Unknown provider "acme": use one of StoaProvider.OpenAI, StoaProvider.Anthropic, StoaProvider.OpenRouter, StoaProvider.Google, StoaProvider.Bedrock, StoaProvider.Azure, StoaProvider.Groq, StoaProvider.DeepSeek, StoaProvider.XAI, StoaProvider.Mistral.',
+    );
     expect(() => stoa.fetch({ provider: StoaProvider.OpenAI, userId: "" })).toThrow(StoaConfigError);
     const metadata = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"]));
     expect(() => stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u", metadata })).toThrow(/16 keys/);

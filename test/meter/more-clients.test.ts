@@ -1,9 +1,10 @@
 /**
  * The real clients of issue 11's OpenAI-shaped hosts through `stoa.fetch()`
- * to the in-process fake (test/support/fake-provider-more.ts): AzureOpenAI,
- * groq-sdk, @mistralai/mistralai, @ai-sdk/deepseek and @ai-sdk/xai, JSON and
- * streamed, exact events. (Google and Bedrock need the meter to pass the URL
- * path and read binary streams first; see the issue 11 report.)
+ * to the fake of test/support/fake-provider-more.ts, served over HTTP by the
+ * global setup (`<fakeBase>/m/…`, so this runs in Node and in workerd):
+ * AzureOpenAI, groq-sdk, @mistralai/mistralai, @ai-sdk/deepseek and
+ * @ai-sdk/xai, JSON and streamed, exact events. Gemini and Bedrock are in
+ * more-clients-google-bedrock.test.ts, LangChain in more-clients-langchain.test.ts.
  */
 import { createDeepSeek } from "@ai-sdk/deepseek";
 import { createXai } from "@ai-sdk/xai";
@@ -13,33 +14,11 @@ import Groq from "groq-sdk";
 import { AzureOpenAI } from "openai";
 import { describe, expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
-import { fakeProviderMore, MORE_REQUEST_IDS } from "../support/fake-provider-more.ts";
+import { MORE_REQUEST_IDS } from "../support/fake-provider-more.ts";
 import { type MeterRun, meterRun, PROVIDER_KEY } from "../support/meter.ts";
+import { FAKE, metered, usage } from "./more-clients-support.ts";
 
-const FAKE = "https://fake-provider-more.test";
 const MESSAGES = [{ role: "user" as const, content: "Say hello" }];
-
-function metered(run: MeterRun, provider: StoaProvider) {
-  return run.stoa.fetch({
-    provider,
-    userId: "user_123",
-    fetch: (input, init) => fakeProviderMore(new Request(input, init)),
-  });
-}
-
-function usage(fields: Record<string, number>) {
-  return {
-    inputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    audioInputTokens: 0,
-    outputTokens: 0,
-    audioOutputTokens: 0,
-    reasoningTokens: 0,
-    webSearchRequests: 0,
-    ...fields,
-  };
-}
 
 describe("azure through AzureOpenAI", () => {
   const AZURE_EVENT = {
@@ -127,10 +106,9 @@ describe("groq through groq-sdk", () => {
     expect(run.errors).toEqual([]);
   });
 
-  // Issue 11's defect: the meter's JSON skim takes the LAST `"usage"` object of the body, which for Groq is
-  // the nested `x_groq.usage`, so the call is billed as zeros with no onError. Marked `fails` until the skim
-  // in src/meter/fetch.ts reads the top-level usage (then remove `.fails`: this test must pass).
-  it.fails("meters a JSON completion from the top-level usage, not x_groq.usage", async () => {
+  // Issue 11's defect: the JSON skim took the LAST `"usage"` object of the body, which for Groq is the nested
+  // `x_groq.usage`, so the call was billed as zeros with no onError.
+  it("meters a JSON completion from the top-level usage, not x_groq.usage", async () => {
     const run = await meterRun("groq-json");
     const completion = await client(run).chat.completions.create({
       model: "llama-3.3-70b-versatile",

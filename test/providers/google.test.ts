@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { google } from "../../src/providers/google.ts";
+import { meterBody } from "../../src/streams/metered-body.ts";
 import { GEMINI_CHUNKS, GEMINI_JSON, VERTEX_CHUNKS } from "../support/fake-provider-more.ts";
 import { factsFor, readEvents, usage } from "./drive.ts";
 
@@ -208,5 +209,37 @@ describe("google OpenAI-compatible endpoint", () => {
     );
     const { reading } = readEvents(google, facts, [...events, "[DONE]"]);
     expect(reading.usage).toEqual(usage({ inputTokens: 72, outputTokens: 99, reasoningTokens: 78 }));
+  });
+});
+
+describe("google SSE split at every byte", () => {
+  // the stream as the Gemini API sends it: `data:` lines ended by CRLF pairs
+  const bytes = new TextEncoder().encode(GEMINI_CHUNKS.map((data) => `data: ${data}\r\n\r\n`).join(""));
+
+  it("reads the same usage and passes the same bytes wherever the body is cut in two", async () => {
+    const { facts } = factsFor(google, STREAM_PATH);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const reader = google.readStream(facts);
+      const parts = [bytes.subarray(0, cut), bytes.subarray(cut)];
+      const source = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const part = parts.shift();
+          if (part === undefined) controller.close();
+          else controller.enqueue(part);
+        },
+      });
+      const body = meterBody(source, {
+        filter: false,
+        onEvent: (data, length, head) => reader.event(data, length, head),
+        afterChunk: () => false,
+        onEnd() {},
+        onFault(error) {
+          throw error;
+        },
+      });
+      expect(new Uint8Array(await new Response(body).arrayBuffer())).toEqual(bytes);
+      expect(reader.done).toBe(true);
+      expect(reader.reading().usage).toEqual(usage({ inputTokens: 9, outputTokens: 208, reasoningTokens: 185 }));
+    }
   });
 });

@@ -2,7 +2,14 @@
  * The scanners the hot path uses instead of parsing every event.
  */
 import { describe, expect, it } from "vitest";
-import { deltaWeight, lastObject, lastObjectValue, sliceObject } from "../../src/streams/json-scan.ts";
+import {
+  deltaWeight,
+  lastObject,
+  lastObjectValue,
+  skim,
+  sliceObject,
+  topLevelObjectValue,
+} from "../../src/streams/json-scan.ts";
 
 describe("deltaWeight", () => {
   it("weighs chat, Responses and Anthropic deltas: ASCII 1, other units 3, escapes as what they stand for", () => {
@@ -46,5 +53,31 @@ describe("lastObjectValue and lastObject", () => {
   it("slices a balanced object with braces inside strings", () => {
     expect(sliceObject('x{"a":"}{","b":[1,{"c":2}]}y', 1)).toBe('{"a":"}{","b":[1,{"c":2}]}');
     expect(sliceObject('{"a":1', 0)).toBeUndefined();
+  });
+});
+
+describe("skim reads the top-level usage", () => {
+  const groq =
+    '{"id":"chatcmpl-1","model":"llama","usage":{"prompt_tokens":45},"x_groq":{"id":"req_1","usage":{"sram_cached_tokens":32}}}';
+
+  it("passes over a nested usage that comes after the top-level one (Groq's x_groq.usage)", () => {
+    expect(skim(groq, groq)).toEqual({ id: "chatcmpl-1", model: "llama", usage: { prompt_tokens: 45 } });
+  });
+
+  it("finds it from the tail of a long body, strings with escaped quotes and braces skipped", () => {
+    const tail = 'ls \\"} {[","x":"a\\\\","usage":{"n":1},"meta":{"usage":{"n":2},"s":"}\\"{"}}';
+    expect(topLevelObjectValue(tail, "usage")).toBe(tail.indexOf('{"n":1}'));
+    expect(skim('{"id":"a"', tail)?.usage).toEqual({ n: 1 });
+  });
+
+  it("finds none when only a nested usage exists, or the top-level one is null", () => {
+    const nested = '{"id":"a","x_groq":{"usage":{"n":2}}}';
+    expect(skim(nested, nested)).toBeUndefined();
+    const nulled = '{"id":"a","usage":null,"x_groq":{"usage":{"n":2}}}';
+    expect(skim(nulled, nulled)).toBeUndefined();
+  });
+
+  it("finds none in a tail that starts inside the usage object", () => {
+    expect(topLevelObjectValue('"n":1},"x":{"usage":{"n":2}}}', "usage")).toBe(-1);
   });
 });

@@ -4,8 +4,8 @@
  * with valid CRCs, InvokeModel JSON), Azure OpenAI (content-filter chunk first), Groq, DeepSeek, xAI and
  * Mistral. Bodies are the recorded fixtures of `provider-facts-more.md`. Web APIs only.
  *
- * `fakeProviderMore(request)` answers in-process: hand it to a client as its fetch, behind `stoa.fetch()`.
- * Not wired into the global setup yet. The event-stream encoder here (`eventStreamFrame`, with a bit-by-bit
+ * `fakeProviderMore(request)` answers in-process; the global setup serves it at `<fakeBase>/m/…` for every
+ * test project (workerd included). The event-stream encoder here (`eventStreamFrame`, with a bit-by-bit
  * CRC-32) is written apart from `src/streams/` so it can check the decoder.
  */
 
@@ -132,6 +132,57 @@ export const GEMINI_CHUNKS = [
     { promptTokenCount: 9, candidatesTokenCount: 23, totalTokenCount: 217, thoughtsTokenCount: 185 },
     { finishReason: "STOP" },
   ),
+];
+
+/** Gemini usage with cached content, thoughts and tool-use prompt tokens (sum = `totalTokenCount`, 250). */
+const GEMINI_GROUNDED_USAGE = {
+  promptTokenCount: 120,
+  cachedContentTokenCount: 100,
+  candidatesTokenCount: 40,
+  thoughtsTokenCount: 60,
+  toolUsePromptTokenCount: 30,
+  totalTokenCount: 250,
+};
+
+/** Grounding with Google Search (§1.5): the empty query is not billed. */
+const GROUNDING = { webSearchQueries: ["stoa billing", "", "edge runtimes"], groundingChunks: [] };
+
+/** A grounded Gemini 3 answer over cached content (model `gemini-3-flash-preview`), JSON. */
+export const GEMINI_GROUNDED_JSON = {
+  candidates: [
+    {
+      content: { parts: [{ text: "Stoa bills per call." }], role: "model" },
+      finishReason: "STOP",
+      index: 0,
+      groundingMetadata: GROUNDING,
+    },
+  ],
+  usageMetadata: GEMINI_GROUNDED_USAGE,
+  modelVersion: "gemini-3-flash-preview",
+  responseId: "grounded-1",
+};
+
+/** The same answer streamed: cumulative usage, grounding on the last chunk. */
+export const GEMINI_GROUNDED_CHUNKS = [
+  JSON.stringify({
+    candidates: [{ content: { parts: [{ text: "Stoa bills" }], role: "model" }, index: 0 }],
+    usageMetadata: { ...GEMINI_GROUNDED_USAGE, candidatesTokenCount: 3, totalTokenCount: 213 },
+    modelVersion: "gemini-3-flash-preview",
+    responseId: "grounded-1",
+  }),
+  JSON.stringify({
+    candidates: [
+      {
+        content: { parts: [{ text: " per call." }], role: "model" },
+        finishReason: "STOP",
+        index: 0,
+        groundingMetadata: GROUNDING,
+      },
+    ],
+    usageMetadata: GEMINI_GROUNDED_USAGE,
+    modelVersion: "gemini-3-flash-preview",
+    responseId: "grounded-1",
+  }),
 ];
 
 /** Vertex (§1.4): interim chunks carry only `trafficType`, counts arrive on the last. */
@@ -575,7 +626,9 @@ function wantsUsage(body: Record<string, unknown>): boolean {
 }
 
 async function google(path: string, request: Request): Promise<Response> {
-  if (path.endsWith(":generateContent")) return json(GEMINI_JSON);
+  const grounded = path.includes("/gemini-3-flash-preview:");
+  if (path.endsWith(":generateContent")) return json(grounded ? GEMINI_GROUNDED_JSON : GEMINI_JSON);
+  if (path.endsWith(":streamGenerateContent") && grounded) return sse(GEMINI_GROUNDED_CHUNKS, "\r\n");
   if (path.endsWith(":streamGenerateContent")) {
     if (new URL(request.url).searchParams.get("alt") !== "sse") return json(GEMINI_CHUNKS.map((c) => JSON.parse(c)));
     return sse(path.includes("/publishers/google/") ? VERTEX_CHUNKS : GEMINI_CHUNKS, "\r\n");
@@ -688,9 +741,24 @@ async function openaiShaped(provider: "groq" | "deepseek" | "xai" | "mistral", p
  * The fake provider: `/<provider>/<the provider's own path>`, e.g.
  * `/groq/openai/v1/chat/completions`, `/google/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse`,
  * `/bedrock/model/<id>/converse-stream`, `/azure/openai/deployments/<d>/chat/completions`.
+ * A first segment changes the body: `cut=<n>` errors it after its first n bytes (a network cut, over
+ * HTTP), `end=<n>` ends it cleanly after n bytes (a truncated frame), `flip=<n>` inverts its byte n (a bad CRC), `stall=<n>` sends n bytes and then nothing until cancelled.
  */
 export async function fakeProviderMore(request: Request): Promise<Response> {
   const url = new URL(request.url);
+  const change = /^\/(cut|end|flip|stall)=(\d+)(\/.*)$/.exec(url.pathname);
+  if (change !== null) {
+    url.pathname = change[3] as string;
+    const inner = new Request(url, {
+      method: request.method,
+      headers: request.headers,
+      body: await request.arrayBuffer(),
+    });
+    const response = await fakeProviderMore(inner);
+    if (response.body === null) return response;
+    const changed = alter(response.body, change[1] as Alteration, Number(change[2]));
+    return new Response(changed, { status: response.status, headers: response.headers });
+  }
   const slash = url.pathname.indexOf("/", 1);
   const provider = url.pathname.slice(1, slash === -1 ? undefined : slash);
   const path = slash === -1 ? "/" : url.pathname.slice(slash);
@@ -710,4 +778,39 @@ export async function fakeProviderMore(request: Request): Promise<Response> {
     default:
       return notFound(url.pathname);
   }
+}
+
+/** How `alter` changes a body. */
+type Alteration = "cut" | "end" | "flip" | "stall";
+
+/** `body` changed at byte `n`: cut there with an error, ended there, stalled there, or with that byte inverted. */
+function alter(body: ReadableStream<Uint8Array>, how: Alteration, n: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let at = 0;
+  let cancelled: () => void = () => {};
+  return new ReadableStream({
+    async pull(controller) {
+      if (how === "stall" && at >= n) {
+        await new Promise<void>((resolve) => {
+          cancelled = resolve;
+        });
+        return;
+      }
+      const result = how !== "flip" && at >= n ? { done: true as const } : await reader.read();
+      if (result.done) {
+        if (at >= n && how !== "flip") await reader.cancel().catch(() => {});
+        if (how === "cut") controller.error(new Error(`fake-provider-more: network cut after ${n} bytes`));
+        else controller.close();
+        return;
+      }
+      const chunk = how === "flip" ? result.value.slice() : result.value.subarray(0, n - at);
+      if (how === "flip" && n >= at && n < at + chunk.length) chunk[n - at] = (chunk[n - at] as number) ^ 0xff;
+      at += result.value.length;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      cancelled();
+      return reader.cancel();
+    },
+  });
 }

@@ -3,7 +3,7 @@ export {};
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** `http://127.0.0.1:<port>` of the fake provider (`/p/…`) and the runs' Stoa API (`/s/…`). */
+    /** `http://127.0.0.1:<port>` of the fake providers (`/p/…`, `/m/…`) and the runs' Stoa API (`/s/…`). */
     fakeBase: string;
     /** `http://127.0.0.1:<port>` of the local Stoa server itself (checkout, pages, `/t/<runId>/api`). */
     stoaServer: string;

@@ -1,0 +1,94 @@
+/**
+ * The metered body of a binary `application/vnd.amazon.eventstream` response
+ * (Bedrock's ConverseStream and InvokeModelWithResponseStream): a
+ * pull-through `ReadableStream` that hands every chunk to the app untouched
+ * and feeds the event-stream decoder (`event-stream.ts`) on the side. Nothing
+ * is read ahead of the app, so backpressure reaches the provider.
+ *
+ * Decoding stops once the meter has what it needs (`afterChunk`), or at a
+ * fault it cannot read past; the bytes keep flowing either way. `onEnd` is
+ * called exactly once: `"end"` at the end of the body (after the decoder's
+ * `end()`, which reports a truncated message), `"cancel"` when the app
+ * cancels it, `"error"` when the upstream read fails.
+ */
+import { createEventStreamDecoder, type EventStreamDecoder, type EventStreamMessage } from "./event-stream.ts";
+import type { BodyOutcome } from "./metered-body.ts";
+
+/** Options of `meterEventStreamBody`. */
+export interface EventStreamBodyOptions {
+  /** Sees each decoded message whose CRCs and headers check out. */
+  onMessage(message: EventStreamMessage): void;
+  /** Called after each chunk is decoded; returning true stops decoding (the meter has all it needs). */
+  afterChunk(): boolean;
+  /** Called once when the body ends, is cancelled, or fails. */
+  onEnd(outcome: BodyOutcome, error?: unknown): void;
+  /** Hears of each decoder fault (`EventStreamFault`) and of a message handler that throws. */
+  onFault(error: unknown): void;
+  /** Largest message the decoder holds, in bytes (default 1 MiB). */
+  maxMessageSize?: number;
+}
+
+/** Wraps an event-stream body so that metering sees every byte the app reads. */
+export function meterEventStreamBody(
+  source: ReadableStream<Uint8Array>,
+  options: EventStreamBodyOptions,
+): ReadableStream<Uint8Array> {
+  const upstream = source.getReader();
+  let ended = false;
+  let decoder: EventStreamDecoder | undefined = createEventStreamDecoder({
+    onMessage: options.onMessage,
+    onFault: options.onFault,
+    ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+  });
+
+  function end(outcome: BodyOutcome, error?: unknown): void {
+    if (ended) return;
+    ended = true;
+    options.onEnd(outcome, error);
+  }
+
+  /** Runs one decoder step; stops decoding when the meter has all it needs or the step throws. */
+  function decode(step: (d: EventStreamDecoder) => void): void {
+    const d = decoder;
+    if (d === undefined) return;
+    try {
+      step(d);
+      if (options.afterChunk()) decoder = undefined;
+    } catch (error) {
+      decoder = undefined;
+      options.onFault(error);
+    }
+  }
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await upstream.read();
+        } catch (error) {
+          decoder = undefined;
+          end("error", error);
+          controller.error(error);
+          return;
+        }
+        if (result.done) {
+          decode((d) => d.end());
+          decoder = undefined;
+          end("end");
+          controller.close();
+          return;
+        }
+        const chunk = result.value;
+        decode((d) => d.feed(chunk));
+        controller.enqueue(chunk);
+      },
+      cancel(reason) {
+        decoder = undefined;
+        end("cancel", reason);
+        return upstream.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

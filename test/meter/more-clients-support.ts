@@ -1,0 +1,27 @@
+/** Shared by the more-clients tests: the fake's base URL, a metering fetch, and normalised usage. */
+import { inject } from "vitest";
+import type { StoaProvider } from "../../src/index.ts";
+import type { MeterRun } from "../support/meter.ts";
+
+/** `<fakeBase>/m`: test/support/fake-provider-more.ts, served over HTTP by the global setup. */
+export const FAKE = `${inject("fakeBase")}/m`;
+
+/** The run's metering fetch for `provider`, forwarding to the global fetch. */
+export function metered(run: MeterRun, provider: StoaProvider) {
+  return run.stoa.fetch({ provider, userId: "user_123" });
+}
+
+/** A `Usage` with `fields` set and every other field 0. */
+export function usage(fields: Record<string, number>) {
+  return {
+    inputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    audioInputTokens: 0,
+    outputTokens: 0,
+    audioOutputTokens: 0,
+    reasoningTokens: 0,
+    webSearchRequests: 0,
+    ...fields,
+  };
+}
