@@ -5,8 +5,10 @@
  * settlement of events against their hold, release, expiry (by each run's
  * clock, moved with `clockOffsetMs`), and the 2026-11-01 answers.
  */
+
 import { describe, expect, it } from "vitest";
 import { LEGACY_STOA_VERSION, STOA_VERSION } from "../../examples/stoa-server/api.ts";
+import { PRICES } from "../../examples/stoa-server/prices.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, type StoaAnswer, stoaCall } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
@@ -47,7 +49,7 @@ describe("local Stoa server: GET /v1/prices", () => {
       requestOverheadTokens: 1000,
     });
     const rows = body.prices as Record<string, unknown>[];
-    expect(rows).toHaveLength(13);
+    expect(rows).toHaveLength(PRICES.length);
     expect(rows[0]).toEqual({
       provider: "openai",
       model: "gpt-4o-mini",
