@@ -5,6 +5,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../examples/worker.ts";
+import { VERSION } from "../../src/index.ts";
 import { OPENAI_CHAT_USAGE, STOA_KEY } from "../support/meter.ts";
 import { newRunId, providerBase } from "../support/provider.ts";
 import { configureStoa, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
@@ -30,10 +31,12 @@ describe("the example Worker", () => {
     await waitOnExecutionContext(ctx);
     const received = await stoaReceived(runId);
     expect(received.filter((r) => r.path.endsWith("/v1/usage/events"))).toHaveLength(1);
-    expect(received.filter((r) => r.path.endsWith("/v1/members/user_w/chargeability"))).toHaveLength(1);
+    // admitted under a spend hold: the price table and one hold, no chargeability check
+    expect(received.map((r) => r.path)).toEqual(["/v1/prices", "/v1/members/user_w/holds", "/v1/usage/events"]);
     const events = await stoaEvents(runId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ userId: "user_w", usage: OPENAI_CHAT_USAGE, metadata: { feature: "chat" } });
-    expect(String(received.at(-1)?.headers["x-stoa-sdk"])).toMatch(/^stoa-ts\/0\.1\.0 \(workerd\)$/);
+    expect(events[0]?.holdId).toMatch(/^hold_/);
+    expect(String(received.at(-1)?.headers["x-stoa-sdk"])).toBe(`stoa-ts/${VERSION} (workerd)`);
   });
 });
