@@ -49,6 +49,7 @@ button:disabled { opacity: .5; cursor: default; }
 .turn { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: .75rem 1rem; }
 .question { font-weight: 600; white-space: pre-wrap; margin: 0 0 .4rem; }
 .answer { white-space: pre-wrap; min-height: 1.5em; }
+.turn[data-state="blocked"] .answer:empty { display: none; }
 .turn[data-state="streaming"] .answer::after { content: "▍"; animation: blink 1s steps(2) infinite; }
 @keyframes blink { 50% { opacity: 0; } }
 .usage { color: var(--muted); font-size: .85rem; margin: .4rem 0 0; font-variant-numeric: tabular-nums; }

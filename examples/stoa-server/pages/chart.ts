@@ -87,9 +87,10 @@ export function renderChart(series: readonly SeriesPoint[], bucket: Bucket): str
     );
   });
 
-  // Tokens: per bucket, a level mark as wide as the bar and a dot, on their own scale.
+  // Tokens: per bucket with any, a level mark as wide as the bar and a dot, on their own scale.
   if (maxTokens > 0) {
     for (const [i, t] of tokens.entries()) {
+      if (t === 0) continue; // an empty bucket has no mark
       const y = n(yOf(t, maxTokens));
       parts.push(
         `<line class="tokens" x1="${n(center(i) - barWidth / 2)}" x2="${n(center(i) + barWidth / 2)}" y1="${y}" y2="${y}" stroke="#c76a12" stroke-width="2" pointer-events="none"/>`,

@@ -15,12 +15,12 @@ const STYLE = `
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 a{color:var(--accent)}
 header.top{border-bottom:1px solid var(--line)}
-header.top div{max-width:1100px;margin:0 auto;padding:10px 16px;display:flex;gap:16px;align-items:baseline;flex-wrap:wrap}
+header.top div{max-width:1240px;margin:0 auto;padding:10px 16px;display:flex;gap:16px;align-items:baseline;flex-wrap:wrap}
 header.top .brand{font-weight:600}
 header.top nav{display:flex;gap:14px}
 header.top nav a{text-decoration:none}
 header.top nav a[aria-current=page]{color:var(--fg);font-weight:600}
-main{max-width:1100px;margin:0 auto;padding:24px 16px 48px}
+main{max-width:1240px;margin:0 auto;padding:24px 16px 48px}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 4px}
 h2{font-size:1.1rem;margin:32px 0 10px}
 p{margin:8px 0}

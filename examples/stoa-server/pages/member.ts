@@ -67,7 +67,7 @@ function eventRow(event: EventRow): string {
   const other = describeOtherUsage(event.usage);
   return `<tr data-testid="event-row" data-event-id="${escapeHtml(event.id)}" data-status="${escapeHtml(event.status)}" data-estimated="${event.estimated}" data-cost-source="${escapeHtml(event.costSource)}"${flagged ? ` class="flagged"` : ""}>
 <td class="nowrap">${renderTime(event.occurredAt, "second")}</td>
-<td class="nowrap">${escapeHtml(event.provider)} <span class="small muted">${escapeHtml(event.endpoint)}</span></td>
+<td>${escapeHtml(event.provider)} <span class="small muted">${escapeHtml(event.endpoint)}</span></td>
 <td class="nowrap"><code>${escapeHtml(event.model)}</code></td>
 ${renderCountCell(event.usage.inputTokens)}
 ${renderCountCell(event.usage.outputTokens)}
