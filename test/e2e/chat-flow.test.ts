@@ -132,7 +132,8 @@ async function numberAt(page: Page, testId: string): Promise<number> {
 
 describe("the chat app with the local Stoa server, in chromium", () => {
   it("blocks, checks out, pays, resumes with a streamed answer, and shows the exact usage", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
     // no request of the app's pages fails (no favicon 404)
     const failed: string[] = [];
     page.on("response", (response) => {
