@@ -10,8 +10,10 @@
  *   escaped, as it arrives, then the usage and a link back.
  *
  * Cancelling the body (the reader went away) stops the provider's stream.
+ * `onEnd` runs once the answer is complete (or stopped), before the last
+ * bytes go out: the app saves the turn there.
  */
-import { escapeHtml, pageEnd, pageStart } from "./html.ts";
+import { appHeader, balanceScript, escapeHtml, pageEnd, pageStart } from "./html.ts";
 import type { AnswerPart } from "./provider.ts";
 
 /** Separates the answer text from its JSON trailer in a `text/plain` answer. */
@@ -23,23 +25,41 @@ export interface AnswerEnd {
   error?: string;
 }
 
+/** Called with the whole answer text and how it ended, before the end is sent. */
+export type OnAnswerEnd = (text: string, end: AnswerEnd) => Promise<void>;
+
 /** The answer as `text/plain` with the JSON trailer. */
-export function plainAnswer(parts: AsyncGenerator<AnswerPart, void, undefined>): Response {
-  return streamed(parts, "text/plain; charset=utf-8", {
+export function plainAnswer(parts: AsyncGenerator<AnswerPart, void, undefined>, onEnd?: OnAnswerEnd): Response {
+  return streamed(parts, "text/plain; charset=utf-8", onEnd, {
     text: (text) => text.replaceAll(TRAILER_MARK, ""),
     end: (end) => `${TRAILER_MARK}${JSON.stringify(end)}\n`,
   });
 }
 
+/** What the HTML answer page shows around the answer. */
+export interface AnswerPage {
+  userId: string;
+  /** The available balance for the header, before the answer. */
+  availableUsd: number | undefined;
+  /** A line of HTML above the answer, e.g. the payment confirmation. */
+  flash?: string;
+  onEnd?: OnAnswerEnd;
+}
+
 /**
- * The answer as a whole HTML page, flushed in pieces: head and question,
- * answer text, usage. The elements carry the same `data-testid`s as the chat
- * page's: `turn`, `question`, `answer`, `usage-input`, `usage-output`, `error`.
+ * The answer as a whole HTML page, flushed in pieces: head, header and
+ * question, answer text, usage, then a script that refreshes the header's
+ * balance. The elements carry the same `data-testid`s as the chat page's:
+ * `turn`, `question`, `answer`, `usage-input`, `usage-output`, `error`.
  */
-export function htmlAnswer(question: string, parts: AsyncGenerator<AnswerPart, void, undefined>): Response {
-  return streamed(parts, "text/html; charset=utf-8", {
-    start: `${pageStart("Answer · Stoa chat")}<main><h1>Stoa chat</h1>
-<article class="turn" data-testid="turn">
+export function htmlAnswer(
+  question: string,
+  parts: AsyncGenerator<AnswerPart, void, undefined>,
+  page: AnswerPage,
+): Response {
+  return streamed(parts, "text/html; charset=utf-8", page.onEnd, {
+    start: `${pageStart("Answer · Stoa chat")}${appHeader(page.userId, page.availableUsd)}<main>
+${page.flash ?? ""}<article class="turn" data-testid="turn">
 <p class="question" data-testid="question">${escapeHtml(question)}</p>
 <div class="answer" data-testid="answer">`,
     text: escapeHtml,
@@ -47,8 +67,9 @@ export function htmlAnswer(question: string, parts: AsyncGenerator<AnswerPart, v
       `</div>
 ${end.usage === undefined ? "" : usageHtml(end.usage)}${end.error === undefined ? "" : `<p class="error" data-testid="error">${escapeHtml(end.error)}</p>`}
 </article>
-<p><a href="/" data-testid="back">Back to the chat</a></p>
-</main>${pageEnd()}`,
+<p><a class="button" href="/" data-testid="back">Back to the chat</a></p>
+</main>
+<script>${balanceScript()}refreshBalance();</script>${pageEnd()}`,
   });
 }
 
@@ -63,9 +84,15 @@ interface Render {
   end(end: AnswerEnd): string;
 }
 
-function streamed(parts: AsyncGenerator<AnswerPart, void, undefined>, type: string, render: Render): Response {
+function streamed(
+  parts: AsyncGenerator<AnswerPart, void, undefined>,
+  type: string,
+  onEnd: OnAnswerEnd | undefined,
+  render: Render,
+): Response {
   const encoder = new TextEncoder();
   const end: AnswerEnd = {};
+  let whole = "";
   let finished = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -83,6 +110,7 @@ function streamed(parts: AsyncGenerator<AnswerPart, void, undefined>, type: stri
             end.usage = { inputTokens: next.value.inputTokens, outputTokens: next.value.outputTokens };
             continue;
           }
+          if (whole.length < 100_000) whole += next.value.text;
           const text = render.text(next.value.text);
           if (text !== "") {
             controller.enqueue(encoder.encode(text));
@@ -95,6 +123,11 @@ function streamed(parts: AsyncGenerator<AnswerPart, void, undefined>, type: stri
       }
       finished = true;
       if (end.usage === undefined && end.error === undefined) end.error = "The provider sent no usage.";
+      try {
+        await onEnd?.(whole, end);
+      } catch (error) {
+        console.error(`[chat] the turn was not saved: ${error instanceof Error ? error.message : String(error)}`);
+      }
       controller.enqueue(encoder.encode(render.end(end)));
       controller.close();
     },

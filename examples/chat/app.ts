@@ -3,14 +3,20 @@
  * with a name, chat with a model, and pay through Stoa when they cannot be
  * charged; the question they asked is answered right after checkout.
  *
- * GET  /             sign-in form, or the chat page when signed in
+ * GET  /             sign-in form, or the chat page (the conversation so far, the available balance) when signed in;
+ *                    `?payment=cancelled|used|expired` adds a note about a return from checkout
  * POST /login        form `name` → cookie `uid` (the name as a slug), member registered with Stoa, 303 to /
  * POST /logout       clears the cookie, 303 to /
  * POST /chat         JSON `{message}` (or form `message`) → the answer, streamed:
  *                    `text/plain` with a usage trailer, or a whole HTML page for `Accept: text/html`;
  *                    a user who cannot be charged gets 402 `{checkoutUrl}` (303 to checkout for a browser)
  * GET  /stoa/return  ← Stoa after checkout: checks the payment, answers the blocked question as an HTML page
+ *                    with a confirmation of the payment; a cancelled, expired or used return goes back to /
+ * GET  /balance      JSON `{availableUsd, balanceUsd, heldUsd}` of the signed-in user (the page refreshes its header)
  * GET  /usage        303 to this user's page on the Stoa dashboard
+ *
+ * Each user's conversation is kept server-side in KV (`conversation.ts`), so
+ * it survives the trip to checkout and back.
  *
  * Answers come from OpenAI with OPENAI_API_KEY, else Anthropic with
  * ANTHROPIC_API_KEY, else Gemini, Azure, Bedrock, Groq, DeepSeek, xAI or
@@ -19,10 +25,21 @@
  */
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { chargeRequired, kvStore, meteredFetch, paymentReturn, stoa } from "../../src/hono/index.ts";
-import { htmlAnswer, plainAnswer } from "./answer.ts";
+import type { PaymentSession } from "../../src/api/payments.ts";
+import {
+  chargeRequired,
+  defaultRenderOutcome,
+  kvStore,
+  meteredFetch,
+  paymentReturn,
+  stoa,
+} from "../../src/hono/index.ts";
+import { StoaChargeRequiredError } from "../../src/index.ts";
+import { type AnswerEnd, htmlAnswer, plainAnswer } from "./answer.ts";
+import { addTurn, loadConversation, pendingTurn, type Turn } from "./conversation.ts";
 import { DEFAULT_DASHBOARD_URL, type Env } from "./env.ts";
-import { chatPage, loginPage, messagePage } from "./page.ts";
+import { formatUsd } from "./html.ts";
+import { type ChatPageOptions, chatPage, flashHtml, loginPage, messagePage } from "./page.ts";
 import { type ChatProvider, chatProvider } from "./provider.ts";
 import { currentUser, signIn, signOut, userIdFromName } from "./user.ts";
 
@@ -43,10 +60,41 @@ const store = (c: Context) => kvStore((c.env as Env).RESUME);
 // a blocked chat: 402 {checkoutUrl} for the page's fetch, 303 to checkout for a browser form post
 app.onError(chargeRequired({ store, email: (_c, userId) => emailOf(userId), fallback: failure }));
 
-app.get("/", (c) => {
+/** Replayed requests of a completed payment, as `onResume` made them, with their session. */
+const paidBy = new WeakMap<Request, PaymentSession>();
+
+app.get("/", async (c) => {
   const userId = currentUser(c);
   if (userId === undefined) return c.html(loginPage());
-  return c.html(chatPage({ userId, provider: describe(chatProvider(c.env)) }));
+  const [turns, balance] = await Promise.all([loadConversation(c.env.RESUME, userId), availableOf(c, userId)]);
+  const options: ChatPageOptions = { userId, provider: describe(chatProvider(c.env)), availableUsd: balance, turns };
+  const pending = pendingTurn(turns);
+  switch (c.req.query("payment")) {
+    case "cancelled":
+      options.flash = {
+        kind: "warn",
+        text: "Payment not completed: nothing was charged. Your question is kept below; send it again when you are ready.",
+      };
+      break;
+    case "expired":
+      options.flash = {
+        kind: "warn",
+        text: "That payment link has expired: nothing was charged. Send your question again.",
+      };
+      break;
+    case "used":
+      options.flash = { kind: "ok", text: "That payment link was already used: the answer it brought is below." };
+      break;
+  }
+  if (pending !== undefined && options.flash?.kind === "warn") options.draft = pending.question;
+  return c.html(chatPage(options));
+});
+
+app.get("/balance", async (c) => {
+  const userId = currentUser(c);
+  if (userId === undefined) return c.json({ error: { code: "signed_out", message: "Sign in first." } }, 401);
+  const { availableUsd, balanceUsd, heldUsd } = await c.var.stoa.getBalance(userId);
+  return c.json({ availableUsd, balanceUsd, heldUsd }, 200, { "cache-control": "no-store" });
 });
 
 app.post("/login", async (c) => {
@@ -99,8 +147,38 @@ app.post("/chat", async (c) => {
     ...(provider.upstream === undefined ? {} : { fetch: provider.upstream }),
   });
   // throws before anything is sent when the user cannot be charged: chargeRequired answers
-  const parts = await provider.answer(message, fetch);
-  return html ? htmlAnswer(message, parts) : plainAnswer(parts);
+  let parts: Awaited<ReturnType<ChatProvider["answer"]>>;
+  try {
+    parts = await provider.answer(message, fetch);
+  } catch (error) {
+    if (error instanceof StoaChargeRequiredError) {
+      // kept for after checkout, with the balance of now to say what the payment added
+      const balanceUsd = await c.var.stoa.getBalance(userId).then(
+        (b) => b.balanceUsd,
+        () => undefined,
+      );
+      await addTurn(c.env.RESUME, userId, {
+        state: "blocked",
+        question: message,
+        ...(balanceUsd === undefined ? {} : { balanceUsd }),
+      });
+    }
+    throw error;
+  }
+  const save = (text: string, end: AnswerEnd) => addTurn(c.env.RESUME, userId, turnOf(message, text, end));
+  if (!html) return plainAnswer(parts, save);
+  const paid = paidBy.get(c.req.raw);
+  const [before, availableUsd] = await Promise.all([
+    paid === undefined ? undefined : loadConversation(c.env.RESUME, userId).then(pendingTurn),
+    availableOf(c, userId),
+  ]);
+  const flash = paid === undefined ? undefined : await paymentNote(c, userId, before);
+  return htmlAnswer(message, parts, {
+    userId,
+    availableUsd,
+    ...(flash === undefined ? {} : { flash }),
+    onEnd: save,
+  });
 });
 
 // back from checkout: only the user who was blocked resumes; the answer comes as a page
@@ -109,15 +187,64 @@ app.get(
   paymentReturn({
     store,
     currentUser,
-    onResume(c, { request }) {
+    onResume(c, { request, session }) {
       const headers = new Headers(request.headers);
       headers.set("accept", "text/html");
       const cookie = c.req.header("cookie");
       if (cookie !== undefined) headers.set("cookie", cookie);
-      return app.fetch(new Request(request, { headers }), c.env, executionCtxOf(c));
+      const replay = new Request(request, { headers });
+      paidBy.set(replay, session); // the answer page confirms the payment
+      return app.fetch(replay, c.env, executionCtxOf(c));
+    },
+    // a person back from checkout without a resume goes back to the chat, with a note and the question kept
+    renderOutcome(c, outcome) {
+      const back = outcome.kind === "failed" ? undefined : outcome.kind;
+      return back !== undefined && wantsHtml(c)
+        ? c.redirect(`/?payment=${back}`, 303)
+        : defaultRenderOutcome(c, outcome);
     },
   }),
 );
+
+/** The user's available balance, or undefined when Stoa does not answer (the page shows "—"). */
+async function availableOf(c: Context, userId: string): Promise<number | undefined> {
+  try {
+    return (await c.var.stoa.getBalance(userId)).availableUsd;
+  } catch (error) {
+    console.error(`[chat] no balance: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+/**
+ * The confirmation above a resumed answer. The contract's payment session
+ * has no amount, so what the payment added is the balance now less the
+ * balance when the question was blocked, to the cent.
+ */
+async function paymentNote(c: Context, userId: string, blocked: Turn | undefined): Promise<string> {
+  const before = blocked?.balanceUsd;
+  const now = await c.var.stoa.getBalance(userId).then(
+    (b) => b.balanceUsd,
+    () => undefined,
+  );
+  const added = before === undefined || now === undefined ? undefined : now - before;
+  const text =
+    added !== undefined && added >= 0.005
+      ? `Payment received: you paid ${formatUsd(added)}. Thank you! Here is your answer.`
+      : "Payment received. Thank you! Here is your answer.";
+  return flashHtml("ok", text);
+}
+
+/** The turn an answer leaves in the conversation. */
+function turnOf(question: string, answer: string, end: AnswerEnd): Turn {
+  return {
+    state: end.error === undefined ? "done" : "error",
+    question,
+    answer,
+    ...(end.usage === undefined ? {} : { usage: end.usage }),
+    ...(end.error === undefined ? {} : { error: end.error }),
+  };
+}
 
 /** The email the demo gives a user: `<userId>@example.com`. */
 function emailOf(userId: string): string {

@@ -1,23 +1,26 @@
 /**
- * The chat app's pages: sign-in, the chat itself (a little inline JS that
- * streams each answer into the page and sends a blocked user to checkout),
- * and a short message page. No external assets.
+ * The chat app's pages: sign-in, the chat itself (the conversation so far,
+ * rendered on the server, and a little inline JS that streams each new
+ * answer into the page, refreshes the balance and sends a blocked user to
+ * checkout), and a short message page. No external assets.
  *
- * `data-testid`s of the chat page: `user`, `provider`, `usage-link`,
- * `logout`, `chat-form`, `message`, `send`, and per exchange a `turn`
- * (`data-state`: `streaming`, `done`, `blocked` or `error`) holding
- * `question`, `answer`, then `usage` with `usage-input` and `usage-output`,
- * or `blocked` with `checkout-link`, or `error`.
+ * `data-testid`s of the chat page: `user`, `balance`, `provider`,
+ * `usage-link`, `logout`, `flash` (with `data-kind`), `chat-form`,
+ * `message`, `send`, and per exchange a `turn` (`data-state`: `streaming`,
+ * `done`, `blocked` or `error`) holding `question`, `answer`, then `usage`
+ * with `usage-input` and `usage-output`, or `blocked` with `checkout-link`,
+ * or `error`.
  */
 import { TRAILER_MARK } from "./answer.ts";
-import { escapeHtml, pageEnd, pageStart } from "./html.ts";
+import type { Turn } from "./conversation.ts";
+import { appHeader, balanceScript, escapeHtml, pageEnd, pageStart } from "./html.ts";
 
 /** How long the page shows the "payment needed" message before it opens checkout, in ms. */
 export const CHECKOUT_DELAY_MS = 1500;
 
 /** The sign-in page: pick a name. */
 export function loginPage(error?: string): string {
-  return `${pageStart("Sign in · Stoa chat")}<main>
+  return `${pageStart("Sign in · Stoa chat")}<main class="login card">
 <h1>Stoa chat</h1>
 <p>Pick a name to sign in. This demo has no passwords: the name is the account, and your user id is the name in lowercase (<code>Ada Lovelace</code> is <code>ada-lovelace</code>).</p>
 ${error === undefined ? "" : `<p class="error" data-testid="login-error">${escapeHtml(error)}</p>\n`}<form method="post" action="/login" data-testid="login-form">
@@ -33,38 +36,65 @@ export interface ChatPageOptions {
   userId: string;
   /** Where answers come from, in words, e.g. "the built-in fake provider (as gpt-4o-mini)". */
   provider: string;
+  /** The user's available balance; undefined when Stoa did not say. */
+  availableUsd: number | undefined;
+  /** The conversation so far, oldest first. */
+  turns: readonly Turn[];
+  /** A note above the conversation: `ok` or `warn`, and its text. */
+  flash?: { kind: "ok" | "warn"; text: string };
+  /** Text to put in the message box, e.g. a question whose payment was cancelled. */
+  draft?: string;
 }
 
 /**
- * The chat: a form whose JS posts `{message}` to `/chat` with
- * `accept: text/plain` and streams the answer in, then shows the usage from
- * the trailer. On a 402 it shows why and opens the `checkoutUrl`. Without JS
- * the form still works: the browser gets `/chat` as a streamed HTML page.
+ * The chat: the conversation so far, and a form whose JS posts `{message}`
+ * to `/chat` with `accept: text/plain` and streams the answer in, then shows
+ * the usage from the trailer and refreshes the balance. On a 402 it shows
+ * why and opens the `checkoutUrl`. Without JS the form still works: the
+ * browser gets `/chat` as a streamed HTML page.
  */
-export function chatPage({ userId, provider }: ChatPageOptions): string {
-  return `${pageStart("Stoa chat")}<main>
-<header>
-<h1>Stoa chat</h1>
-<span>Signed in as <b data-testid="user">${escapeHtml(userId)}</b></span>
-<a href="/usage" data-testid="usage-link">Your usage in Stoa</a>
-<form method="post" action="/logout"><button type="submit" data-testid="logout">Sign out</button></form>
-</header>
-<p class="note" data-testid="provider">Answers come from ${escapeHtml(provider)}. Every answer is metered; when you cannot be charged, you are sent to pay first.</p>
-<section id="log" data-testid="log"></section>
+export function chatPage({ userId, provider, availableUsd, turns, flash, draft }: ChatPageOptions): string {
+  const log = turns.map(turnHtml).join("\n");
+  return `${pageStart("Stoa chat")}${appHeader(userId, availableUsd)}<main>
+${flash === undefined ? "" : flashHtml(flash.kind, flash.text)}<section id="log" data-testid="log">${log === "" ? `<p class="empty" data-testid="empty">Ask anything to start.</p>` : `\n${log}\n`}</section>
 <form class="ask" method="post" action="/chat" data-testid="chat-form">
-<textarea name="message" data-testid="message" rows="2" required maxlength="4000" placeholder="Ask something" autofocus></textarea>
+<textarea name="message" data-testid="message" rows="2" required maxlength="4000" placeholder="Ask something" autofocus>${escapeHtml(draft ?? "")}</textarea>
 <button type="submit" data-testid="send">Send</button>
 </form>
+<p class="note" data-testid="provider">Answers come from ${escapeHtml(provider)}. Every answer is metered; when you cannot be charged, you are sent to pay first.</p>
 </main>
-<script>${script()}</script>${pageEnd()}`;
+<script>${balanceScript()}${script()}</script>${pageEnd()}`;
+}
+
+/** A note in a coloured box (`data-testid="flash"`, `data-kind`). */
+export function flashHtml(kind: "ok" | "warn", text: string): string {
+  return `<p class="flash ${kind}" role="status" data-testid="flash" data-kind="${kind}">${escapeHtml(text)}</p>\n`;
+}
+
+/** One saved turn, as the page's JS draws a new one. */
+function turnHtml(turn: Turn): string {
+  const usage =
+    turn.usage === undefined
+      ? ""
+      : `\n<p class="usage" data-testid="usage">Tokens: <span data-testid="usage-input">${turn.usage.inputTokens}</span> in, <span data-testid="usage-output">${turn.usage.outputTokens}</span> out</p>`;
+  const after =
+    turn.state === "blocked"
+      ? `\n<p class="blocked" data-testid="blocked">Waiting for a payment: this question is answered once you have paid.</p>`
+      : turn.error === undefined
+        ? ""
+        : `\n<p class="error" data-testid="error">${escapeHtml(turn.error)}</p>`;
+  return `<article class="turn" data-testid="turn" data-state="${turn.state}">
+<p class="question" data-testid="question">${escapeHtml(turn.question)}</p>
+<div class="answer" data-testid="answer">${escapeHtml(turn.answer ?? "")}</div>${usage}${after}
+</article>`;
 }
 
 /** A page with a title, a line of text and a link home. */
 export function messagePage(title: string, text: string): string {
-  return `${pageStart(`${title} · Stoa chat`)}<main>
+  return `${pageStart(`${title} · Stoa chat`)}<main class="login card">
 <h1>${escapeHtml(title)}</h1>
 <p data-testid="message-text">${escapeHtml(text)}</p>
-<p><a href="/">Back to the chat</a></p>
+<p><a class="button" href="/">Back to the chat</a></p>
 </main>${pageEnd()}`;
 }
 
@@ -124,7 +154,9 @@ async function ask(message) {
   turn.dataset.state = "streaming";
   const answer = el("div", "answer", "answer");
   turn.append(el("p", "question", "question", message), answer);
+  document.querySelector("[data-testid=empty]")?.remove();
   log.append(turn);
+  turn.scrollIntoView({ block: "nearest" });
   const response = await fetch("/chat", {
     method: "POST",
     headers: { "content-type": "application/json", accept: "text/plain" },
@@ -147,6 +179,7 @@ async function ask(message) {
   const result = trailer === null ? { error: "The answer was cut off." } : JSON.parse(trailer);
   if (result.usage) end(turn, result.error ? "error" : "done", usageLine(result.usage));
   if (result.error) end(turn, "error", el("p", "error", "error", result.error));
+  await refreshBalance();
 }
 
 form.addEventListener("submit", async (event) => {

@@ -28,6 +28,7 @@ import { Stoa } from "../stoa.ts";
 
 export { type ChargeRequiredOptions, chargeRequired } from "./charge-required.ts";
 export { type PaymentFlowOptions, STATE_AUDIENCE } from "./payment-flow.ts";
+export { defaultRenderOutcome, type PaymentOutcome } from "./payment-outcome.ts";
 export { type PaymentReturnOptions, paymentReturn, type RestoredAction } from "./payment-return.ts";
 export {
   type KVNamespaceLike,

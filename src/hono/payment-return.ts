@@ -1,12 +1,14 @@
 /**
  * `paymentReturn()`: the route Stoa sends the browser back to after
  * checkout. It checks the `state` and the payment, takes the pending record
- * once and resumes the blocked action.
+ * once and resumes the blocked action; a return that resumes nothing ends in
+ * a {@link PaymentOutcome} the app can render.
  */
 import type { Context, Handler } from "hono";
+import type { PaymentSession } from "../api/payments.ts";
 import { StoaAPIError, StoaConfigError } from "../errors.ts";
-import type { Stoa } from "../stoa.ts";
-import { type PaymentFlowOptions, problem, resolveFlow, resumeKey, stoaOf, verifyState } from "./payment-flow.ts";
+import { type PaymentFlowOptions, resolveFlow, resumeKey, stoaOf, verifyState } from "./payment-flow.ts";
+import { defaultRenderOutcome, type PaymentOutcome } from "./payment-outcome.ts";
 import { isLocalPath, readRecord, requestOf } from "./resume-record.ts";
 
 /** The blocked action, as the return route hands it back. */
@@ -15,8 +17,10 @@ export interface RestoredAction {
   request: Request;
   /** The user who paid. */
   userId: string;
-  /** The completed payment session. */
+  /** The completed payment session's id. */
   sessionId: string;
+  /** The completed payment session, as Stoa reported it on this return. */
+  session: PaymentSession;
 }
 
 /** Options of `paymentReturn`. */
@@ -33,6 +37,21 @@ export interface PaymentReturnOptions extends PaymentFlowOptions {
    * after adding the caller's credentials. Default: 303 to `/`, nothing replayed.
    */
   onResume?: (c: Context, restored: RestoredAction) => Response | Promise<Response>;
+  /**
+   * Answers a return that resumes nothing: checkout cancelled (the session
+   * is still `open`), an expired link or session, a link already used, or
+   * one that failed its checks. Default {@link defaultRenderOutcome}: a small
+   * styled HTML page with a link back to the app for browsers
+   * (`Accept: text/html`), `{"error":{"code","message"}}` for API clients,
+   * with `outcome.status`. Call it from your own to keep some defaults.
+   *
+   * @example
+   * ```ts
+   * renderOutcome: (c, outcome) =>
+   *   outcome.kind === "cancelled" ? c.redirect("/?payment=cancelled", 303) : defaultRenderOutcome(c, outcome),
+   * ```
+   */
+  renderOutcome?: (c: Context, outcome: PaymentOutcome) => Response | Promise<Response>;
 }
 
 /** A payment session id as the contract allows it (`[A-Za-z0-9_-]`), with a sane length. */
@@ -44,8 +63,9 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,255}$/;
  * expiry) and the session (complete, same user), takes the pending record
  * (once: of concurrent returns with one link, one resumes), drops the
  * user's cached chargeability, and resumes: a GET is a 303 back to where it
- * was; other methods are rebuilt and handed to `onResume`. Anything else is
- * a 4xx and nothing resumes.
+ * was; other methods are rebuilt and handed to `onResume`. Anything else
+ * resumes nothing and is answered by `renderOutcome` (default: a 4xx page or
+ * JSON, see {@link defaultRenderOutcome}).
  *
  * @throws {StoaConfigError} at set-up, for bad options or `onResume` without `currentUser`.
  *
@@ -67,56 +87,85 @@ export function paymentReturn(options: PaymentReturnOptions = {}): Handler {
       "paymentReturn({ onResume }) needs currentUser: (c) => the signed-in user id, so a replay runs only as the user who was blocked.",
     );
   }
+  const render = options.renderOutcome ?? defaultRenderOutcome;
+  const problem = (c: Context, outcome: PaymentOutcome) => render(c, outcome);
   return async function paymentReturn(c) {
     const stoa = stoaOf(c);
     const token = c.req.query("state");
     const sessionId = c.req.query("stoa_session_id");
     if (!token || !sessionId) {
-      return problem(c, 400, "invalid_return", "This payment link is incomplete.");
+      return problem(c, failed(400, "invalid_return", "This payment link is incomplete."));
     }
-    if (!SESSION_ID.test(sessionId)) return problem(c, 400, "invalid_session", "No such payment session.");
+    if (!SESSION_ID.test(sessionId)) return problem(c, failed(400, "invalid_session", "No such payment session."));
     const state = await verifyState(flow, c, token);
     if ("refused" in state) {
-      const expired = state.refused === "expired_state";
       return problem(
         c,
-        400,
-        state.refused,
-        expired ? "This payment link has expired." : "This payment link is not valid.",
+        state.refused === "expired_state"
+          ? {
+              kind: "expired",
+              status: 400,
+              code: "expired_state",
+              message: "This payment link has expired.",
+              sessionId,
+            }
+          : failed(400, "invalid_state", "This payment link is not valid.", { sessionId }),
       );
     }
     const { userId, jti } = state;
-    let session: Awaited<ReturnType<Stoa["getPaymentSession"]>>;
+    const known = { userId, sessionId };
+    let session: PaymentSession;
     try {
       session = await stoa.getPaymentSession(sessionId);
     } catch (error) {
       if (error instanceof StoaAPIError && error.status === 404) {
-        return problem(c, 400, "invalid_session", "No such payment session.");
+        return problem(c, failed(400, "invalid_session", "No such payment session.", known));
       }
       throw error;
     }
     if (session.userId !== userId) {
-      return problem(c, 403, "session_mismatch", "This payment belongs to another user.");
+      return problem(c, failed(403, "session_mismatch", "This payment belongs to another user.", known));
     }
+    const withSession = { ...known, session };
     if (options.currentUser !== undefined && (await options.currentUser(c)) !== userId) {
-      return problem(c, 403, "user_mismatch", "Sign in as the user who paid to continue.");
+      return problem(c, failed(403, "user_mismatch", "Sign in as the user who paid to continue.", withSession));
     }
     if (session.status !== "complete") {
-      return problem(c, 409, "payment_incomplete", `The payment is not complete (${session.status}).`);
+      const kind = session.status === "open" ? "cancelled" : session.status === "expired" ? "expired" : "failed";
+      const message = `The payment is not complete (${session.status}).`;
+      return problem(c, { kind, status: 409, code: "payment_incomplete", message, ...withSession });
     }
     const store = flow.store(c);
     // a record of a state made before records were keyed by session sits under the bare jti
     const stored = (await store.take(resumeKey(jti, sessionId))) ?? (await store.take(jti));
-    if (stored === null) return problem(c, 409, "state_used", "This payment link was already used.");
+    if (stored === null) {
+      return problem(c, {
+        kind: "used",
+        status: 409,
+        code: "state_used",
+        message: "This payment link was already used.",
+        ...withSession,
+      });
+    }
     stoa.invalidateChargeability(userId);
     const record = readRecord(stored);
     if (record === null || !isLocalPath(record.path)) {
-      return problem(c, 400, "invalid_target", "The page to return to is not on this site.");
+      return problem(c, failed(400, "invalid_target", "The page to return to is not on this site.", withSession));
     }
     const here = new URL(c.req.url);
     const target = new URL(record.path, here);
     if (record.method === "GET" || record.method === "HEAD") return c.redirect(target.href, 303);
     if (record.bodyDropped === true || options.onResume === undefined) return c.redirect(new URL("/", here).href, 303);
-    return options.onResume(c, { request: requestOf(record, target), userId, sessionId });
+    return options.onResume(c, { request: requestOf(record, target), userId, sessionId, session });
   };
+}
+
+/** A `failed` outcome. */
+function failed(
+  status: 400 | 403,
+  code: PaymentOutcome["code"],
+  message: string,
+  known: Partial<Pick<PaymentOutcome, "userId" | "sessionId" | "session">> = {},
+): PaymentOutcome {
+  return { kind: "failed", status, code, message, ...known };
 }

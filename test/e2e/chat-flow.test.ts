@@ -3,7 +3,9 @@
  * chat app and the local Stoa server under wrangler, on free ports, with a
  * fresh state folder) driven in Debian's chromium through playwright-core.
  *
- * Sign in → ask → blocked → the local checkout → pay → back to the app →
+ * Sign in → ask → blocked → the local checkout → cancel → back to the chat
+ * with the question kept → send it again → checkout → pay → back to the app →
+ * the payment confirmed →
  * the answer streams → the usage page shows the exact tokens the provider
  * reported, the events and the balance after the debit. Then a second
  * question, now chargeable, streams in the chat page itself.
@@ -16,6 +18,13 @@ import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeAnswer, fakeUsage } from "../../examples/chat/fake-provider.ts";
+
+/** Where to save screenshots of each page at 1280 px, when set (to look at them). */
+const SCREENSHOTS = process.env.E2E_SCREENSHOTS;
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS !== undefined) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
 
 /** Debian's chromium (`apt-get install chromium`); CHROMIUM_PATH to use another. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -124,10 +133,21 @@ async function numberAt(page: Page, testId: string): Promise<number> {
 describe("the chat app with the local Stoa server, in chromium", () => {
   it("blocks, checks out, pays, resumes with a streamed answer, and shows the exact usage", async () => {
     const page = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // no request of the app's pages fails (no favicon 404)
+    const failed: string[] = [];
+    page.on("response", (response) => {
+      // 402: the blocked chats, answered as designed
+      if (response.status() >= 400 && response.status() !== 402 && response.url().startsWith(chatUrl)) {
+        failed.push(response.url());
+      }
+    });
     await page.goto(`${chatUrl}/`);
+    await shot(page, "1-sign-in");
     await page.getByTestId("login-name").fill("Ada Lovelace");
     await page.getByTestId("login-submit").click();
     await expect.poll(() => page.getByTestId("user").textContent()).toBe("ada-lovelace");
+    expect(await page.getByTestId("balance").textContent()).toBe("$0.00");
 
     // a new member has never paid: the question is blocked and the page goes to checkout
     const question = "How does Stoa meter a streamed answer?";
@@ -137,6 +157,19 @@ describe("the chat app with the local Stoa server, in chromium", () => {
     await page.locator('[data-testid="turn"][data-state="blocked"]').waitFor();
     await page.waitForURL(`${stoaUrl}/checkout/**`);
     expect(await page.getByTestId("payer").textContent()).toContain("ada-lovelace");
+    await shot(page, "2-checkout");
+
+    // cancel: back to the chat, a clear note, the question kept in the box and in the log
+    await page.getByTestId("cancel").click();
+    await page.waitForURL(`${chatUrl}/?payment=cancelled`);
+    expect(await page.getByTestId("flash").textContent()).toContain("Payment not completed");
+    expect(await page.getByTestId("message").inputValue()).toBe(question);
+    expect(await page.locator('[data-testid="turn"][data-state="blocked"]').count()).toBe(1);
+    await shot(page, "3-cancelled");
+
+    // send it again: blocked again, to checkout
+    await page.getByTestId("send").click();
+    await page.waitForURL(`${stoaUrl}/checkout/**`);
 
     // pay $5 (the first amount): the browser returns to the app, which answers the question it kept
     await page.getByTestId("amount-5").check();
@@ -158,14 +191,28 @@ describe("the chat app with the local Stoa server, in chromium", () => {
       )
       .toBe(true);
     await page.getByTestId("usage-output").waitFor();
+    // the header stays, and the payment is confirmed
+    expect(await page.getByTestId("user").textContent()).toBe("ada-lovelace");
+    expect(await page.getByTestId("flash").textContent()).toBe(
+      "Payment received: you paid $5.00. Thank you! Here is your answer.",
+    );
+    await shot(page, "4-paid-answer");
     expect(await page.getByTestId("question").textContent()).toBe(question);
     expect((await page.getByTestId("answer").textContent())?.trim()).toBe(answer);
     const usage = fakeUsage(messages);
     expect(Number(await page.getByTestId("usage-input").textContent())).toBe(usage.inputTokens);
     expect(Number(await page.getByTestId("usage-output").textContent())).toBe(usage.outputTokens);
 
+    // reloading the used return link: back to the chat, which shows the answer given
+    const returnUrl = page.url();
+    await page.goto(returnUrl);
+    await page.waitForURL(`${chatUrl}/?payment=used`);
+    expect((await page.getByTestId("answer").textContent())?.trim()).toBe(answer);
+    expect(await page.getByTestId("turn").count()).toBe(1);
+
     // the usage page: one event, the exact tokens, $5 less the local price of them
     await usagePage(page, "ada-lovelace", 1);
+    await shot(page, "5-usage");
     expect(await numberAt(page, "total-input")).toBe(usage.inputTokens);
     expect(await numberAt(page, "total-output")).toBe(usage.outputTokens);
     const cost = (usage.inputTokens * INPUT_PER_MTOK + usage.outputTokens * OUTPUT_PER_MTOK) / 1e6;
@@ -185,15 +232,28 @@ describe("the chat app with the local Stoa server, in chromium", () => {
     const second = "And what does the usage page show?";
     const secondUsage = fakeUsage([{ role: "user", content: second }]);
     await page.goto(`${chatUrl}/`);
+    // the conversation is kept: the first answer is on the page
+    expect(await page.getByTestId("turn").count()).toBe(1);
+    const before = await page.getByTestId("balance").getAttribute("data-value");
     await page.getByTestId("message").fill(second);
     await page.getByTestId("send").click();
-    const turn = page.locator('[data-testid="turn"][data-state="done"]').last();
+    const turn = page.locator('[data-testid="turn"][data-state="done"]').nth(1);
     await turn.waitFor({ timeout: 30_000 });
     expect((await turn.getByTestId("answer").textContent())?.trim()).toBe(
       fakeAnswer([{ role: "user", content: second }]),
     );
     expect(Number(await turn.getByTestId("usage-input").textContent())).toBe(secondUsage.inputTokens);
     expect(Number(await turn.getByTestId("usage-output").textContent())).toBe(secondUsage.outputTokens);
+    // the header's balance is refreshed from Stoa after the answer
+    await expect
+      .poll(async () => {
+        const response = await page.request.get(`${chatUrl}/balance`);
+        return String(((await response.json()) as { availableUsd: number }).availableUsd);
+      })
+      .toBe(await page.getByTestId("balance").getAttribute("data-value"));
+    expect(before).not.toBeNull();
+    await shot(page, "6-chat");
+    expect(failed).toEqual([]);
 
     await page.getByTestId("usage-link").click();
     await page.waitForURL(`${stoaUrl}/users/ada-lovelace`);

@@ -4,7 +4,15 @@
  * for and resumed.
  */
 import { describe, expect, it } from "vitest";
-import { kvStore, memoryStore, paymentReturn, type ResumeStore, STATE_AUDIENCE } from "../../src/hono/index.ts";
+import {
+  defaultRenderOutcome,
+  kvStore,
+  memoryStore,
+  type PaymentOutcome,
+  paymentReturn,
+  type ResumeStore,
+  STATE_AUDIENCE,
+} from "../../src/hono/index.ts";
 import { StoaConfigError } from "../../src/index.ts";
 import { meterRun } from "../support/meter.ts";
 import { providerRequests } from "../support/provider.ts";
@@ -133,6 +141,88 @@ describe("paymentReturn()", () => {
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toBe("http://localhost/");
     expect(t.resumed).toEqual([]);
+  });
+});
+
+describe("paymentReturn() outcome pages", () => {
+  it("answers a cancelled checkout with a styled page that links back, JSON for API clients", async () => {
+    const run = await meterRun("hono-cancel-page", {}, true);
+    const t = buildApp(run);
+    const { back } = await blockedPage(run, t);
+    // checkout's "cancel" link: back to the app with the session still open
+    const page = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(page.status).toBe(409);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=UTF-8");
+    const html = await page.text();
+    expect(html).toContain('<main data-testid="outcome" data-kind="cancelled" data-code="payment_incomplete">');
+    expect(html).toContain("<h1>Payment not completed</h1>");
+    expect(html).toContain("<p>The payment is not complete (open).</p>");
+    expect(html).toContain('<a class="button" href="/" data-testid="outcome-back">Back to the app</a>');
+    expect(html).toContain('<link rel="icon" href="data:,">');
+    expect(html).toContain("<style>");
+    const json = await t.request(back, { headers: AS_U });
+    expect(json.status).toBe(409);
+    expect(await json.json()).toEqual({
+      error: { code: "payment_incomplete", message: "The payment is not complete (open)." },
+    });
+    expect(t.resumed).toEqual([]);
+  });
+
+  it("hands renderOutcome every outcome: cancelled, used, expired, failed", async () => {
+    const run = await meterRun("hono-outcomes", {}, true);
+    const seen: PaymentOutcome[] = [];
+    const t = buildApp(run, {
+      back: {
+        renderOutcome(c, outcome) {
+          seen.push(outcome);
+          return outcome.kind === "used" ? c.redirect("/", 303) : defaultRenderOutcome(c, outcome);
+        },
+      },
+    });
+    const { sessionId, back } = await blockedPage(run, t);
+    const cancelled = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(cancelled.status).toBe(409);
+    await completePaymentSession(run.runId, sessionId, 10);
+    const resumed = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(resumed.status).toBe(303);
+    expect(resumed.headers.get("location")).toBe("http://localhost/page?tab=1");
+    // a reload of the used link: the app's own answer
+    const reload = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(reload.status).toBe(303);
+    expect(reload.headers.get("location")).toBe("/");
+    const expired = await t.request(
+      `/stoa/return?state=${await state({ sub: "u", jti: "j1", aud: STATE_AUDIENCE }, KEY, "-1h")}&stoa_session_id=${sessionId}`,
+      { headers: HTML },
+    );
+    expect(expired.status).toBe(400);
+    expect(await expired.text()).toContain("<h1>This payment link has expired</h1>");
+    const forged = await t.request(`/stoa/return?state=not.a.jwt&stoa_session_id=${sessionId}`, { headers: HTML });
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('data-kind="failed" data-code="invalid_state"');
+
+    expect(seen.map((o) => [o.kind, o.status, o.code, o.userId, o.sessionId, o.session?.status])).toEqual([
+      ["cancelled", 409, "payment_incomplete", "u", sessionId, "open"],
+      ["used", 409, "state_used", "u", sessionId, "complete"],
+      ["expired", 400, "expired_state", undefined, sessionId, undefined],
+      ["failed", 400, "invalid_state", undefined, sessionId, undefined],
+    ]);
+  });
+
+  it("hands onResume the completed session", async () => {
+    const run = await meterRun("hono-resume-session", {}, true);
+    const t = buildApp(run);
+    const blocked = await t.request("/chat", {
+      method: "POST",
+      headers: { ...HTML, "content-type": "application/json", "x-user-id": "u" },
+      body: JSON.stringify({ message: "hi" }),
+    });
+    const sessionId = sessionIdOf(blocked.headers.get("location") ?? "");
+    await completePaymentSession(run.runId, sessionId, 10);
+    const response = await t.request(await returnPath(run, sessionId), { headers: { ...HTML, ...AS_U } });
+    expect(response.status).toBe(200);
+    expect(t.resumed.map((r) => [r.userId, r.sessionId, r.session.id, r.session.status])).toEqual([
+      ["u", sessionId, sessionId, "complete"],
+    ]);
   });
 });
 

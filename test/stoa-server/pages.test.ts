@@ -227,6 +227,15 @@ describe("renderChart", () => {
     const svg = renderChart(SERIES, "day");
     expect(heights(svg)).toEqual([CHART_PLOT_HEIGHT / 4, CHART_PLOT_HEIGHT, CHART_PLOT_HEIGHT / 2]);
     expect(svg.match(/<circle class="dot"/g)).toHaveLength(3);
+    // tokens: a level mark per bucket, as wide as its bar, never a line from one bucket to the next
+    const marks = [...svg.matchAll(/<line class="tokens" x1="([\d.]+)" x2="([\d.]+)" y1="([\d.]+)" y2="([\d.]+)"/g)];
+    expect(marks).toHaveLength(3);
+    for (const m of marks) expect(m[3]).toBe(m[4]);
+    const bars = [...svg.matchAll(/<rect class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)];
+    expect(marks.map((m) => [Number(m[1]), Number(m[2])])).toEqual(
+      bars.map((b) => [Number(b[1]), Math.round((Number(b[1]) + Number(b[2])) * 100) / 100]),
+    );
+    expect(svg).not.toContain("<polyline");
     expect(svg).toMatch(
       /<svg role="img" aria-label="Cost per day \(UTC\), 3 days, Nov 25 to Nov 27: total \$3\.50, highest \$2\.00;/,
     );
@@ -323,7 +332,9 @@ describe("renderOverview", () => {
     expect(rows.map((r) => attr(r.attrs, "data-user-id"))).toEqual(["u/1 &quot;&lt;x&gt;&quot;", "bob"]);
     expect(html).toContain(`<a href="/t/demo/users/u%2F1%20%22%3Cx%3E%22">${HOSTILE_ESCAPED}</a>`);
     expect(html).toContain(`<a href="/t/demo/users/bob">bob</a>`);
-    expect(rows[0]?.text).toContain("-$0.000123");
+    // balances in cents, the exact amount on hover
+    expect(rows[0]?.text).toContain("-$0.00");
+    expect(html).toContain('<span class="neg" title="-$0.000123" data-value="-0.000123">-$0.00</span>');
     expect(rows[0]?.text).toContain("not chargeable insufficient balance");
     expect(rows[0]?.text).toContain("1,234");
     expect(rows[0]?.text).toContain("$12.3456");
@@ -361,8 +372,13 @@ describe("renderMember", () => {
 
   it("shows balance and chargeability with their raw values", () => {
     const balance = one(html, "balance");
-    expect(balance.text).toBe("-$0.000123");
+    expect(balance.text).toBe("-$0.00");
+    expect(attr(balance.attrs, "title")).toBe("-$0.000123");
     expect(attr(balance.attrs, "data-value")).toBe("-0.000123");
+    const available = one(html, "available");
+    expect([available.text, attr(available.attrs, "title")]).toEqual(["-$0.25", "-$0.250123"]);
+    // a balance already in cents has no tooltip
+    expect(attr(one(html, "held").attrs, "title")).toBeUndefined();
     expect(attr(one(html, "chargeable").attrs, "data-value")).toBe("false");
     const reason = one(html, "reason");
     expect(attr(reason.attrs, "data-value")).toBe("insufficient_balance");
@@ -408,6 +424,18 @@ describe("renderMember", () => {
     expect(html).toContain(`<td class="num" data-value="3000">3,000</td>`);
     expect(rows[0]?.text).toContain("$0.000486");
     expect(rows[1]?.text).toContain("unpriced");
+  });
+
+  it("explains aborted and estimated only when such events are listed; keeps time and model on one line", () => {
+    expect(one(html, "flag-legend").text).toContain("Aborted: the response ended");
+    const calm = renderMember({
+      ...MEMBER_VIEW,
+      recent: MEMBER_VIEW.recent.filter((e) => e.status !== "aborted" && !e.estimated),
+    });
+    expect(calm).not.toContain('data-testid="flag-legend"');
+    expect(calm).not.toContain("Aborted:");
+    expect(calm).toMatch(/<td class="nowrap"><time[^>]*>2026-/);
+    expect(calm).toContain('<td class="nowrap"><code>gpt-4o-mini</code></td>');
   });
 
   it("lists recent events, marking aborted and estimated ones and the cost source", () => {

@@ -169,6 +169,12 @@ describe("sign-in", () => {
 
     const page = await (await send("/", { headers: { cookie: "uid=ada-lovelace" } })).response.text();
     expect(page).toContain('<b data-testid="user">ada-lovelace</b>');
+    // a new member has nothing: the header says $0.00, and the page asks for no favicon
+    expect(page).toContain(
+      '<span class="balance" data-testid="balance" data-value="0" title="Available: $0 (balance less what running calls hold)">$0.00</span>',
+    );
+    expect(page).toContain('<link rel="icon" href="data:,">');
+    expect(page).toContain('<p class="empty" data-testid="empty">Ask anything to start.</p>');
     expect(page).toContain('data-testid="chat-form"');
     expect(page).toContain("built-in fake provider, answering as gpt-4o-mini");
 
@@ -206,6 +212,9 @@ describe("a member who can be charged", () => {
       const message = "How are tokens counted when an answer streams?";
       const messages = [{ role: "user", content: message }];
 
+      const before = await (await send("/balance", { headers: { cookie } })).response.json();
+      expect(before).toEqual({ availableUsd: 10, balanceUsd: 10, heldUsd: 0 });
+
       const { response, settled } = await ask(message, cookie);
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
@@ -233,6 +242,19 @@ describe("a member who can be charged", () => {
         metadata: { feature: "chat", answeredBy: "fake" },
         providerRequestId: expect.stringMatching(/^req_[0-9a-f]{32}$/),
       });
+      // what the page's header shows after the answer: the balance less the cost, less what the hold keeps
+      const after = (await (await send("/balance", { headers: { cookie } })).response.json()) as {
+        availableUsd: number;
+        balanceUsd: number;
+        heldUsd: number;
+      };
+      // priced by the Stoa server's table: gpt-4o-mini at $0.15 in, $0.60 out per million tokens
+      const cost = (usage.inputTokens * 0.15 + usage.outputTokens * 0.6) / 1e6;
+      expect(after.balanceUsd).toBeCloseTo(10 - cost, 12);
+      expect(after.availableUsd).toBeCloseTo(after.balanceUsd - after.heldUsd, 12);
+      // and the conversation is kept for the next visit
+      const chat = await (await send("/", { headers: { cookie } })).response.text();
+      expect(chat).toContain(`<div class="answer" data-testid="answer">${escapeHtml(fakeAnswer(messages))}</div>`);
     },
     CHATTY,
   );
@@ -340,7 +362,12 @@ describe("a member who cannot be charged", () => {
       expect(page).toContain(
         `Tokens: <span data-testid="usage-input">${usage.inputTokens}</span> in, <span data-testid="usage-output">${usage.outputTokens}</span> out`,
       );
-      expect(page).toContain('<a href="/" data-testid="back">');
+      expect(page).toContain('<a class="button" href="/" data-testid="back">');
+      // the header stays, and the payment is confirmed: $10 paid on a balance of $0
+      expect(parts[0]).toContain('<b data-testid="user">una-paid</b>');
+      expect(parts[0]).toContain(
+        '<p class="flash ok" role="status" data-testid="flash" data-kind="ok">Payment received: you paid $10.00. Thank you! Here is your answer.</p>',
+      );
       expect(page).toMatch(/<\/html>\n$/);
       await settled();
 
@@ -348,12 +375,28 @@ describe("a member who cannot be charged", () => {
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ status: "completed", usage: normalised(message) });
 
-      // the same return again: nothing replays
+      // the same return again (a reload): nothing replays; back to the chat, which shows the answer given
       const again = await send(back, { headers: { accept: "text/html", cookie } });
-      expect(again.response.status).toBe(409);
-      expect(await again.response.text()).toContain("already used");
+      expect(again.response.status).toBe(303);
+      expect(again.response.headers.get("location")).toBe("/?payment=used");
       await again.settled();
       expect(await eventsOf("una-paid")).toHaveLength(1);
+      const chat = await (await send("/?payment=used", { headers: { cookie } })).response.text();
+      expect(chat).toContain(
+        '<p class="flash ok" role="status" data-testid="flash" data-kind="ok">That payment link was already used: the answer it brought is below.</p>',
+      );
+      expect(chat).toContain(`<article class="turn" data-testid="turn" data-state="done">
+<p class="question" data-testid="question">${escapeHtml(message)}</p>
+<div class="answer" data-testid="answer">${escapeHtml(fakeAnswer(messages))}</div>
+<p class="usage" data-testid="usage">Tokens: <span data-testid="usage-input">${usage.inputTokens}</span> in, <span data-testid="usage-output">${usage.outputTokens}</span> out</p>
+</article>`);
+      expect(chat.match(/data-testid="turn"/g)).toHaveLength(1);
+      // an API client still gets the JSON answer
+      const json = await send(back, { headers: { cookie } });
+      expect(json.response.status).toBe(409);
+      expect(await json.response.json()).toEqual({
+        error: { code: "state_used", message: "This payment link was already used." },
+      });
 
       // and the member now chats without being stopped
       const next = await ask("And now?", cookie);
@@ -361,6 +404,55 @@ describe("a member who cannot be charged", () => {
       await chunks(next.response);
       await next.settled();
       expect(await eventsOf("una-paid")).toHaveLength(2);
+    },
+    CHATTY,
+  );
+
+  it(
+    "cancels checkout: back to the chat with a note and the question kept, nothing charged; paying later still answers",
+    async () => {
+      const cookie = await login("Cancel Cam");
+      const message = "Will I <lose> this question?";
+      const blocked = await ask(message, cookie);
+      expect(blocked.response.status).toBe(402);
+      const { checkoutUrl } = (await blocked.response.json()) as { checkoutUrl: string };
+      await blocked.settled();
+      // checkout's "Cancel and return to the app": the return URL with the session still open
+      const sessionId = decodeURIComponent(new URL(checkoutUrl).pathname.split("/").at(-1) ?? "");
+      const created = (await stoaReceived(runId)).filter(
+        (r) => r.path === "/v1/payment-sessions" && (r.body as { userId?: string }).userId === "cancel-cam",
+      );
+      const back = new URL((created.at(-1)?.body as { returnUrl?: string } | undefined)?.returnUrl ?? "");
+      back.searchParams.set("stoa_session_id", sessionId);
+      const cancelled = await send(back.pathname + back.search, { headers: { accept: "text/html", cookie } });
+      expect(cancelled.response.status).toBe(303);
+      expect(cancelled.response.headers.get("location")).toBe("/?payment=cancelled");
+
+      const chat = await (await send("/?payment=cancelled", { headers: { cookie } })).response.text();
+      expect(chat).toContain(
+        '<p class="flash warn" role="status" data-testid="flash" data-kind="warn">Payment not completed: nothing was charged. Your question is kept below; send it again when you are ready.</p>',
+      );
+      expect(chat).toContain(`<article class="turn" data-testid="turn" data-state="blocked">
+<p class="question" data-testid="question">${escapeHtml(message)}</p>`);
+      expect(chat).toContain(`placeholder="Ask something" autofocus>${escapeHtml(message)}</textarea>`);
+      expect(await eventsOf("cancel-cam")).toEqual([]);
+      // a plain visit shows the waiting question but leaves the message box empty
+      const plain = await (await send("/", { headers: { cookie } })).response.text();
+      expect(plain).not.toContain('data-testid="flash"');
+      expect(plain).toContain('placeholder="Ask something" autofocus></textarea>');
+
+      // paid later, the same link still answers, once
+      await completePaymentSession(runId, sessionId);
+      const paid = await send(back.pathname + back.search, { headers: { accept: "text/html", cookie } });
+      expect(paid.response.status).toBe(200);
+      expect((await chunks(paid.response)).join("")).toContain(
+        escapeHtml(fakeAnswer([{ role: "user", content: message }])),
+      );
+      await paid.settled();
+      expect(await eventsOf("cancel-cam")).toHaveLength(1);
+      const after = await (await send("/", { headers: { cookie } })).response.text();
+      expect(after.match(/data-testid="turn"/g)).toHaveLength(1);
+      expect(after).toContain('data-testid="turn" data-state="done"');
     },
     CHATTY,
   );

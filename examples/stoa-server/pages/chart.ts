@@ -1,6 +1,7 @@
 /**
  * The usage chart: an inline SVG with cost per bucket as bars (left axis) and
- * input + output tokens as a line (right axis), each bucket's numbers in a
+ * input + output tokens as a level mark across each bucket (right axis; no
+ * line between buckets, which would draw a ramp that is not there), each bucket's numbers in a
  * `<title>` tooltip. Pure and deterministic: the same series gives the same
  * bytes; coordinates are rounded to hundredths.
  */
@@ -86,17 +87,14 @@ export function renderChart(series: readonly SeriesPoint[], bucket: Bucket): str
     );
   });
 
-  // Tokens: a line with a dot per bucket, on its own scale.
+  // Tokens: per bucket with any, a level mark as wide as the bar and a dot, on their own scale.
   if (maxTokens > 0) {
-    const points = tokens.map((t, i) => `${n(center(i))},${n(yOf(t, maxTokens))}`);
-    if (points.length > 1) {
-      parts.push(
-        `<polyline class="tokens" points="${points.join(" ")}" fill="none" stroke="#c76a12" stroke-width="2" pointer-events="none"/>`,
-      );
-    }
     for (const [i, t] of tokens.entries()) {
+      if (t === 0) continue; // an empty bucket has no mark
+      const y = n(yOf(t, maxTokens));
       parts.push(
-        `<circle class="dot" cx="${n(center(i))}" cy="${n(yOf(t, maxTokens))}" r="3" fill="#c76a12" pointer-events="none"/>`,
+        `<line class="tokens" x1="${n(center(i) - barWidth / 2)}" x2="${n(center(i) + barWidth / 2)}" y1="${y}" y2="${y}" stroke="#c76a12" stroke-width="2" pointer-events="none"/>`,
+        `<circle class="dot" cx="${n(center(i))}" cy="${y}" r="3" fill="#c76a12" pointer-events="none"/>`,
       );
     }
   }

@@ -3,7 +3,7 @@
  * and a form to add test credit. No real money moves.
  */
 import { escapeHtml, formatUsd, safeHttpUrl, safePath } from "./format.ts";
-import { renderBadge, renderLayout, renderTime, renderUsd } from "./layout.ts";
+import { renderBadge, renderBalance, renderLayout, renderTime } from "./layout.ts";
 import type { CheckoutView } from "./types.ts";
 
 /**
@@ -46,7 +46,7 @@ export function renderCheckout(view: CheckoutView): string {
     .join(" · ");
   const facts = `<dl class="facts">
 <dt>Paying for</dt><dd data-testid="payer">${who}</dd>
-<dt>Current balance</dt><dd>${renderUsd(view.balanceUsd, { "data-testid": "balance", "data-value": String(view.balanceUsd) })}</dd>
+<dt>Current balance</dt><dd>${renderBalance(view.balanceUsd, { "data-testid": "balance", "data-value": String(view.balanceUsd) })}</dd>
 <dt>Session</dt><dd><code>${escapeHtml(view.sessionId)}</code> <span class="muted small">expires ${renderTime(view.expiresAt)}</span></dd>
 </dl>`;
   const notice = `<div class="notice" role="note" data-testid="test-mode"><strong>Local test checkout: no real money moves.</strong> This page stands in for Stoa's hosted checkout. Paying here only adds test credit to this member's balance on the local Stoa server.</div>`;

@@ -89,6 +89,18 @@ export function formatUsd(value: number): string {
   return `${trimmed === "0.00" ? "" : sign}$${trimmed}`;
 }
 
+/**
+ * A balance in dollars and cents, rounded to the nearest cent (`$4.999879` →
+ * `$5.00`, `1234.5` → `$1,234.50`); a negative amount keeps its `-` even when
+ * it rounds to zero (`-$0.00`). Not finite → `—`. The exact amount goes in a
+ * tooltip ({@link formatUsd}).
+ */
+export function formatCents(value: number): string {
+  if (!Number.isFinite(value)) return "—";
+  const cents = Math.round(Math.abs(value) * 100);
+  return `${value < 0 ? "-" : ""}$${group(String(Math.floor(cents / 100)))}.${String(cents % 100).padStart(2, "0")}`;
+}
+
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** `2026-11-27 18:00 UTC` (or with seconds); an unparsable time is returned as given. */

@@ -4,7 +4,7 @@
  * pages have in common: links, badges, times, the totals cards.
  * Arguments named `…Html` are HTML already; every other string is escaped here.
  */
-import { escapeHtml, formatTime, formatTokens, formatUsd, pageHref } from "./format.ts";
+import { escapeHtml, formatCents, formatTime, formatTokens, formatUsd, pageHref } from "./format.ts";
 import type { PageContext, Usage } from "./types.ts";
 
 /** Inline CSS: system font, readable tables, light and dark via prefers-color-scheme. */
@@ -15,12 +15,12 @@ const STYLE = `
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 a{color:var(--accent)}
 header.top{border-bottom:1px solid var(--line)}
-header.top div{max-width:1100px;margin:0 auto;padding:10px 16px;display:flex;gap:16px;align-items:baseline;flex-wrap:wrap}
+header.top div{max-width:1240px;margin:0 auto;padding:10px 16px;display:flex;gap:16px;align-items:baseline;flex-wrap:wrap}
 header.top .brand{font-weight:600}
 header.top nav{display:flex;gap:14px}
 header.top nav a{text-decoration:none}
 header.top nav a[aria-current=page]{color:var(--fg);font-weight:600}
-main{max-width:1100px;margin:0 auto;padding:24px 16px 48px}
+main{max-width:1240px;margin:0 auto;padding:24px 16px 48px}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 4px}
 h2{font-size:1.1rem;margin:32px 0 10px}
 p{margin:8px 0}
@@ -41,6 +41,7 @@ th{font-size:.75rem;font-weight:600;color:var(--muted);text-transform:uppercase;
 tbody tr:nth-child(even){background:var(--stripe)}
 tbody tr.flagged{background:var(--warn-bg)}
 th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.nowrap{white-space:nowrap}
 td.empty{color:var(--muted);text-align:center;padding:16px}
 .badge{display:inline-block;padding:0 7px;border-radius:999px;font-size:.75rem;line-height:1.6;white-space:nowrap;border:1px solid transparent}
 .ok{color:var(--ok);background:var(--ok-bg)}
@@ -156,6 +157,17 @@ export function renderTime(iso: string | null, precision: "minute" | "second" = 
 export function renderUsd(value: number, attributes: Record<string, string> = {}): string {
   const cls = value < 0 ? ` class="neg"` : "";
   return `<span${cls}${renderAttributes(attributes)}>${escapeHtml(formatUsd(value))}</span>`;
+}
+
+/**
+ * A balance in cents ({@link formatCents}); when that hides sub-cent detail,
+ * the exact amount is the `title` (shown on hover).
+ */
+export function renderBalance(value: number, attributes: Record<string, string> = {}): string {
+  const cls = value < 0 ? ` class="neg"` : "";
+  const [cents, exact] = [formatCents(value), formatUsd(value)];
+  const title = cents === exact ? "" : ` title="${escapeHtml(exact)}"`;
+  return `<span${cls}${title}${renderAttributes(attributes)}>${escapeHtml(cents)}</span>`;
 }
 
 /** Totals of a page: events, cost and the token counts. */

@@ -7,6 +7,7 @@ import { escapeHtml, formatCostSource, formatReason, formatUsd, pageHref } from 
 import {
   describeOtherUsage,
   renderBadge,
+  renderBalance,
   renderCountCell,
   renderLayout,
   renderLink,
@@ -23,8 +24,8 @@ function holdRow(hold: HoldRow): string {
 <td class="num">${renderUsd(hold.amountUsd, { "data-testid": "hold-amount", "data-value": String(hold.amountUsd) })}</td>
 <td class="num">${renderUsd(hold.spentUsd, { "data-testid": "hold-spent", "data-value": String(hold.spentUsd) })}</td>
 <td class="num">${renderUsd(hold.unspentUsd, { "data-testid": "hold-unspent", "data-value": String(hold.unspentUsd) })}</td>
-<td>${renderTime(hold.createdAt, "second")}</td>
-<td>${renderTime(hold.expiresAt, "second")}</td>
+<td class="nowrap">${renderTime(hold.createdAt, "second")}</td>
+<td class="nowrap">${renderTime(hold.expiresAt, "second")}</td>
 </tr>`;
 }
 
@@ -36,7 +37,7 @@ function modelRow(row: ModelRow): string {
       : `<span data-value="${escapeHtml(row.costUsd)}">${escapeHtml(formatUsd(row.costUsd))}</span>`;
   return `<tr data-testid="model-row" data-provider="${escapeHtml(row.provider)}" data-model="${escapeHtml(row.model)}">
 <td>${escapeHtml(row.provider)}</td>
-<td><code>${escapeHtml(row.model)}</code></td>
+<td class="nowrap"><code>${escapeHtml(row.model)}</code></td>
 ${renderCountCell(row.events)}
 ${renderCountCell(row.usage.inputTokens)}
 ${renderCountCell(row.usage.outputTokens)}
@@ -65,9 +66,9 @@ function eventRow(event: EventRow): string {
   const source = renderBadge(formatCostSource(event.costSource), event.costSource === "unpriced" ? "warn" : "plain");
   const other = describeOtherUsage(event.usage);
   return `<tr data-testid="event-row" data-event-id="${escapeHtml(event.id)}" data-status="${escapeHtml(event.status)}" data-estimated="${event.estimated}" data-cost-source="${escapeHtml(event.costSource)}"${flagged ? ` class="flagged"` : ""}>
-<td>${renderTime(event.occurredAt, "second")}</td>
+<td class="nowrap">${renderTime(event.occurredAt, "second")}</td>
 <td>${escapeHtml(event.provider)} <span class="small muted">${escapeHtml(event.endpoint)}</span></td>
-<td><code>${escapeHtml(event.model)}</code></td>
+<td class="nowrap"><code>${escapeHtml(event.model)}</code></td>
 ${renderCountCell(event.usage.inputTokens)}
 ${renderCountCell(event.usage.outputTokens)}
 ${renderCountCell(event.usage.cacheReadTokens)}
@@ -128,9 +129,9 @@ export function renderMember(view: MemberView): string {
 <h1>${escapeHtml(heading)}</h1>
 <p class="muted small">${ids.join(" · ")}</p>
 <div class="cards">
-<div class="card"><div class="k">Balance</div><div class="v">${renderUsd(spend.balanceUsd, { "data-testid": "balance", "data-value": String(spend.balanceUsd) })}</div></div>
-<div class="card"><div class="k">Held</div><div class="v">${renderUsd(spend.heldUsd, { "data-testid": "held", "data-value": String(spend.heldUsd) })}</div></div>
-<div class="card"><div class="k">Available</div><div class="v">${renderUsd(spend.availableUsd, { "data-testid": "available", "data-value": String(spend.availableUsd) })}</div></div>
+<div class="card"><div class="k">Balance</div><div class="v">${renderBalance(spend.balanceUsd, { "data-testid": "balance", "data-value": String(spend.balanceUsd) })}</div></div>
+<div class="card"><div class="k">Held</div><div class="v">${renderBalance(spend.heldUsd, { "data-testid": "held", "data-value": String(spend.heldUsd) })}</div></div>
+<div class="card"><div class="k">Available</div><div class="v">${renderBalance(spend.availableUsd, { "data-testid": "available", "data-value": String(spend.availableUsd) })}</div></div>
 <div class="card"><div class="k">Chargeable</div><div class="v">${chargeable}</div>${reason}</div>
 <div class="card"><div class="k">Payment</div><div class="v">${state}</div></div>
 <div class="card"><div class="k">Last activity</div><div class="v small">${renderTime(member.lastEventAt)}</div></div>
@@ -155,8 +156,7 @@ ${holds}
 </tbody>
 </table></div>
 <h2>Recent events</h2>
-<p class="small muted">Aborted: the response ended before the provider reported usage. Estimated: some counts were estimated from the bytes seen.</p>
-<div class="table-wrap"><table data-testid="recent-events">
+${view.recent.some((e) => e.status === "aborted" || e.estimated) ? `<p class="small muted" data-testid="flag-legend">Aborted: the response ended before the provider reported usage. Estimated: some counts were estimated from the bytes seen.</p>\n` : ""}<div class="table-wrap"><table data-testid="recent-events">
 <thead><tr><th>Time</th><th>Provider</th><th>Model</th><th class="num">Input</th><th class="num">Output</th><th class="num">Cache read</th><th class="num">Cache write</th><th>Other</th><th>Status</th><th class="num">Cost</th><th>Cost source</th></tr></thead>
 <tbody>
 ${events}

@@ -6,6 +6,7 @@ import { renderChart } from "./chart.ts";
 import { escapeHtml, formatReason, pageHref } from "./format.ts";
 import {
   renderBadge,
+  renderBalance,
   renderCountCell,
   renderLayout,
   renderLink,
@@ -39,11 +40,11 @@ function memberRow(member: MemberRow, base: string): string {
       : ` ${renderBadge("never paid", "plain")}`;
   return `<tr data-testid="member-row" data-user-id="${escapeHtml(member.userId)}">
 <td>${who}${sub}</td>
-<td class="num">${renderUsd(member.balanceUsd, { "data-value": String(member.balanceUsd) })}</td>
+<td class="num">${renderBalance(member.balanceUsd, { "data-value": String(member.balanceUsd) })}</td>
 <td>${renderChargeable(member)}${flags}</td>
 ${renderCountCell(member.events)}
 <td class="num">${renderUsd(member.costUsd)}</td>
-<td>${renderTime(member.lastEventAt)}</td>
+<td class="nowrap">${renderTime(member.lastEventAt)}</td>
 </tr>`;
 }
 
