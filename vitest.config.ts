@@ -8,7 +8,10 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
-import { quietSourcemaps } from "./test/support/quiet-output.ts";
+import { quietDeliberateWorkerdLogs, quietSourcemaps } from "./test/support/quiet-output.ts";
+
+// a passing run is quiet: workerd's logs of the failures tests cause on purpose are dropped
+quietDeliberateWorkerdLogs();
 
 /** The newest date the installed workerd (1.20261102.x) supports. */
 const COMPATIBILITY_DATE = "2026-11-01";

@@ -442,9 +442,6 @@ describe("bounds while Stoa is down", () => {
     expect(new Set([...stored, ...reported]).size).toBe(2_000);
     expect(new Set(stored).size).toBe(stored.length);
     expect(posts.length / 2_000).toBeLessThanOrEqual(3);
-    console.log(
-      `outage: ${posts.length} POSTs for 2000 events (${(posts.length / 2_000).toFixed(3)} per event, at most ${Math.max(...attempts.values())} for one event); ${stored.length} stored, ${reported.length} reported`,
-    );
   }, 20_000);
 
   it("reports what is over maxEvents at once, with the events, and keeps the rest", async () => {

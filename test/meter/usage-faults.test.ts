@@ -102,7 +102,7 @@ describe("malformed token counts", () => {
       maxRetries: 0,
       fetch: run.stoa.fetch({ provider: StoaProvider.Anthropic, userId: "user_uf" }),
     });
-    await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: MESSAGES });
+    await anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 64, messages: MESSAGES });
     const [event] = await run.events();
     expect(event).toMatchObject({ status: "completed", estimated: true });
     expect(event?.usage).toMatchObject({ inputTokens: ESTIMATED_INPUT, outputTokens: 12 });
