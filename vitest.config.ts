@@ -71,11 +71,13 @@ export default defineConfig({
                 STOA_EVENTS: { queueName: "stoa-events" },
                 STOA_DOOMED: { queueName: "stoa-doomed" },
                 STOA_CRASH: { queueName: "stoa-crash" },
+                CHAT_EVENTS: { queueName: "chat-events" }, // the chat app's STOA_EVENTS (chat-app-queue.test.ts)
               },
               queueConsumers: {
                 "stoa-events": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 50, deadLetterQueue: "stoa-dlq" },
                 "stoa-doomed": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 2, deadLetterQueue: "stoa-dlq" },
                 "stoa-crash": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 3, deadLetterQueue: "stoa-dlq" },
+                "chat-events": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 10, deadLetterQueue: "stoa-dlq" },
                 "stoa-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 50 },
               },
               compatibilityDate: COMPATIBILITY_DATE,

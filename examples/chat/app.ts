@@ -34,7 +34,7 @@ import {
   paymentReturn,
   stoa,
 } from "../../src/hono/index.ts";
-import { StoaChargeRequiredError } from "../../src/index.ts";
+import { type QueueBatch, Stoa, StoaChargeRequiredError } from "../../src/index.ts";
 import { type AnswerEnd, htmlAnswer, plainAnswer } from "./answer.ts";
 import { addTurn, loadConversation, pendingTurn, type Turn } from "./conversation.ts";
 import { DEFAULT_DASHBOARD_URL, type Env } from "./env.ts";
@@ -43,15 +43,16 @@ import { type ChatPageOptions, chatPage, flashHtml, loginPage, messagePage } fro
 import { type ChatProvider, chatProvider } from "./provider.ts";
 import { currentUser, signIn, signOut, userIdFromName } from "./user.ts";
 
-// The main module exports only the app: workerd takes every named export for an entrypoint.
+// The main module exports only the Worker: workerd takes every named export for an entrypoint.
 
 /** The longest question the app takes, in characters. */
 const MAX_MESSAGE_LENGTH = 4000;
 
-/** The chat app: `export default` for Workers, `app.fetch(request, env, ctx)` for tests. */
+/** The chat app: `fetch` of the default export, `app.fetch(request, env, ctx)` for tests. */
 const app = new Hono<{ Bindings: Env }>();
 
-// one Stoa for the app, from c.env (STOA_API_KEY, STOA_BASE_URL, STOA_REGISTRATION_SECRET)
+// one Stoa for the app, from c.env (STOA_API_KEY, STOA_BASE_URL, STOA_REGISTRATION_SECRET);
+// with STOA_EVENTS bound, a chat's usage event goes to that queue and queue() below delivers it
 app.use(stoa());
 
 // blocked questions wait in KV while the user pays: the return may land on another isolate
@@ -309,4 +310,18 @@ function failure(error: Error, c: Context): Response {
     : c.json({ error: { code: "internal", message: text } }, 500);
 }
 
-export default app;
+/** The consumer's `max_retries` in wrangler.toml: after it, a message goes to the dead-letter queue. */
+const QUEUE_MAX_RETRIES = 10;
+let consumer: Stoa | undefined;
+
+/**
+ * The Worker: the app, and the consumer of the STOA_EVENTS queue, which
+ * delivers the usage events the app handed to it (`stoa.handleQueue`).
+ */
+export default {
+  fetch: app.fetch,
+  async queue(batch: QueueBatch, env: Env): Promise<void> {
+    consumer ??= new Stoa({ apiKey: env.STOA_API_KEY, baseUrl: env.STOA_BASE_URL });
+    await consumer.handleQueue(batch, { maxRetries: QUEUE_MAX_RETRIES });
+  },
+};

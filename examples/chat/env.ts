@@ -1,8 +1,9 @@
 /**
- * The bindings the chat app reads (`wrangler.toml` `[vars]`, secrets and the
- * `RESUME` KV namespace).
+ * The bindings the chat app reads (`wrangler.toml` `[vars]`, secrets, the
+ * `RESUME` KV namespace and the `STOA_EVENTS` queue).
  */
 import type { KVNamespaceLike } from "../../src/hono/index.ts";
+import type { QueueProducer } from "../../src/index.ts";
 
 /** Where `/usage` points when `STOA_DASHBOARD_URL` is not set: the local Stoa server. */
 export const DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8788";
@@ -63,4 +64,6 @@ export interface Env {
   FAKE_PROVIDER?: string;
   /** A Workers KV namespace where blocked requests wait while the user pays (only get, put and delete are used). */
   RESUME: KVNamespaceLike;
+  /** The usage-events queue (a Queues producer binding): with it, events go through the queue and `queue()` delivers them. */
+  STOA_EVENTS?: QueueProducer;
 }

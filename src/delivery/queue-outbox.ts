@@ -2,9 +2,9 @@
  * The queue outbox: with `new Stoa({ outbox })`, a finished usage event is
  * handed to a durable queue (a Cloudflare Queues producer binding, or Deno KV
  * through `denoKvOutbox`) inside the request, and a consumer delivers it to
- * Stoa later (`stoa.handleQueue`). The events of one task and one
- * `waitUntil` go in one `sendBatch`; nothing but that hand-off is kept alive
- * on the request. When the queue refuses, the events go to the in-memory
+ * Stoa later (`stoa.handleQueue`). The events one `waitUntil` gets in one
+ * synchronous run go in one `sendBatch`, made in a microtask; nothing but
+ * that hand-off is kept alive on the request. When the queue refuses, the events go to the in-memory
  * outbox (direct delivery) and `onError` is told: never dropped.
  */
 import { MAX_EVENT_BYTES } from "../api/usage-events.ts";
@@ -91,7 +91,10 @@ export function checkQueueProducer(value: unknown): QueueProducer {
   return value as QueueProducer;
 }
 
-/** The events of one `waitUntil` waiting for the end of the task. */
+/** Any character but ASCII: without one, a text's UTF-8 length is its length (one native scan, about twice the loop's speed). */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** The events of one `waitUntil` waiting for their hand-off. */
 interface Pending {
   events: UsageEvent[];
   done: Promise<void>;
@@ -108,6 +111,13 @@ interface Lane {
  * Creates the queue outbox. `add()` returns the event's {@link Delivered}:
  * it resolves once the event is in the queue, or, when the queue refused,
  * once direct delivery stored or reported it.
+ *
+ * The events a lane (one `waitUntil`) gets in one synchronous run share one
+ * hand-off, made in a microtask: one `sendBatch`, one promise for
+ * `waitUntil`, and each event serialised once. A microtask rather than a
+ * timer: a zero-delay timer costs a turn of the event loop per request,
+ * which was most of the CPU of the hand-off (bench fig 8: 30 to 39 µs per
+ * event with the timer, 2 to 5 without).
  */
 export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   const { producer, fallback, onError } = options;
@@ -117,7 +127,6 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   const detached: Lane = { waitUntil: undefined, pending: undefined, warned: false };
   /** Hand-offs not yet settled, for `flush()`. */
   const open = new Set<Promise<void>>();
-  const timers = new Map<Lane, ReturnType<typeof setTimeout>>();
   let held = 0;
 
   function report(error: Error): void {
@@ -166,44 +175,41 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
         );
       }
     }
-    timers.set(
-      lane,
-      setTimeout(() => hand(lane), 0),
-    );
+    queueMicrotask(() => hand(lane, pending));
     return pending;
   }
 
-  /** Hands `lane`'s pending events to the queue: one `sendBatch` per limit's worth (one, nearly always). */
-  function hand(lane: Lane): void {
-    clearTimeout(timers.get(lane));
-    timers.delete(lane);
-    const pending = lane.pending;
-    if (pending === undefined) return;
-    lane.pending = undefined;
+  /** Hands `pending`'s events to the queue: one `sendBatch` per limit's worth (one, nearly always). */
+  function hand(lane: Lane, pending: Pending): void {
+    if (lane.pending === pending) lane.pending = undefined;
     const { events, done, resolve } = pending;
-    const direct: Delivered[] = [];
+    const work: Promise<void>[] = [];
     const items: SerialisedEvent[] = [];
     for (const event of events) {
       let json: string;
       try {
         json = JSON.stringify(event);
       } catch {
-        direct.push(fallback.add(event, lane.waitUntil)); // reports it as unserialisable
+        work.push(fallback.add(event, lane.waitUntil)); // reports it as unserialisable
         continue;
       }
-      const bytes = utf8Length(json);
+      const bytes = NON_ASCII.test(json) ? utf8Length(json) : json.length;
       if (bytes > limits.maxEventBytes) {
-        direct.push(fallback.add(event, lane.waitUntil)); // too large for the queue: sent (or reported) directly
+        work.push(fallback.add(event, lane.waitUntil)); // too large for the queue: sent (or reported) directly
         continue;
       }
       items.push({ event, json, bytes });
     }
-    const sends = batches(packMessages(items, limits.maxMessageBytes)).map((batch) => send(batch, lane.waitUntil));
-    Promise.all([...direct, ...sends]).then(() => {
+    if (items.length > 0) {
+      for (const batch of batches(packMessages(items, limits.maxMessageBytes))) work.push(send(batch, lane.waitUntil));
+    }
+    const settle = () => {
       held -= events.length;
       open.delete(done);
       resolve();
-    });
+    };
+    if (work.length === 1) void (work[0] as Promise<void>).then(settle);
+    else void Promise.all(work).then(settle);
   }
 
   /** Groups messages into `sendBatch` calls within the limits. */
@@ -228,23 +234,34 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   }
 
   /** One `sendBatch`; on refusal, direct delivery. Never rejects. */
-  async function send(batch: PackedMessage[], waitUntil: WaitUntil | undefined): Promise<void> {
+  function send(batch: PackedMessage[], waitUntil: WaitUntil | undefined): Promise<void> {
+    const requests: QueueSendRequest[] = [];
+    for (const message of batch) requests.push({ body: message.text, contentType: "text" });
+    let sent: Promise<unknown>;
     try {
-      await producer.sendBatch(batch.map((message) => ({ body: message.text, contentType: "text" as const })));
-      return;
+      sent = producer.sendBatch(requests);
     } catch (cause) {
-      const count = batch.reduce((n, message) => n + message.events.length, 0);
-      const why = cause instanceof Error ? cause.message : String(cause);
-      // no events attached: they are not lost, direct delivery has them (and reports them if it fails)
-      report(
-        new StoaDeliveryError(
-          `The queue refused ${count} usage event(s) (${why}); they are being delivered to Stoa directly instead.`,
-          [],
-          { cause },
-        ),
-      );
-      await Promise.all(batch.flatMap((message) => message.events.map((event) => fallback.add(event, waitUntil))));
+      sent = Promise.reject(cause);
     }
+    return Promise.resolve(sent).then(
+      () => undefined,
+      (cause: unknown) => refused(batch, waitUntil, cause),
+    );
+  }
+
+  /** The queue refused `batch`: direct delivery, and `onError` is told. */
+  async function refused(batch: PackedMessage[], waitUntil: WaitUntil | undefined, cause: unknown): Promise<void> {
+    const count = batch.reduce((n, message) => n + message.events.length, 0);
+    const why = cause instanceof Error ? cause.message : String(cause);
+    // no events attached: they are not lost, direct delivery has them (and reports them if it fails)
+    report(
+      new StoaDeliveryError(
+        `The queue refused ${count} usage event(s) (${why}); they are being delivered to Stoa directly instead.`,
+        [],
+        { cause },
+      ),
+    );
+    await Promise.all(batch.flatMap((message) => message.events.map((event) => fallback.add(event, waitUntil))));
   }
 
   return {
@@ -262,7 +279,6 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
     },
 
     async flush() {
-      for (const lane of [...timers.keys()]) hand(lane);
       while (open.size > 0) await Promise.all(open);
       await fallback.flush();
     },

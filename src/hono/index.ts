@@ -21,6 +21,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { StoaFetchOptions, StoaOptions } from "../config.ts";
+import type { QueueProducer } from "../delivery/queue-outbox.ts";
 import { StoaConfigError } from "../errors.ts";
 import type { MeteredFetch } from "../meter/fetch.ts";
 import type { WaitUntil } from "../runtime.ts";
@@ -57,12 +58,14 @@ interface StoaBindings {
   STOA_API_KEY?: string;
   STOA_BASE_URL?: string;
   STOA_REGISTRATION_SECRET?: string;
+  STOA_EVENTS?: QueueProducer;
 }
 
 /**
  * Makes one `Stoa` for the app, on first request, and sets it as
  * `c.var.stoa`. Options win over `c.env` (`STOA_API_KEY`, `STOA_BASE_URL`,
- * `STOA_REGISTRATION_SECRET`).
+ * `STOA_REGISTRATION_SECRET`, and `STOA_EVENTS`: a Queues producer binding,
+ * taken as the `outbox` when bound).
  *
  * @throws {StoaConfigError} on the first request, when no API key is found.
  *
@@ -95,6 +98,7 @@ function pick(env: StoaBindings): StoaOptions {
   if (typeof env.STOA_REGISTRATION_SECRET === "string" && env.STOA_REGISTRATION_SECRET !== "") {
     options.registrationSecret = env.STOA_REGISTRATION_SECRET;
   }
+  if (env.STOA_EVENTS !== undefined) options.outbox = env.STOA_EVENTS;
   return options;
 }
 

@@ -75,6 +75,30 @@ describe("queue outbox", () => {
     expect(errors).toEqual([]);
   });
 
+  it("hands off in a microtask, not a timer: one sendBatch for a synchronous run, before any timer fires", async () => {
+    const runId = newRunId("qmicro");
+    const queue = producer();
+    const { outbox, errors } = setup(runId, queue);
+    const kept: Promise<unknown>[] = [];
+    const waitUntil = (promise: Promise<unknown>) => void kept.push(promise);
+    const first = usageEvents(3);
+    const delivered = first.map((event) => outbox.add(event, waitUntil));
+    await Promise.resolve();
+    expect(queue.batches).toHaveLength(1);
+    // an event of the same waitUntil after the hand-off goes in a hand-off of its own
+    const late = usageEvent();
+    delivered.push(outbox.add(late, waitUntil));
+    await Promise.all(delivered);
+    expect(queue.batches).toHaveLength(2);
+    const carried = queue.batches.map((batch) =>
+      batch.flatMap((m) => ids((JSON.parse(m.body as string) as { events: UsageEvent[] }).events)),
+    );
+    expect(carried).toEqual([ids(first), [late.id]]);
+    expect(kept).toHaveLength(2); // one promise for waitUntil per hand-off, not per event
+    expect(outbox.held).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it("when sendBatch throws, delivers directly, tells onError, and drops nothing", async () => {
     const runId = newRunId("qrefused");
     const { outbox, errors } = setup(runId, producer(true));

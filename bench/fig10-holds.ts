@@ -1,5 +1,5 @@
 /**
- * Figure 9: spend holds on the hot path. `holdHotPathCpuUsPerCall` is the CPU
+ * Figure 10: spend holds on the hot path. `holdHotPathCpuUsPerCall` is the CPU
  * a call spends on its hold when the hold has room: the worst case reckoned
  * from the request and the price table, the reservation, and the settlement
  * of its actual cost, less a baseline loop that awaits as many resolved
