@@ -6,10 +6,10 @@
  * served, within the same timeout.
  */
 import { getChargeability } from "../api/chargeability.ts";
-import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
 import { createTurns, type Turns } from "../util/turns.ts";
+import { throwIfRefused } from "./refused.ts";
 
 /** What to do when Stoa cannot answer in time. */
 export type WhenUnavailable = "allow" | "block";
@@ -109,9 +109,7 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     try {
       answer = await getChargeability(options.api, userId, { timeoutMs: left });
     } catch (error) {
-      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
-        refused(userId, `was refused (${error.message})`, error);
-      }
+      throwIfRefused(error, `The chargeability check for user ${JSON.stringify(userId)}`, options.onError);
       return unavailable(userId, "failed", error);
     } finally {
       turns.give();

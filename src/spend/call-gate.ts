@@ -6,10 +6,10 @@
  * chargeability check decides alone.
  */
 
-import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
+import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
 import type { Turns } from "../util/turns.ts";
@@ -121,14 +121,7 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
       return await prices.get();
     } catch (error) {
       if (error instanceof StoaAPIError && error.status === 404) return "unsupported";
-      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
-        const refused = new StoaConfigError(
-          `The price table was refused (${error.message}); the call was not made. Check the Stoa API key and base URL.`,
-          { cause: error },
-        );
-        options.onError(refused);
-        throw refused;
-      }
+      throwIfRefused(error, "The price table", options.onError);
       const allow = options.whenUnavailable === "allow";
       options.onError(
         new StoaConnectionError(

@@ -12,9 +12,9 @@
  * member has: this file only has to never spend past its own holds.
  */
 import { type GrantedHold, type RefusedHold, releaseHold, requestHold } from "../api/holds.ts";
-import { isRefusalStatus } from "../api/retry.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaAPIError, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
+import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { Turns } from "../util/turns.ts";
 import { nanosToUsd, usdToNanos } from "./price-table.ts";
@@ -230,14 +230,7 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
     } catch (error) {
       // a 2026-11-01 server: the caller falls back to the chargeability check (and says so)
       if (error instanceof StoaAPIError && error.status === 404) return { kind: "unsupported" };
-      if (error instanceof StoaAPIError && isRefusalStatus(error.status)) {
-        const refused = new StoaConfigError(
-          `A spend hold for user ${JSON.stringify(userId)} was refused (${error.message}); the call was not made. Check the Stoa API key and base URL.`,
-          { cause: error },
-        );
-        options.onError(refused);
-        throw refused;
-      }
+      throwIfRefused(error, `A spend hold for user ${JSON.stringify(userId)}`, options.onError);
       const allow = options.whenUnavailable === "allow";
       options.onError(
         new StoaConnectionError(
