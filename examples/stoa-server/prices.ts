@@ -12,30 +12,11 @@
  * `requestOverheadTokens` is 346 for Anthropic (the system prompt its tool
  * use adds), 0 for OpenAI.
  */
+import type { FallbackRates as FallbackPrice, PriceRow } from "../../src/spend/price-table.ts";
 import type { Usage } from "../../src/usage.ts";
 
-/** One row of the price table, as `GET /v1/prices` shows it. */
-export interface PriceRow {
-  provider: string;
-  model: string;
-  inputPerMTok: number;
-  outputPerMTok: number;
-  cacheReadPerMTok: number;
-  cacheWritePerMTok: number;
-  audioInputPerMTok: number;
-  audioOutputPerMTok: number;
-  webSearchPerCall: number;
-  /** The model's output limit when a request sets none. */
-  maxOutputTokens: number;
-  /** Input the provider adds that the request body does not show. */
-  requestOverheadTokens: number;
-}
-
-/** What a client assumes for a model with no row, when it needs a worst case; never billed from. */
-export interface FallbackPrice extends Omit<PriceRow, "provider" | "model"> {
-  /** The allowance for one image, audio, file or document part. */
-  attachmentTokens: number;
-}
+/** The wire types are the SDK's: a row, and the fallback a client reckons a worst case from (never billed from). */
+export type { FallbackRates as FallbackPrice, PriceRow } from "../../src/spend/price-table.ts";
 
 /** How long a client may cache the table, in seconds. */
 export const PRICES_TTL_SECONDS = 3600;

@@ -13,21 +13,15 @@
  * A user with no member record in a `chargeAll` project (load tests,
  * meter-only set-ups) is granted every hold in full, and its figures stay 0.
  */
+import type { Balance } from "../../../src/api/balances.ts";
 import type { HoldRow } from "../pages/types.ts";
 import type { Sql, SqlRow } from "../sql.ts";
 import type { Members, Reason } from "./members.ts";
 import type { Project } from "./projects.ts";
 import { newId, rfc3339, usd, wholeSecondsAfter } from "./shared.ts";
 
-/** The contract's Balance. */
-export interface Balance {
-  userId: string;
-  balanceUsd: number;
-  heldUsd: number;
-  availableUsd: number;
-  chargeable: boolean;
-  reason: Reason | null;
-}
+/** The contract's Balance: the SDK's type. */
+export type { Balance };
 
 /** What a hold request asks for, in nano-dollars and seconds (validated by the API). */
 export interface HoldRequest {
