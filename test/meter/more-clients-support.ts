@@ -7,21 +7,8 @@ import type { MeterRun } from "../support/meter.ts";
 export const FAKE = `${inject("fakeBase")}/m`;
 
 /** The run's metering fetch for `provider`, forwarding to the global fetch. */
+export { usage } from "../providers/drive.ts";
+
 export function metered(run: MeterRun, provider: StoaProvider) {
   return run.stoa.fetch({ provider, userId: "user_123" });
-}
-
-/** A `Usage` with `fields` set and every other field 0. */
-export function usage(fields: Record<string, number>) {
-  return {
-    inputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    audioInputTokens: 0,
-    outputTokens: 0,
-    audioOutputTokens: 0,
-    reasoningTokens: 0,
-    webSearchRequests: 0,
-    ...fields,
-  };
 }

@@ -4,7 +4,7 @@
  */
 import { requestFacts } from "../../src/meter/request.ts";
 import type { Provider, Reading, RequestFacts } from "../../src/providers/types.ts";
-import type { Usage } from "../../src/usage.ts";
+import { emptyUsage, type Usage } from "../../src/usage.ts";
 
 /** Request facts as the meter builds them, run through the provider's `prepare`. */
 export function factsFor(
@@ -36,15 +36,5 @@ export function readEvents(
 
 /** A full `Usage`, unspecified counts 0. */
 export function usage(fields: Partial<Usage>): Usage {
-  return {
-    inputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    audioInputTokens: 0,
-    outputTokens: 0,
-    audioOutputTokens: 0,
-    reasoningTokens: 0,
-    webSearchRequests: 0,
-    ...fields,
-  };
+  return { ...emptyUsage(), ...fields };
 }
