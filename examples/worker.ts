@@ -1,12 +1,14 @@
 /**
  * A Cloudflare Worker that meters each user's OpenAI calls with Stoa.
  *
- * POST /chat  {"message": "…"}  with header `x-user-id`  → the streamed answer as text.
+ * POST /chat  {"message": "…"}  with header `x-user-id`  → the streamed answer as text, or,
+ * for a user who cannot be charged yet, 402 `{"error": {"code": "charge_required", …}, "checkoutUrl": …}`
+ * (a browser, `Accept: text/html`, is sent to checkout with a 303).
  *
  * Env: STOA_API_KEY, STOA_BASE_URL (optional), OPENAI_API_KEY, OPENAI_BASE_URL (optional).
  */
 import OpenAI from "openai";
-import { Stoa, StoaProvider } from "../src/index.ts";
+import { Stoa, StoaChargeRequiredError, StoaProvider } from "../src/index.ts";
 
 /** The bindings this worker reads. */
 export interface Env {
@@ -39,11 +41,16 @@ export default {
       }),
     });
 
-    const stream = await openai.chat.completions.create({
-      model: "gpt-4o-mini",
-      messages: [{ role: "user", content: message ?? "Hello" }],
-      stream: true,
-    });
+    let stream: Awaited<ReturnType<typeof streamChat>>;
+    try {
+      stream = await streamChat(openai, message ?? "Hello");
+    } catch (error) {
+      // spend holds are on by default: a user who cannot cover the call is blocked before it is sent
+      // (the error is the OpenAI SDK's own 402; `from` gives Stoa's typed error for it)
+      const blocked = StoaChargeRequiredError.from(error);
+      if (blocked === null) throw error;
+      return payFirst(stoa, blocked, request);
+    }
     const encoder = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
       async start(controller) {
@@ -54,3 +61,36 @@ export default {
     return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
   },
 } satisfies ExportedHandler<Env>;
+
+/** The streamed chat completion for one message. */
+function streamChat(openai: OpenAI, message: string) {
+  return openai.chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: message }],
+    stream: true,
+  });
+}
+
+/**
+ * The answer to a blocked user: a payment session, then a 303 to checkout for
+ * a browser, or 402 JSON with the checkout URL for an API client. Checkout
+ * returns to this app's `/` with `stoa_session_id` added.
+ */
+async function payFirst(stoa: Stoa, error: StoaChargeRequiredError, request: Request): Promise<Response> {
+  const payment = await stoa.createPaymentSession({ userId: error.userId, returnUrl: new URL("/", request.url).href });
+  if (payment.checkoutUrl === null) {
+    // nothing is owed any more (a payment landed meanwhile): the client may try again
+    return Response.json(
+      { error: { code: "retry", message: "Nothing is owed any more: try again." } },
+      { status: 409 },
+    );
+  }
+  if (request.headers.get("accept")?.includes("text/html")) return Response.redirect(payment.checkoutUrl, 303);
+  return Response.json(
+    {
+      error: { code: error.code, reason: error.reason, message: "Payment is required to continue." },
+      checkoutUrl: payment.checkoutUrl,
+    },
+    { status: 402 },
+  );
+}

@@ -1,6 +1,7 @@
 /**
  * The Deno example under the real Deno (node_modules/.bin/deno, no network,
- * no lockfile): it meters a streamed chat, and a SIGTERM or SIGINT (how Deno
+ * no lockfile): it meters a streamed chat, answers a user who cannot be charged
+ * 402 JSON with a checkout URL, and a SIGTERM or SIGINT (how Deno
  * Deploy stops an instance) drains the server and flushes the usage event
  * before the process exits 0.
  */
@@ -106,6 +107,19 @@ describe("the example Deno server", () => {
         retryAfter: 1,
       });
       const server = await startDeno(runId);
+      // a user who cannot be charged yet: a payment session and 402 JSON, not a 500
+      const blocked = await chat(server, "user_new");
+      expect(blocked.status).toBe(402);
+      const body = (await blocked.json()) as { error: Record<string, string>; checkoutUrl: string };
+      expect(body.error).toEqual({
+        code: "charge_required",
+        reason: "payment_required",
+        message: "Payment is required to continue.",
+      });
+      expect(body.checkoutUrl).toMatch(/\/checkout\/ps_[0-9a-f]{32}$/);
+      const sessions = (await stoaReceived(runId)).filter((r) => r.path === "/v1/payment-sessions");
+      expect(sessions.map((r) => r.body)).toEqual([{ userId: "user_new", returnUrl: server.url }]);
+
       const response = await chat(server, "user_d");
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
