@@ -5,7 +5,7 @@
  * Ports: STOA_SERVER_PORT (default 8788) and CHAT_PORT (default 8787).
  * With OPENAI_API_KEY or ANTHROPIC_API_KEY set, the chat app talks to the
  * real provider; otherwise to its built-in fake one. Wrangler's telemetry
- * and its Cloudflare look-ups are off. State stays in `.wrangler/state`
+ * and its Cloudflare look-ups are off. State stays in `.wrangler/state/<worker>`
  * (STOA_STATE_DIR to put it elsewhere).
  *
  * `npm run dev -- --check` starts both, waits until they answer, and stops:
@@ -60,7 +60,8 @@ function chatEnvFile(): string {
 }
 
 function start(name: string, args: string[]): ChildProcess {
-  const child = spawn("wrangler", ["dev", "--ip", host, "--persist-to", stateDir, ...args], {
+  // each worker keeps its own folder: two workerd processes on one folder race for its SQLite files
+  const child = spawn("wrangler", ["dev", "--ip", host, "--persist-to", join(stateDir, name), ...args], {
     env: wranglerEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });

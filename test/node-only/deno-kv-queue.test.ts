@@ -44,8 +44,9 @@ function runDeno(args: string[]): Promise<{ code: number | null; out: string; er
 describe("Deno KV outbox", () => {
   it("queues 5 events in KV while Stoa answers 503, Deno retries, and each is stored once", async () => {
     const runId = newRunId("denokv");
-    // the first deliveries fail (each consumer attempt makes ~2 POSTs within its budget)
-    await configureStoa(runId, { failures: [503, 503, 503, 503] });
+    // Stoa is down for 1.5 s: the consumer's first attempt (a 500 ms budget) fails for sure,
+    // Deno retries after 200 ms each time, and a later attempt stores the events
+    await configureStoa(runId, { outageMs: 1_500 });
     const dir = mkdtempSync(join(tmpdir(), "stoa-kv-"));
     try {
       const { code, out, err } = await runDeno([
@@ -57,13 +58,15 @@ describe("Deno KV outbox", () => {
       ]);
       // Deno logs each throw of the handler: the retries it then made
       expect(err).toMatch(
-        /Exception in queue handler StoaDeliveryError: 5 usage event\(s\) were not delivered to Stoa/,
+        /Exception in queue handler StoaDeliveryError: \d usage event\(s\) were not delivered to Stoa/,
       );
       expect(code).toBe(0);
       const report = JSON.parse(out.trim().split("\n").at(-1) as string) as Record<string, unknown>;
       expect(report.foreign).toBe(0);
       expect(report.errors).toEqual([]);
-      expect(report.handled).toBe(1);
+      // one message per request: each request's events go to the queue as it ends
+      expect(report.stored).toBe(5);
+      expect(report.handled).toBeGreaterThanOrEqual(1);
       expect(report.thrown).toBeGreaterThanOrEqual(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -73,6 +76,6 @@ describe("Deno KV outbox", () => {
     expect(new Set(events.map((e) => e.id)).size).toBe(5);
     const posts = (await stoaReceived(runId)).filter((r) => r.path === "/v1/usage/events");
     expect(posts.length).toBeGreaterThanOrEqual(3);
-    expect(posts.every((p) => (p.body as { events: unknown[] }).events.length === 5)).toBe(true);
+    expect(posts.every((p) => (p.body as { events: unknown[] }).events.length >= 1)).toBe(true);
   }, 60_000);
 });

@@ -46,6 +46,8 @@ export interface FakeStoaConfig {
   apiKey?: string;
   /** Statuses for the next `POST /v1/usage/events`. */
   failures?: number[];
+  /** Every `POST /v1/usage/events` answers 503 for this many ms from now (an outage by time, not count). */
+  outageMs?: number;
   /** Statuses for the next `GET /v1/members/{userId}/chargeability`. */
   chargeabilityFailures?: number[];
   /** Statuses for the next `POST /v1/payment-sessions`. */
@@ -113,6 +115,8 @@ type FailureList =
   | "balanceFailures";
 
 interface Controls extends Record<FailureList, number[]> {
+  /** `Date.now()` until which usage-event POSTs answer 503. */
+  outageUntil: number;
   retryAfter: number | undefined;
   delayMs: number;
   chargeabilityDelayMs: number;
@@ -228,6 +232,7 @@ function newRun(id: string): Run {
       releaseFailures: [],
       priceFailures: [],
       balanceFailures: [],
+      outageUntil: 0,
       retryAfter: undefined,
       delayMs: 0,
       chargeabilityDelayMs: 0,
@@ -243,7 +248,12 @@ async function simulate(controls: Controls, method: string, path: string): Promi
   if (controls.delayMs > 0) await sleep(controls.delayMs);
   const list = FAILURES.find(([m, pattern]) => m === method && pattern.test(path))?.[2];
   if (list === "chargeabilityFailures" && controls.chargeabilityDelayMs > 0) await sleep(controls.chargeabilityDelayMs);
-  const status = list === undefined ? undefined : controls[list].shift();
+  const status =
+    list === "failures" && Date.now() < controls.outageUntil
+      ? 503
+      : list === undefined
+        ? undefined
+        : controls[list].shift();
   if (status === undefined) return undefined;
   const headers: Record<string, string> = {};
   if (controls.retryAfter !== undefined && (status === 429 || status === 503)) {
@@ -263,6 +273,10 @@ async function configure(server: StoaServer, origin: string, run: Run, request: 
   const settings: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(rest)) {
     if (value === undefined) continue;
+    if (name === "outageMs") {
+      run.controls.outageUntil = Date.now() + Number(value);
+      continue;
+    }
     if ((PROJECT_SETTINGS as readonly string[]).includes(name)) {
       settings[name === "everyoneChargeable" ? "chargeAll" : name] = value;
     } else if (name in run.controls) {

@@ -29,17 +29,22 @@ const stoa = new Stoa({
   },
 });
 let handled = 0;
+let stored = 0;
 let thrown = 0;
 let foreign = 0;
 kv.listenQueue(async (value) => {
   try {
-    if (await stoa.handleDenoQueue(value)) handled++;
-    else foreign++;
+    if (await stoa.handleDenoQueue(value)) {
+      handled++;
+      // the message format, read only here: its events' JSON as text
+      const body = (typeof value === "string" ? JSON.parse(value) : value) as { events: unknown[] };
+      stored += body.events.length;
+    } else foreign++;
   } catch (error) {
     thrown++;
     throw error;
   } finally {
-    if (handled > 0) done.resolve();
+    if (stored >= Number(count)) done.resolve();
   }
 });
 // the events of one metered request, handed to the queue through the outbox's public path:
@@ -66,6 +71,6 @@ for (let i = 0; i < Number(count); i++) {
 }
 await stoa.flush(); // resolves once the events are committed to KV
 await done.promise;
-console.log(JSON.stringify({ handled, thrown, foreign, errors }));
+console.log(JSON.stringify({ handled, stored, thrown, foreign, errors }));
 kv.close();
 Deno.exit(0);
