@@ -1,13 +1,14 @@
 /**
  * A Vercel Edge Function that meters each user's OpenAI calls with Stoa.
  *
- * POST {"message": "…"}  with header `x-user-id`  → the streamed answer as text.
+ * POST {"message": "…"}  with header `x-user-id`  → the streamed answer as text;
+ * a user who cannot be charged gets 402 JSON with a checkout URL.
  *
  * Env: STOA_API_KEY, STOA_BASE_URL (optional), OPENAI_API_KEY, OPENAI_BASE_URL (optional).
  * Delivery runs in the request's `context.waitUntil`, after the response is sent.
  */
 import OpenAI from "openai";
-import { Stoa, StoaProvider } from "../src/index.ts";
+import { Stoa, StoaChargeRequiredError, StoaProvider } from "../src/index.ts";
 
 export const config = { runtime: "edge" };
 
@@ -39,11 +40,19 @@ export default async function handler(
     }),
   });
 
-  const stream = await openai.chat.completions.create({
-    model: "gpt-4o-mini",
-    messages: [{ role: "user", content: message ?? "Hello" }],
-    stream: true,
-  });
+  let stream: Awaited<ReturnType<typeof streamChat>>;
+  try {
+    stream = await streamChat(openai, message ?? "Hello");
+  } catch (error) {
+    // the user cannot be charged (no provider call was made): send them to pay
+    const blocked = StoaChargeRequiredError.from(error);
+    if (blocked === null) throw error;
+    const payment = await stoa.createPaymentSession({ userId, returnUrl: new URL("/", request.url).href });
+    return Response.json(
+      { error: { code: blocked.code, reason: blocked.reason }, checkoutUrl: payment.checkoutUrl },
+      { status: payment.checkoutUrl === null ? 409 : 402 },
+    );
+  }
   const chunks = stream[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
@@ -62,4 +71,13 @@ export default async function handler(
     },
   });
   return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+/** The streamed chat completion for one message. */
+function streamChat(openai: OpenAI, message: string) {
+  return openai.chat.completions.create({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: message }],
+    stream: true,
+  });
 }

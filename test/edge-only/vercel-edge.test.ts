@@ -146,4 +146,15 @@ describe("the example Vercel Edge Function", () => {
     expect(request?.outcome).toBe("cancelled");
     expect(await usagePosts(runId)).toHaveLength(1);
   });
+
+  it("answers a user who cannot be charged 402 JSON with a checkout URL, without calling the provider", async () => {
+    const runId = newRunId("vercel-blocked");
+    const handler = await edgeFunction(runId);
+    const response = await handler(chat("user_new"), new RequestContext());
+    expect(response.status).toBe(402);
+    const body = (await response.json()) as { error: { code: string; reason: string }; checkoutUrl: string };
+    expect(body.error).toEqual({ code: "charge_required", reason: "payment_required" });
+    expect(body.checkoutUrl).toMatch(/\/checkout\/ps_/);
+    expect(await providerRequests(runId)).toEqual([]);
+  });
 });
