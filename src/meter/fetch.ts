@@ -106,7 +106,10 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         },
         init?.signal ?? (input instanceof Request ? input.signal : null),
       );
-      if (!verdict.allowed) return refuse(settings.provider, { userId: settings.userId, ...verdict }, input, init);
+      if (!verdict.allowed) {
+        const { reason, requiredUsd, availableUsd } = verdict;
+        return refuse(settings.provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
+      }
       admission = verdict;
     }
 
