@@ -6,10 +6,11 @@ import { StoaStreamError } from "../errors.ts";
 import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import type { JsonRead, Provider, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
-import { collectBody } from "../streams/collected-body.ts";
+import { collectSource } from "../streams/collected-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
-import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
-import { guardUnread } from "../streams/unread-body.ts";
+import { type BodyOutcome, meterSource } from "../streams/metered-body.ts";
+import { type PullSource, servedBody } from "../streams/served-body.ts";
+import { guardSource } from "../streams/unread-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
@@ -133,7 +134,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       }
       emit(call, reading);
     }
-    const body = meterBody(response.body as ReadableStream<Uint8Array>, {
+    const body = meterSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       filter: call.facts.injectedUsage,
       maxEventLength: MAX_EVENT_LENGTH,
       onEvent: (data, dataLength, head) => reader.event(data, dataLength, head),
@@ -155,7 +156,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   function meterJson(response: Response, call: OpenCall): Response {
-    const body = collectBody(response.body as ReadableStream<Uint8Array>, {
+    const body = collectSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxBytes: MAX_KEPT_BYTES,
       drainMs: DRAIN_MS,
       keepAlive(work) {
@@ -208,9 +209,9 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     });
   }
 
-  /** `body`, read by the meter itself if the app leaves it unread: the provider bills it either way. */
-  function unreadGuard(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    return guardUnread(body, {
+  /** The body the app reads, read by the meter itself if the app leaves it unread: the provider bills it either way. */
+  function unreadGuard(source: PullSource): ReadableStream<Uint8Array> {
+    const guarded = guardSource(source, {
       idleMs: UNREAD_MS,
       maxBytes: MAX_KEPT_BYTES,
       drainMs: DRAIN_MS,
@@ -219,6 +220,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         sink.track(work);
       },
     });
+    return servedBody(guarded);
   }
 
   return Object.assign(meteredFetch, { Response, [UPSTREAM]: upstream }) as MeteredFetch;

@@ -1,0 +1,170 @@
+/**
+ * The body a metered response hands to the app: one pull-through
+ * `ReadableStream` over a `PullSource`, served two ways.
+ *
+ * - The stream's `pull`: every native consumer (`new Response(body)`,
+ *   `text()`, `clone()`, `tee()`, `pipeTo`/`pipeThrough`, BYOB readers, a
+ *   reader released and then piped) reads through it.
+ * - Instance-level overrides of `getReader()`, `values()` and
+ *   `[Symbol.asyncIterator]` on this one body: a reader's `read()` calls the
+ *   source directly, skipping the stream's per-chunk machinery (most of a JS
+ *   stream's cost in workerd). The reader is the stream's own, so locking,
+ *   `releaseLock()`, `closed` and `cancel()` stay genuine.
+ *
+ * Both ways call the one `next()` of the source, one call at a time, so each
+ * byte is read from upstream once whichever way the app reads. The first
+ * read always goes through `pull`, which marks the stream as read (a read
+ * body cannot be handed to `new Response()` again).
+ */
+
+/** What a served body reads: one chunk per `next()`, never called twice at once. */
+export interface PullSource {
+  /** The next chunk, or done; rejects when the body fails. */
+  next(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** The app cancelled the body. */
+  cancel(reason: unknown): Promise<void> | void;
+}
+
+const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+
+/** A `PullSource` over a stream reader, as it is. */
+export function readerSource(reader: ReadableStreamDefaultReader<Uint8Array>): PullSource {
+  return { next: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
+}
+
+/** The body the app reads: a `ReadableStream` over `source`, its readers served from `source` directly. */
+export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let started = false; // a read went through `pull`: the stream is marked as read
+  let over = false; // the source ended, failed, or the app cancelled: reads go the native way
+  let busy = false; // a `next()` is in flight
+  const waiting: (() => void)[] = [];
+
+  /** `source.next()`, one at a time, in the order asked. */
+  async function step(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (busy) await new Promise<void>((resolve) => waiting.push(resolve));
+    else busy = true;
+    try {
+      return over ? DONE : await source.next();
+    } finally {
+      const next = waiting.shift();
+      if (next === undefined) busy = false;
+      else next();
+    }
+  }
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      async pull(c) {
+        started = true;
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await step();
+        } catch (error) {
+          if (!over) {
+            over = true;
+            c.error(error);
+          }
+          return;
+        }
+        if (over) return;
+        if (result.done) {
+          over = true;
+          c.close();
+        } else c.enqueue(result.value);
+      },
+      cancel(reason) {
+        over = true;
+        return source.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  /** A read served from the source: settles the stream itself when the source ends or fails. */
+  async function fastRead(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await step();
+    } catch (error) {
+      if (!over) {
+        over = true;
+        controller?.error(error);
+      }
+      throw error;
+    }
+    if (over) return DONE; // cancelled while the read was in flight
+    if (result.done) {
+      over = true;
+      controller?.close();
+    }
+    return result;
+  }
+
+  const nativeGetReader = stream.getReader;
+  type AnyReader = ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  function getReader(options?: { mode?: "byob" }): AnyReader {
+    const reader = (nativeGetReader as (options?: { mode?: "byob" }) => AnyReader).call(stream, options);
+    if (options?.mode !== undefined) return reader; // BYOB reads go through `pull`
+    const own = reader as ReadableStreamDefaultReader<Uint8Array>;
+    const nativeRead = own.read;
+    const nativeRelease = own.releaseLock;
+    let held = true;
+    own.read = () =>
+      // the native way: before the first pull, once settled, after a release, or when chunks are queued
+      !held || !started || over || controller?.desiredSize !== 0 ? nativeRead.call(own) : fastRead();
+    own.releaseLock = () => {
+      held = false;
+      nativeRelease.call(own);
+    };
+    return reader;
+  }
+
+  function values(options?: { preventCancel?: boolean }): AsyncIterableIterator<Uint8Array> {
+    const reader = getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const preventCancel = options?.preventCancel === true;
+    let finished = false;
+    return {
+      async next(): Promise<IteratorResult<Uint8Array>> {
+        if (finished) return DONE as IteratorResult<Uint8Array>;
+        try {
+          const result = await reader.read();
+          if (result.done) {
+            finished = true;
+            reader.releaseLock();
+          }
+          return result as IteratorResult<Uint8Array>;
+        } catch (error) {
+          finished = true;
+          reader.releaseLock();
+          throw error;
+        }
+      },
+      async return(value?: unknown) {
+        if (!finished) {
+          finished = true;
+          if (preventCancel) reader.releaseLock();
+          else {
+            const cancelled = reader.cancel(value);
+            reader.releaseLock();
+            await cancelled;
+          }
+        }
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  Object.defineProperties(stream, {
+    getReader: { value: getReader, writable: true, configurable: true },
+    values: { value: values, writable: true, configurable: true },
+    [Symbol.asyncIterator]: { value: values, writable: true, configurable: true },
+  });
+  return stream;
+}
