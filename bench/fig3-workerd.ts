@@ -4,6 +4,12 @@
  * (child process) on 127.0.0.1 directly. The CPU of the workerd process
  * (all its threads, /proc) is read around each run; variants are
  * interleaved. Ratio metered / plain, and µs per chunk of each design.
+ *
+ * The same for `@anthropic-ai/sdk` (a 2,000-delta Messages stream) and the AI
+ * SDK (`streamText` over the openai stream), and for a worker that proxies:
+ * it returns `new Response(meteredBody)` to its client (here Miniflare's
+ * `dispatchFetch`, read to the end), the event delivered in that request's
+ * `waitUntil`, waited for inside the same round.
  */
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -31,7 +37,21 @@ const VARIANTS = [
   "identity",
   "byob",
   "coalesce",
+  "anthropicPlain",
+  "anthropicMetered",
+  "aiSdkPlain",
+  "aiSdkMetered",
+  "proxyPlain",
+  "proxyMetered",
 ] as const;
+
+/** Events each variant must see: SDK chunks, AI SDK text parts (the last chunk has none), or SSE `data:` lines proxied. */
+const EXPECTED: Partial<Record<(typeof VARIANTS)[number], number>> = {
+  aiSdkPlain: CHUNKS - 1,
+  aiSdkMetered: CHUNKS - 1,
+  proxyPlain: CHUNKS + 2, // the usage chunk and [DONE]
+  proxyMetered: CHUNKS + 1, // the usage chunk is cut
+};
 
 async function bundle(): Promise<string> {
   const result = await build({
@@ -62,14 +82,26 @@ export async function run(): Promise<Record<string, number>> {
     let measured = 0;
     const reads: number[] = [];
 
-    const once = (variant: string) => async () => {
-      const start = processCpuUs(pid);
+    type Result = { chunks: number; reads: number; errors: string[] };
+    const call = async (variant: string): Promise<Result> => {
       const response = await mf.dispatchFetch(`http://bench/run?variant=${variant}&origin=${server.origin}`);
-      const result = (await response.json()) as { chunks: number; reads: number; errors: string[] };
+      if (!variant.startsWith("proxy")) return (await response.json()) as Result;
+      const text = await response.text();
+      // the event's delivery runs in the proxy request's waitUntil: wait for it, inside the round
+      let status = await call("status");
+      while (status.chunks > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        status = await call("status");
+      }
+      return { chunks: text.split("data: ").length - 1, reads: 0, errors: status.errors };
+    };
+    const once = (variant: (typeof VARIANTS)[number]) => async (): Promise<number> => {
+      const start = processCpuUs(pid);
+      const result = await call(variant);
       if (result.reads > 0) reads.push(result.reads);
       const cpu = processCpuUs(pid) - start;
       measured += cpu;
-      if (result.chunks !== CHUNKS || result.errors.length > 0) {
+      if (result.chunks !== (EXPECTED[variant] ?? CHUNKS) || result.errors.length > 0) {
         throw new Error(`${variant}: ${result.chunks} chunks, errors: ${result.errors.join("; ")}`);
       }
       return cpu;
@@ -93,6 +125,12 @@ export async function run(): Promise<Record<string, number>> {
       workerdByobUsPerChunk: perChunk("byob"),
       workerdCoalesceUsPerChunk: perChunk("coalesce"),
       workerdMeteredAppUsageUsPerChunk: perChunk("meteredAppUsage"),
+      workerdAnthropicStreamCpuRatio: pairedRatio(cpu.anthropicMetered, cpu.anthropicPlain),
+      workerdAiSdkStreamCpuRatio: pairedRatio(cpu.aiSdkMetered, cpu.aiSdkPlain),
+      workerdProxyCpuRatio: pairedRatio(cpu.proxyMetered, cpu.proxyPlain),
+      workerdAnthropicPlainUsPerChunk: perChunk("anthropicPlain"),
+      workerdAiSdkPlainUsPerChunk: perChunk("aiSdkPlain"),
+      workerdProxyPlainUsPerChunk: perChunk("proxyPlain"),
       workerdTransformCpuRatio: pairedRatio(cpu.transform, cpu.plain),
       workerdTeeCpuRatio: pairedRatio(cpu.tee, cpu.plain),
       workerdBodyReadsPerStream: median(reads),

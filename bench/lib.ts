@@ -151,7 +151,7 @@ export async function provider(): Promise<ProviderServer> {
 // ---------------------------------------------------------------- Stoa sinks
 
 /** The Stoa API's answer to the pre-flight `GET /v1/members/:id/chargeability`: yes, cached for 10 minutes. */
-export const CHARGEABLE = '{"chargeable":true,"reason":null,"ttlSeconds":600}';
+export const CHARGEABLE = '{"userId":"user_1","chargeable":true,"reason":null,"ttlSeconds":600}';
 
 /** An in-memory Stoa API: answers every call at once, without parsing it. */
 export async function memorySink(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
