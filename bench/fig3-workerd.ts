@@ -106,11 +106,18 @@ export async function run(): Promise<Record<string, number>> {
       }
       return cpu;
     };
-    const warm = Object.fromEntries(VARIANTS.map((variant) => [variant, once(variant)])) as Record<
+    // BENCH_VARIANTS=a,b runs only those (a figure run alone, while working on one path)
+    const only = process.env.BENCH_VARIANTS?.split(",");
+    const chosen = only === undefined ? VARIANTS : VARIANTS.filter((variant) => only.includes(variant));
+    const warm = Object.fromEntries(chosen.map((variant) => [variant, once(variant)])) as Record<
       (typeof VARIANTS)[number],
       () => Promise<number>
     >;
-    const cpu = await interleave(warm, ROUNDS, 3);
+    const samples = await interleave(warm, ROUNDS, 3);
+    const cpu = Object.fromEntries(VARIANTS.map((variant) => [variant, samples[variant] ?? [Number.NaN]])) as Record<
+      (typeof VARIANTS)[number],
+      number[]
+    >;
     const ticks = processTicksUs(pid) - ticksAtStart;
 
     const perChunk = (variant: (typeof VARIANTS)[number]) => median(cpu[variant]) / CHUNKS;

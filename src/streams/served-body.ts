@@ -38,19 +38,12 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
   let started = false; // a read went through `pull`: the stream is marked as read
   let over = false; // the source ended, failed, or the app cancelled: reads go the native way
   let busy = false; // a `next()` is in flight
-  const waiting: (() => void)[] = [];
+  const waiting: (() => void)[] = []; // pulls waiting for a direct read in flight
 
-  /** `source.next()`, one at a time, in the order asked. */
-  async function step(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    if (busy) await new Promise<void>((resolve) => waiting.push(resolve));
-    else busy = true;
-    try {
-      return over ? DONE : await source.next();
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) busy = false;
-      else next();
-    }
+  /** Ends a `next()`: the next waiting pull may go. */
+  function idle(): void {
+    busy = false;
+    waiting.shift()?.();
   }
 
   const stream = new ReadableStream<Uint8Array>(
@@ -60,16 +53,21 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
       },
       async pull(c) {
         started = true;
+        while (busy) await new Promise<void>((resolve) => waiting.push(resolve));
+        if (over) return;
+        busy = true;
         let result: ReadableStreamReadResult<Uint8Array>;
         try {
-          result = await step();
+          result = await source.next();
         } catch (error) {
+          idle();
           if (!over) {
             over = true;
             c.error(error);
           }
           return;
         }
+        idle();
         if (over) return;
         if (result.done) {
           over = true;
@@ -84,23 +82,37 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     { highWaterMark: 0 },
   );
 
-  /** A read served from the source: settles the stream itself when the source ends or fails. */
-  async function fastRead(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /** Whether a read may skip the stream: after the first pull, before the end, nothing queued, no read in flight. */
+  function direct(): boolean {
+    return started && !over && !busy && controller?.desiredSize === 0;
+  }
+
+  /**
+   * A read served from the source; settles the stream itself when the source
+   * ends or fails. `release` (an iterator's) lets go of the reader at the end.
+   */
+  async function directRead(release?: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
+    busy = true;
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
-      result = await step();
+      result = await source.next();
     } catch (error) {
+      idle();
       if (!over) {
         over = true;
         controller?.error(error);
       }
+      release?.();
       throw error;
     }
-    if (over) return DONE; // cancelled while the read was in flight
-    if (result.done) {
+    idle();
+    if (over)
+      result = DONE; // cancelled while the read was in flight
+    else if (result.done) {
       over = true;
       controller?.close();
     }
+    if (result.done) release?.();
     return result;
   }
 
@@ -113,9 +125,8 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     const nativeRead = own.read;
     const nativeRelease = own.releaseLock;
     let held = true;
-    own.read = () =>
-      // the native way: before the first pull, once settled, after a release, or when chunks are queued
-      !held || !started || over || controller?.desiredSize !== 0 ? nativeRead.call(own) : fastRead();
+    // the native way before the first pull, once settled, after a release, with chunks queued or a read in flight
+    own.read = () => (held && direct() ? directRead() : nativeRead.call(own));
     own.releaseLock = () => {
       held = false;
       nativeRelease.call(own);
@@ -125,23 +136,27 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
 
   function values(options?: { preventCancel?: boolean }): AsyncIterableIterator<Uint8Array> {
     const reader = getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const nativeRead = Object.getPrototypeOf(reader).read as () => Promise<ReadableStreamReadResult<Uint8Array>>;
     const preventCancel = options?.preventCancel === true;
     let finished = false;
+    const release = () => {
+      finished = true;
+      reader.releaseLock();
+    };
+    async function slowNext(): Promise<IteratorResult<Uint8Array>> {
+      try {
+        const result = await nativeRead.call(reader);
+        if (result.done) release();
+        return result as IteratorResult<Uint8Array>;
+      } catch (error) {
+        release();
+        throw error;
+      }
+    }
     return {
-      async next(): Promise<IteratorResult<Uint8Array>> {
-        if (finished) return DONE as IteratorResult<Uint8Array>;
-        try {
-          const result = await reader.read();
-          if (result.done) {
-            finished = true;
-            reader.releaseLock();
-          }
-          return result as IteratorResult<Uint8Array>;
-        } catch (error) {
-          finished = true;
-          reader.releaseLock();
-          throw error;
-        }
+      next(): Promise<IteratorResult<Uint8Array>> {
+        if (finished) return Promise.resolve(DONE as IteratorResult<Uint8Array>);
+        return (direct() ? directRead(release) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
       },
       async return(value?: unknown) {
         if (!finished) {

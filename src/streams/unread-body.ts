@@ -95,22 +95,28 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
     }
   }
 
+  /** The first read, or one after the read-ahead began: the guard's part of it. */
+  async function guardedNext(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    clearTimeout(idle);
+    if (state === "idle") {
+      state = "app";
+      settle();
+    } else if (reading !== undefined && state === "ahead") {
+      // the app came back: the read-ahead stops after its read in flight, which lands in `kept`
+      state = "app";
+      await reading.catch(() => {});
+    }
+    const first = kept.shift();
+    if (first !== undefined) return { done: false, value: first };
+    if (failure !== undefined) throw failure;
+    if (ended) return { done: true, value: undefined };
+    return source.next();
+  }
+
   return {
-    async next() {
-      clearTimeout(idle);
-      if (state === "idle") {
-        state = "app";
-        settle();
-      } else if (reading !== undefined && state === "ahead") {
-        // the app came back: the read-ahead stops after its read in flight, which lands in `kept`
-        state = "app";
-        await reading.catch(() => {});
-      }
-      const first = kept.shift();
-      if (first !== undefined) return { done: false, value: first };
-      if (failure !== undefined) throw failure;
-      if (ended) return { done: true, value: undefined };
-      return source.next();
+    next() {
+      // once the app reads, and nothing was read ahead for it, reads go straight to the source
+      return state === "app" && kept.length === 0 && failure === undefined && !ended ? source.next() : guardedNext();
     },
     cancel(reason) {
       clearTimeout(idle);
