@@ -65,10 +65,11 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
     options.onEnd(outcome, error);
   }
 
-  /** Feeds the parser; returns false once metering stops (it has all it needs, or it failed). */
-  function parse(p: SseParser, step: (p: SseParser) => void): boolean {
+  /** Feeds the parser `chunk` (undefined: the end); returns false once metering stops (it has all it needs, or it failed). */
+  function parse(p: SseParser, chunk: Uint8Array | undefined): boolean {
     try {
-      step(p);
+      if (chunk === undefined) p.end();
+      else p.feed(chunk);
       return !options.afterChunk();
     } catch (error) {
       options.onFault(error);
@@ -144,7 +145,7 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
         }
         const p = parser;
         if (result.done) {
-          if (p !== undefined) parse(p, (q) => q.end());
+          if (p !== undefined) parse(p, undefined);
           parser = undefined;
           if (options.filter) release(p, false, out);
           end("end");
@@ -152,7 +153,7 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
         }
         const chunk = result.value;
         seen += chunk.length;
-        const more = p !== undefined && parse(p, (q) => q.feed(chunk));
+        const more = p !== undefined && parse(p, chunk);
         if (!more) parser = undefined;
         if (!options.filter) return result;
         if (held.length === 0) {
