@@ -27,6 +27,11 @@ export interface PullSource {
 
 const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 
+/** Whether a reader of a served body still holds its lock. */
+interface Lock {
+  held: boolean;
+}
+
 /** A `PullSource` over a stream reader, as it is. */
 export function readerSource(reader: ReadableStreamDefaultReader<Uint8Array>): PullSource {
   return { next: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
@@ -38,6 +43,7 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
   let started = false; // a read went through `pull`: the stream is marked as read
   let over = false; // the source ended, failed, or the app cancelled: reads go the native way
   let busy = false; // a `next()` is in flight
+  let queued = false; // a pull enqueued a chunk no read was waiting for: reads stay native from then on
   const waiting: (() => void)[] = []; // pulls waiting for a direct read in flight
 
   /** Ends a `next()`: the next waiting pull may go. */
@@ -72,7 +78,11 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
         if (result.done) {
           over = true;
           c.close();
-        } else c.enqueue(result.value);
+        } else {
+          c.enqueue(result.value);
+          // the reader was released while this pull ran: the chunk waits in the queue, ahead of any direct read
+          if ((c.desiredSize ?? 0) < 0) queued = true;
+        }
       },
       cancel(reason) {
         over = true;
@@ -84,18 +94,27 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
 
   /** Whether a read may skip the stream: after the first pull, before the end, nothing queued, no read in flight. */
   function direct(): boolean {
-    return started && !over && !busy && controller?.desiredSize === 0;
+    return started && !over && !busy && !queued;
   }
 
   /**
-   * A read served from the source; settles the stream itself when the source
-   * ends or fails. `release` (an iterator's) lets go of the reader at the end.
+   * A read served from the source for `lock`'s reader; settles the stream
+   * itself when the source ends or fails. `release` (an iterator's) lets go of
+   * the reader at the end. If the reader is released while the read is in
+   * flight, the read fails as a native one does and its chunk stays with the
+   * stream, for the next reader.
    */
-  async function directRead(release?: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
+  async function directRead(lock: Lock, release?: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
     busy = true;
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
       result = await source.next();
+      if (!lock.held && !result.done && !over) {
+        controller?.enqueue(result.value);
+        if ((controller?.desiredSize ?? 0) < 0) queued = true;
+        idle();
+        return Promise.reject(new TypeError("The reader was released while it read."));
+      }
     } catch (error) {
       idle();
       if (!over) {
@@ -116,26 +135,32 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     return result;
   }
 
-  const nativeGetReader = stream.getReader;
+  const nativeGetReader = stream.getReader as (options?: { mode: "byob" }) => unknown;
   type AnyReader = ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
-  function getReader(options?: { mode?: "byob" }): AnyReader {
-    const reader = (nativeGetReader as (options?: { mode?: "byob" }) => AnyReader).call(stream, options);
-    if (options?.mode !== undefined) return reader; // BYOB reads go through `pull`
-    const own = reader as ReadableStreamDefaultReader<Uint8Array>;
-    const nativeRead = own.read;
-    const nativeRelease = own.releaseLock;
-    let held = true;
+  /** The stream's own reader, its `read` served directly when it can be, and whether it still holds the lock. */
+  function lockedReader(): { reader: ReadableStreamDefaultReader<Uint8Array>; lock: Lock } {
+    const reader = nativeGetReader.call(stream) as ReadableStreamDefaultReader<Uint8Array>;
+    const nativeRead = reader.read;
+    const nativeRelease = reader.releaseLock;
+    const lock: Lock = { held: true };
     // the native way before the first pull, once settled, after a release, with chunks queued or a read in flight
-    own.read = () => (held && direct() ? directRead() : nativeRead.call(own));
-    own.releaseLock = () => {
-      held = false;
-      nativeRelease.call(own);
+    reader.read = () => (lock.held && direct() ? directRead(lock) : nativeRead.call(reader));
+    reader.releaseLock = () => {
+      lock.held = false;
+      nativeRelease.call(reader);
     };
-    return reader;
+    return { reader, lock };
+  }
+
+  function getReader(options?: { mode?: "byob" }): AnyReader {
+    // BYOB reads go through `pull`
+    if (options?.mode !== undefined)
+      return (nativeGetReader as (o: { mode: "byob" }) => AnyReader).call(stream, options as { mode: "byob" });
+    return lockedReader().reader;
   }
 
   function values(options?: { preventCancel?: boolean }): AsyncIterableIterator<Uint8Array> {
-    const reader = getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const { reader, lock } = lockedReader();
     const nativeRead = Object.getPrototypeOf(reader).read as () => Promise<ReadableStreamReadResult<Uint8Array>>;
     const preventCancel = options?.preventCancel === true;
     let finished = false;
@@ -156,7 +181,7 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     return {
       next(): Promise<IteratorResult<Uint8Array>> {
         if (finished) return Promise.resolve(DONE as IteratorResult<Uint8Array>);
-        return (direct() ? directRead(release) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
+        return (lock.held && direct() ? directRead(lock, release) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
       },
       async return(value?: unknown) {
         if (!finished) {

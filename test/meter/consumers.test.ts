@@ -256,6 +256,19 @@ describe("every consumer of a metered body", { timeout: 30_000 }, () => {
     expect(await onlyEvent(run)).toMatchObject({ status: "aborted" });
   });
 
+  it("a reader released with a read in flight: that chunk goes to the next reader, in order", async () => {
+    const run = await meterRun("consumer-release");
+    const body = (await call(run, "sse")).body as ReadableStream<Uint8Array>;
+    const first = body.getReader();
+    const head = await first.read(); // through pull
+    const pending = first.read(); // served directly
+    first.releaseLock(); // a read in flight is rejected, and its chunk stays with the stream
+    await expect(pending).rejects.toThrow(TypeError);
+    const rest = await readAll(body);
+    expect(decoder.decode(head.value) + rest).toBe(SSE_CUT);
+    expect(await onlyEvent(run)).toMatchObject({ status: "completed", usage: USAGE });
+  });
+
   for (const [name, cancel] of Object.entries(CANCELLERS)) {
     it(`SSE, ${name}, cancelled half-way: one aborted, estimated event`, async () => {
       const run = await meterRun("cancel-sse");
