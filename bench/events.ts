@@ -50,3 +50,43 @@ export function chatRequest(stream: boolean): {
 } {
   return { model: "gpt-4o", messages: [{ role: "user", content: "Say something long." }], stream };
 }
+
+/** An Anthropic Messages stream of `n` text deltas, as `@anthropic-ai/sdk` reads it: one string per event. */
+export function anthropicStream(n: number): string[] {
+  const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const events = [
+    event("message_start", {
+      message: {
+        id: "msg_01XFDUDYJgAACzvnptvVoYEL",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-5",
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 19, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      },
+    }),
+    event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+  ];
+  for (let i = 0; i < n; i++) {
+    events.push(
+      event("content_block_delta", { index: 0, delta: { type: "text_delta", text: WORDS[i % WORDS.length] } }),
+    );
+  }
+  events.push(
+    event("content_block_stop", { index: 0 }),
+    event("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: n } }),
+    event("message_stop", {}),
+  );
+  return events;
+}
+
+/** An Anthropic Messages request body as an app sends it. */
+export function messagesRequest(): {
+  model: string;
+  max_tokens: number;
+  messages: { role: "user"; content: string }[];
+} {
+  return { model: "claude-sonnet-5", max_tokens: 4096, messages: [{ role: "user", content: "Say something long." }] };
+}

@@ -6,69 +6,24 @@
  * promises in the same process. `holdRoundTripsPer100Calls` counts the hold
  * requests 100 sequential small calls of one user make with the defaults.
  *
- * Stoa here is an in-process answer to `/v1/prices` and the holds routes (the
- * contract's shapes, a $100 member), so only the SDK's own CPU is counted.
+ * Stoa here is the bench's in-process one (`memorySink`: the contract's
+ * shapes, a $100 member), so only the SDK's own CPU is counted.
  */
 import { createApiClient } from "../src/api/client.ts";
 import { createChargeabilityGate } from "../src/gate/chargeability.ts";
 import { createSpendGate } from "../src/spend/call-gate.ts";
 import type { UsageEvent } from "../src/usage.ts";
 import { createTurns } from "../src/util/turns.ts";
-import { cpuUs, median, report } from "./lib.ts";
+import { cpuUs, median, memorySink, report } from "./lib.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const PER_ROUND = 500;
 
-const PRICES = {
-  currency: "USD",
-  ttlSeconds: 3600,
-  prices: [
-    {
-      provider: "openai",
-      model: "gpt-4o-mini",
-      inputPerMTok: 0.15,
-      outputPerMTok: 0.6,
-      cacheReadPerMTok: 0.075,
-      webSearchPerCall: 0.01,
-      maxOutputTokens: 16384,
-    },
-  ],
-  fallback: {
-    inputPerMTok: 15,
-    outputPerMTok: 75,
-    cacheReadPerMTok: 15,
-    cacheWritePerMTok: 18.75,
-    audioInputPerMTok: 100,
-    audioOutputPerMTok: 200,
-    webSearchPerCall: 0.035,
-    maxOutputTokens: 32768,
-    attachmentTokens: 20000,
-    requestOverheadTokens: 1000,
-  },
-};
-
 let holdRequests = 0;
-let holds = 0;
-const stoa = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-  const path = new URL(String(input)).pathname;
-  if (path.endsWith("/v1/prices")) return Response.json(PRICES);
-  if (path.endsWith("/holds")) {
-    holdRequests++;
-    const { targetUsd } = JSON.parse(String(init?.body)) as { targetUsd: number };
-    return Response.json(
-      {
-        granted: true,
-        id: `hold_${++holds}`,
-        userId: "user_bench",
-        amountUsd: targetUsd,
-        expiresAt: new Date(Date.now() + 120_000).toISOString(),
-        availableUsd: 100 - targetUsd,
-      },
-      { status: 201 },
-    );
-  }
-  if (path.endsWith("/release")) return Response.json({ id: "x", amountUsd: 1, spentUsd: 0, releasedUsd: 1 });
-  return Response.json({ error: { type: "not_found", code: "not_found", message: path } }, { status: 404 });
+/** The bench's in-memory Stoa (prices, holds granted in full), counting hold requests. */
+const stoa = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  if (String(input).endsWith("/holds")) holdRequests++;
+  return memorySink(input, init);
 };
 
 function gate() {

@@ -3,7 +3,14 @@
  * is bundled with esbuild and run by Miniflare; it reads the fake provider
  * (child process) on 127.0.0.1 directly. The CPU of the workerd process
  * (all its threads, /proc) is read around each run; variants are
- * interleaved. Ratio metered / plain, and µs per chunk of each design.
+ * interleaved, each client's variants in a group of their own. Ratio
+ * metered / plain, and µs per chunk of each design.
+ *
+ * The same for `@anthropic-ai/sdk` (a 2,000-delta Messages stream) and the AI
+ * SDK (`streamText` over the openai stream), and for a worker that proxies:
+ * it returns `new Response(meteredBody)` to its client (here Miniflare's
+ * `dispatchFetch`, read to the end), the event delivered in that request's
+ * `waitUntil`, waited for inside the same round.
  */
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -31,7 +38,21 @@ const VARIANTS = [
   "identity",
   "byob",
   "coalesce",
+  "anthropicPlain",
+  "anthropicMetered",
+  "aiSdkPlain",
+  "aiSdkMetered",
+  "proxyPlain",
+  "proxyMetered",
 ] as const;
+
+/** Events each variant must see: SDK chunks, AI SDK text parts (the last chunk has none), or SSE `data:` lines proxied. */
+const EXPECTED: Partial<Record<(typeof VARIANTS)[number], number>> = {
+  aiSdkPlain: CHUNKS - 1,
+  aiSdkMetered: CHUNKS - 1,
+  proxyPlain: CHUNKS + 2, // the usage chunk and [DONE]
+  proxyMetered: CHUNKS + 1, // the usage chunk is cut
+};
 
 async function bundle(): Promise<string> {
   const result = await build({
@@ -62,23 +83,61 @@ export async function run(): Promise<Record<string, number>> {
     let measured = 0;
     const reads: number[] = [];
 
-    const once = (variant: string) => async () => {
-      const start = processCpuUs(pid);
+    type Result = { chunks: number; reads: number; errors: string[] };
+    const call = async (variant: string): Promise<Result> => {
       const response = await mf.dispatchFetch(`http://bench/run?variant=${variant}&origin=${server.origin}`);
-      const result = (await response.json()) as { chunks: number; reads: number; errors: string[] };
+      if (!variant.startsWith("proxy")) return (await response.json()) as Result;
+      const text = await response.text();
+      // the event's delivery runs in the proxy request's waitUntil: wait for it, inside the round
+      let status = await call("status");
+      while (status.chunks > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        status = await call("status");
+      }
+      return { chunks: text.split("data: ").length - 1, reads: 0, errors: status.errors };
+    };
+    const once = (variant: (typeof VARIANTS)[number]) => async (): Promise<number> => {
+      const start = processCpuUs(pid);
+      const result = await call(variant);
       if (result.reads > 0) reads.push(result.reads);
       const cpu = processCpuUs(pid) - start;
       measured += cpu;
-      if (result.chunks !== CHUNKS || result.errors.length > 0) {
+      if (result.chunks !== (EXPECTED[variant] ?? CHUNKS) || result.errors.length > 0) {
         throw new Error(`${variant}: ${result.chunks} chunks, errors: ${result.errors.join("; ")}`);
       }
       return cpu;
     };
-    const warm = Object.fromEntries(VARIANTS.map((variant) => [variant, once(variant)])) as Record<
-      (typeof VARIANTS)[number],
-      () => Promise<number>
-    >;
-    const cpu = await interleave(warm, ROUNDS, 3);
+    // Each client's pair is interleaved on its own: a variant that leaves much garbage (the AI SDK,
+    // the alternatives) would otherwise be paid for by whichever variant runs after it in the isolate.
+    // BENCH_VARIANTS=a,b runs only those (a figure run alone, while working on one path).
+    const only = process.env.BENCH_VARIANTS?.split(",");
+    type Variant = (typeof VARIANTS)[number];
+    const group = async (variants: Variant[]): Promise<Record<Variant, number[]>> => {
+      const chosen = only === undefined ? variants : variants.filter((variant) => only.includes(variant));
+      const samples = (
+        chosen.length === 0 ? {} : await interleave(Object.fromEntries(chosen.map((v) => [v, once(v)])), ROUNDS, 3)
+      ) as Record<string, number[]>;
+      return Object.fromEntries(VARIANTS.map((v) => [v, samples[v] ?? [Number.NaN]])) as Record<Variant, number[]>;
+    };
+    const main = await group(["plain", "metered", "meteredAppUsage", "hop"]);
+    const alt = await group(["plain", "transform", "tee", "identity", "byob", "coalesce"]);
+    const anthropic = await group(["anthropicPlain", "anthropicMetered"]);
+    const aiSdk = await group(["aiSdkPlain", "aiSdkMetered"]);
+    const proxy = await group(["proxyPlain", "proxyMetered"]);
+    const cpu = {
+      ...main,
+      transform: alt.transform,
+      tee: alt.tee,
+      identity: alt.identity,
+      byob: alt.byob,
+      coalesce: alt.coalesce,
+      anthropicPlain: anthropic.anthropicPlain,
+      anthropicMetered: anthropic.anthropicMetered,
+      aiSdkPlain: aiSdk.aiSdkPlain,
+      aiSdkMetered: aiSdk.aiSdkMetered,
+      proxyPlain: proxy.proxyPlain,
+      proxyMetered: proxy.proxyMetered,
+    };
     const ticks = processTicksUs(pid) - ticksAtStart;
 
     const perChunk = (variant: (typeof VARIANTS)[number]) => median(cpu[variant]) / CHUNKS;
@@ -93,8 +152,15 @@ export async function run(): Promise<Record<string, number>> {
       workerdByobUsPerChunk: perChunk("byob"),
       workerdCoalesceUsPerChunk: perChunk("coalesce"),
       workerdMeteredAppUsageUsPerChunk: perChunk("meteredAppUsage"),
-      workerdTransformCpuRatio: pairedRatio(cpu.transform, cpu.plain),
-      workerdTeeCpuRatio: pairedRatio(cpu.tee, cpu.plain),
+      workerdAnthropicStreamCpuRatio: pairedRatio(cpu.anthropicMetered, cpu.anthropicPlain),
+      workerdAiSdkStreamCpuRatio: pairedRatio(cpu.aiSdkMetered, cpu.aiSdkPlain),
+      workerdProxyCpuRatio: pairedRatio(cpu.proxyMetered, cpu.proxyPlain),
+      workerdAnthropicPlainUsPerChunk: perChunk("anthropicPlain"),
+      workerdAiSdkPlainUsPerChunk: perChunk("aiSdkPlain"),
+      workerdProxyPlainUsPerChunk: perChunk("proxyPlain"),
+      workerdTransformCpuRatio: pairedRatio(alt.transform, alt.plain),
+      workerdTeeCpuRatio: pairedRatio(alt.tee, alt.plain),
+      workerdAltPlainUsPerChunk: median(alt.plain) / CHUNKS,
       workerdBodyReadsPerStream: median(reads),
       // the per-thread clock should account for the process's whole CPU (ticks include threads that exited)
       workerdClockCoverage: measured / ticks,

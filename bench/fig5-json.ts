@@ -6,6 +6,10 @@
  * the next call, as a Workers request would, or once per block of 50)
  * versus unmetered, in interleaved blocks of calls. (metered − unmetered)
  * CPU per call, in µs; the key figure delivers once per block.
+ *
+ * As an app pays it: each call builds its client (both variants) and its
+ * `stoa.fetch()` (metered), and is admitted under a spend hold with room (the
+ * default gate; the hold's first request is in a warm-up round).
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
@@ -70,14 +74,16 @@ export async function run(): Promise<Record<string, number>> {
   let errors = 0;
   const stoa = new Stoa({ apiKey: "k", baseUrl: "http://127.0.0.1:1/api", fetch: memorySink, onError: () => errors++ });
   const opts = { apiKey: "x", baseURL: "https://api.openai.com/v1", maxRetries: 0 };
-  const plain = new OpenAI({ ...opts, fetch: upstream });
-  const metered = new OpenAI({ ...opts, fetch: stoa.fetch({ provider: "openai", userId: "user_1", fetch: upstream }) });
+  /** A client per call, as an app on Workers makes one per request; metered: with its own `stoa.fetch()`. */
+  const plain = () => new OpenAI({ ...opts, fetch: upstream });
+  const metered = () =>
+    new OpenAI({ ...opts, fetch: stoa.fetch({ provider: "openai", userId: "user_1", fetch: upstream }) });
 
   /** `delivery`: "call" delivers each call's event before the next call (a Workers request), "block" once per block. */
-  async function block(client: OpenAI, delivery: "call" | "block" | "none"): Promise<number> {
+  async function block(client: () => OpenAI, delivery: "call" | "block" | "none"): Promise<number> {
     const start = cpuUs();
     for (let i = 0; i < BLOCK; i++) {
-      const completion = await client.chat.completions.create({ ...chatRequest(false), stream: false });
+      const completion = await client().chat.completions.create({ ...chatRequest(false), stream: false });
       if (completion.usage?.completion_tokens !== 98) throw new Error("bad completion");
       if (delivery === "call") await stoa.flush();
     }

@@ -151,12 +151,74 @@ export async function provider(): Promise<ProviderServer> {
 // ---------------------------------------------------------------- Stoa sinks
 
 /** The Stoa API's answer to the pre-flight `GET /v1/members/:id/chargeability`: yes, cached for 10 minutes. */
-export const CHARGEABLE = '{"chargeable":true,"reason":null,"ttlSeconds":600}';
+export const CHARGEABLE = '{"userId":"user_1","chargeable":true,"reason":null,"ttlSeconds":600}';
 
-/** An in-memory Stoa API: answers every call at once, without parsing it. */
+/** The Stoa API's price table (`GET /v1/prices`): the models the bench calls, and the contract's fallback row. */
+export const PRICE_TABLE = JSON.stringify({
+  currency: "USD",
+  ttlSeconds: 3600,
+  prices: [
+    {
+      provider: "openai",
+      model: "gpt-4o-mini",
+      inputPerMTok: 0.15,
+      outputPerMTok: 0.6,
+      cacheReadPerMTok: 0.075,
+      maxOutputTokens: 16384,
+    },
+    {
+      provider: "anthropic",
+      model: "claude-sonnet-5",
+      inputPerMTok: 3,
+      outputPerMTok: 15,
+      cacheReadPerMTok: 0.3,
+      cacheWritePerMTok: 3.75,
+      maxOutputTokens: 64000,
+    },
+  ],
+  fallback: {
+    inputPerMTok: 15,
+    outputPerMTok: 75,
+    cacheReadPerMTok: 15,
+    cacheWritePerMTok: 18.75,
+    audioInputPerMTok: 100,
+    audioOutputPerMTok: 200,
+    webSearchPerCall: 0.035,
+    maxOutputTokens: 32768,
+    attachmentTokens: 20000,
+    requestOverheadTokens: 1000,
+  },
+});
+
+let holds = 0;
+
+/**
+ * The Stoa API's answer to a spend-hold request (`POST /v1/members/:id/holds`):
+ * granted in full, for a member with $100; to a release, its figures.
+ */
+export function holdAnswer(path: string, body: string): string {
+  if (path.endsWith("/release")) return '{"id":"hold","amountUsd":1,"spentUsd":0,"releasedUsd":1}';
+  const { targetUsd } = JSON.parse(body) as { targetUsd: number };
+  const expiresAt = new Date(Date.now() + 120_000).toISOString();
+  return JSON.stringify({
+    granted: true,
+    id: `hold_${++holds}`,
+    userId: "user_1",
+    amountUsd: targetUsd,
+    expiresAt,
+    availableUsd: 100 - targetUsd,
+  });
+}
+
+/** An in-memory Stoa API: answers every call at once, without parsing the events. */
 export async function memorySink(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const headers = { "content-type": "application/json" };
-  if (String(input).endsWith("/chargeability")) return new Response(CHARGEABLE, { headers });
+  const path = String(input);
+  if (path.endsWith("/chargeability")) return new Response(CHARGEABLE, { headers });
+  if (path.endsWith("/v1/prices")) return new Response(PRICE_TABLE, { headers });
+  if (path.endsWith("/holds") || path.endsWith("/release")) {
+    return new Response(holdAnswer(path, String(init?.body)), { status: 201, headers });
+  }
   const body = typeof init?.body === "string" ? init.body : "";
   let accepted = 0;
   for (let at = body.indexOf('"userId":'); at !== -1; at = body.indexOf('"userId":', at + 9)) accepted++;

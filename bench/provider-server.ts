@@ -3,19 +3,34 @@
  * CPU is never counted as the client's. Tells its parent its port over IPC.
  *
  *   POST /burst/v1/chat/completions  2,000 chunks as fast as the client reads them
+ *   POST /events/v1/chat/completions 2,000 chunks, one event per write, each write
+ *                                    flushed on its own (a turn of the event loop
+ *                                    between writes), as a real provider sends them
+ *   POST /anthropic/v1/messages      an Anthropic stream of 2,000 text deltas, as fast as read
  *   POST /paced/v1/chat/completions  300 events, one every 2 ms, each carrying its send time
  *   POST /big/v1/chat/completions    50 MB of events as fast as the client reads them
  *   POST /sink/v1/usage/events       the Stoa API: {"accepted":N,"duplicates":0,"rejected":[]}
  *   GET  /sink/v1/members/:id/chargeability   the pre-flight: chargeable, cached 10 minutes
+ *   GET  /sink/v1/prices             the price table; POST …/holds and …/release: granted, released
  *
  * Every stream is byte-identical whatever the request asked (usage always
  * sent), so metered and unmetered clients read the same bytes.
  */
 import { once } from "node:events";
 import { createServer, type ServerResponse } from "node:http";
-import { CHARGEABLE, chatStream, contentEvent, DONE_EVENT, USAGE_EVENT } from "./lib.ts";
+import {
+  anthropicStream,
+  CHARGEABLE,
+  chatStream,
+  contentEvent,
+  DONE_EVENT,
+  holdAnswer,
+  PRICE_TABLE,
+  USAGE_EVENT,
+} from "./lib.ts";
 
 const BURST = chatStream(2000).map((event) => Buffer.from(event));
+const ANTHROPIC = anthropicStream(2000).map((event) => Buffer.from(event));
 const PACED_EVENTS = 300;
 const PACED_EVERY_MS = 2;
 const BIG_BYTES = 50 * 1024 * 1024;
@@ -29,6 +44,18 @@ async function write(res: ServerResponse, chunk: Buffer | string): Promise<void>
 
 async function burst(res: ServerResponse): Promise<void> {
   for (const chunk of BURST) await write(res, chunk);
+}
+
+/** One event per write, the next written after a turn of the event loop: each leaves in its own packet. */
+async function events(res: ServerResponse): Promise<void> {
+  for (const chunk of BURST) {
+    await write(res, chunk);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function anthropic(res: ServerResponse): Promise<void> {
+  for (const chunk of ANTHROPIC) await write(res, chunk);
 }
 
 async function paced(res: ServerResponse): Promise<void> {
@@ -48,7 +75,7 @@ async function big(res: ServerResponse): Promise<void> {
   await write(res, DONE_EVENT);
 }
 
-const streams: Record<string, (res: ServerResponse) => Promise<void>> = { burst, paced, big };
+const streams: Record<string, (res: ServerResponse) => Promise<void>> = { burst, events, paced, big, anthropic };
 
 const server = createServer(async (req, res) => {
   let body = "";
@@ -62,13 +89,23 @@ const server = createServer(async (req, res) => {
       res.end(`{"accepted":${events},"duplicates":0,"rejected":[]}`);
       return;
     }
+    if (name === "sink" && path === "v1/prices") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(PRICE_TABLE);
+      return;
+    }
+    if (name === "sink" && (path.endsWith("/holds") || path.endsWith("/release"))) {
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(holdAnswer(path, body));
+      return;
+    }
     if (name === "sink" && path.endsWith("/chargeability")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(CHARGEABLE);
       return;
     }
     const stream = name === undefined ? undefined : streams[name];
-    if (stream !== undefined && path === "v1/chat/completions") {
+    if (stream !== undefined && path === (name === "anthropic" ? "v1/messages" : "v1/chat/completions")) {
       res.writeHead(200, SSE_HEADERS);
       await stream(res);
       res.end();

@@ -13,14 +13,25 @@
  * And `meteredAppUsage`: `stoa.fetch()` when the app asks for usage itself
  * (no usage chunk to cut out); `hop`: the meter's pull-through `ReadableStream` alone, no parsing, no
  * event: what the stream machinery costs by itself.
+ *
+ * Other clients and consumers, each plain and metered:
+ *   - `anthropic*`: `@anthropic-ai/sdk` reads a 2,000-delta Messages stream;
+ *   - `aiSdk*`: the AI SDK's `streamText` (`@ai-sdk/openai`, chat) reads the openai stream;
+ *   - `proxy*`: the worker returns the provider's response (plain) or
+ *     `new Response(meteredBody)` (metered) to its client, which reads it;
+ *     the event is delivered in the request's `waitUntil`; `status` tells when it is done.
  */
+
+import { createOpenAI } from "@ai-sdk/openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { streamText } from "ai";
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
 import { buildEvent } from "../src/meter/event.ts";
 import { prepareRequest } from "../src/meter/request.ts";
 import { openai as openaiProvider } from "../src/providers/openai.ts";
 import { createSseParser } from "../src/streams/sse.ts";
-import { chatRequest } from "./events.ts";
+import { chatRequest, messagesRequest } from "./events.ts";
 
 type Fetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 interface Ctx {
@@ -31,6 +42,7 @@ const USER = "user_1";
 let stoa: Stoa | undefined; // one per isolate, as the SDK is meant to be used
 const errors: string[] = [];
 let reads = 0; // body chunks the alternative meters saw
+let deliveries = 0; // deliveries handed to a proxy request's waitUntil, not yet settled
 
 /** An alternative meter: `hop` puts the parser on the body's way and returns the app's body and the meter's end. */
 function altFetch(
@@ -247,7 +259,57 @@ export default {
     else if (variant === "identity") fetch = identityFetch;
     else if (variant === "byob") fetch = byobFetch;
     else if (variant === "coalesce") fetch = coalesceFetch;
-    else if (variant !== "plain") return new Response(`unknown variant ${variant}`, { status: 400 });
+
+    if (variant === "proxyPlain" || variant === "proxyMetered") {
+      // the event leaves in this request's waitUntil (I/O of another request would hang), counted for `/status`
+      const waitUntil = (promise: Promise<unknown>) => {
+        deliveries++;
+        ctx.waitUntil(promise.finally(() => deliveries--));
+      };
+      const proxied =
+        variant === "proxyPlain" ? globalThis.fetch : stoa.fetch({ provider: "openai", userId: USER, waitUntil });
+      const upstream = await proxied(`${origin}/burst/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer x" },
+        body: JSON.stringify({ ...chatRequest(true), stream: true }),
+      });
+      return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+    }
+    if (variant === "status") {
+      const body = { chunks: deliveries, reads: 0, errors: [...errors] };
+      if (deliveries === 0) errors.length = 0;
+      return Response.json(body);
+    }
+    if (variant === "anthropicPlain" || variant === "anthropicMetered") {
+      const anthropic = new Anthropic({
+        apiKey: "x",
+        baseURL: `${origin}/anthropic`,
+        maxRetries: 0,
+        ...(variant === "anthropicMetered" ? { fetch: stoa.fetch({ provider: "anthropic", userId: USER }) } : {}),
+      });
+      const stream = await anthropic.messages.create({ ...messagesRequest(), stream: true });
+      let chunks = 0;
+      for await (const event of stream) if (event.type === "content_block_delta") chunks++;
+      await stoa.flush();
+      const body = { chunks, reads: 0, errors: [...errors] };
+      errors.length = 0;
+      return Response.json(body);
+    }
+    if (variant === "aiSdkPlain" || variant === "aiSdkMetered") {
+      const openai = createOpenAI({
+        apiKey: "x",
+        baseURL: `${origin}/burst/v1`,
+        ...(variant === "aiSdkMetered" ? { fetch: stoa.fetch({ provider: "openai", userId: USER }) } : {}),
+      });
+      const result = streamText({ model: openai.chat("gpt-4o"), prompt: "Say something long.", maxRetries: 0 });
+      let chunks = 0;
+      for await (const part of result.textStream) if (part.length > 0) chunks++;
+      await stoa.flush();
+      const body = { chunks, reads: 0, errors: [...errors] };
+      errors.length = 0;
+      return Response.json(body);
+    }
+    if (variant !== "plain" && fetch === undefined) return new Response(`unknown variant ${variant}`, { status: 400 });
 
     const client = new OpenAI({
       apiKey: "x",

@@ -3,7 +3,6 @@
  * registration token the app signs with `STOA_REGISTRATION_SECRET`, and
  * `POST /v1/members`.
  */
-import { SignJWT } from "jose";
 import { StoaConfigError } from "../errors.ts";
 import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
@@ -49,7 +48,7 @@ export interface Membership {
  * Signs a registration token: HS256 over the UTF-8 bytes of `secret`, with
  * `sub`, `email`, `name` and `picture` (when given), `aud`, `iat`, `exp` five
  * minutes later and a random `jti`. Each token is single-use: Stoa refuses a
- * `jti` it has seen.
+ * `jti` it has seen. jose is loaded on the first call, not with the package.
  *
  * @param now Milliseconds since the epoch (tests); default `Date.now()`.
  * @throws {StoaConfigError} for an empty secret, a `userId` not of the valid form, a missing `email`, or a non-string `name`/`avatarUrl`.
@@ -75,6 +74,8 @@ export async function registrationToken(
   if (name != null) payload.name = optionalString(MEMBER, "name", name);
   if (avatarUrl != null) payload.picture = optionalString(MEMBER, "avatarUrl", avatarUrl);
   const iat = Math.floor(now / 1000);
+  // loaded here, not at the top: only registration needs jose, and it is a third of the root entry's size
+  const { SignJWT } = await import("jose/jwt/sign");
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(userId)

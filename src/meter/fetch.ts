@@ -6,11 +6,12 @@ import { StoaStreamError } from "../errors.ts";
 import type { JsonRead, MessageReader, Provider, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
-import { collectBody } from "../streams/collected-body.ts";
-import { meterEventStreamBody } from "../streams/event-stream-body.ts";
+import { collectSource } from "../streams/collected-body.ts";
+import { meterEventStreamSource } from "../streams/event-stream-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
-import { type BodyOutcome, meterBody } from "../streams/metered-body.ts";
-import { guardUnread } from "../streams/unread-body.ts";
+import { type BodyOutcome, meterSource } from "../streams/metered-body.ts";
+import { type PullSource, servedBody } from "../streams/served-body.ts";
+import { guardSource } from "../streams/unread-body.ts";
 import type { UsageEvent } from "../usage.ts";
 import { str } from "../util/json.ts";
 import { refuse } from "./blocked.ts";
@@ -187,7 +188,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   function meterStream(response: Response, call: OpenCall): Response {
     const reader = call.provider.readStream(call.facts);
     const finish = streamFinisher(call, reader);
-    const body = meterBody(response.body as ReadableStream<Uint8Array>, {
+    const body = meterSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       filter: call.facts.injectedUsage,
       maxEventLength: MAX_EVENT_LENGTH,
       onEvent: (data, dataLength, head) => reader.event(data, dataLength, head),
@@ -211,7 +212,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   /** A binary event stream (Bedrock): every byte passed on untouched, the decoded messages read on the side. */
   function meterEventStream(response: Response, call: OpenCall, reader: MessageReader): Response {
     const finish = streamFinisher(call, reader);
-    const body = meterEventStreamBody(response.body as ReadableStream<Uint8Array>, {
+    const body = meterEventStreamSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxMessageSize: MAX_EVENT_LENGTH,
       onMessage: (message) => reader.message(message),
       afterChunk() {
@@ -236,7 +237,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   function meterJson(response: Response, call: OpenCall): Response {
-    const body = collectBody(response.body as ReadableStream<Uint8Array>, {
+    const body = collectSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxBytes: MAX_KEPT_BYTES,
       drainMs: DRAIN_MS,
       keepAlive(work) {
@@ -290,9 +291,9 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     });
   }
 
-  /** `body`, read by the meter itself if the app leaves it unread: the provider bills it either way. */
-  function unreadGuard(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    return guardUnread(body, {
+  /** The body the app reads, read by the meter itself if the app leaves it unread: the provider bills it either way. */
+  function unreadGuard(source: PullSource): ReadableStream<Uint8Array> {
+    const guarded = guardSource(source, {
       idleMs: UNREAD_MS,
       maxBytes: MAX_KEPT_BYTES,
       drainMs: DRAIN_MS,
@@ -301,6 +302,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         sink.track(work);
       },
     });
+    return servedBody(guarded);
   }
 
   return Object.assign(meteredFetch, { Response, [UPSTREAM]: upstream }) as MeteredFetch;

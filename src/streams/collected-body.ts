@@ -10,9 +10,13 @@
  * found; `keepAlive` receives that background read. That read is bounded in
  * time and bytes: past either bound the upstream is cancelled and the body
  * ends as `stopped`, so a provider that never finishes cannot hold it open.
+ *
+ * The body is a `servedBody` over `collectSource`: the app's reader reads the
+ * source directly, every other consumer through the stream's `pull`.
  */
 
 import { concat } from "./bytes.ts";
+import { type PullSource, servedBody } from "./served-body.ts";
 
 /** Bytes kept from each end of an over-long body. */
 const EDGE = 64 * 1024;
@@ -43,10 +47,14 @@ export interface CollectOptions {
 
 /** Wraps `source` so that its bytes are kept as the app reads them. */
 export function collectBody(source: ReadableStream<Uint8Array>, options: CollectOptions): ReadableStream<Uint8Array> {
+  return servedBody(collectSource(source.getReader(), options));
+}
+
+/** The chunks of a JSON body for the app, each kept on its way (see `collectBody`). */
+export function collectSource(upstream: ReadableStreamDefaultReader<Uint8Array>, options: CollectOptions): PullSource {
   const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
   const drainMs = options.drainMs ?? 20_000;
   const drainBytes = options.drainBytes ?? maxBytes;
-  const upstream = source.getReader();
   let parts: Uint8Array[] = [];
   let total = 0;
   let head: Uint8Array | undefined;
@@ -103,33 +111,25 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
     }
   }
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await upstream.read();
-        } catch (error) {
-          finish(error, true);
-          controller.error(error);
-          return;
-        }
-        if (result.done) {
-          finish();
-          controller.close();
-          return;
-        }
-        keep(result.value);
-        controller.enqueue(result.value);
-      },
-      cancel() {
-        // the provider already generated (and billed) this body: read the rest for its usage
-        const rest = drain();
-        options.keepAlive?.(rest);
-      },
+  return {
+    async next() {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await upstream.read();
+      } catch (error) {
+        finish(error, true);
+        throw error;
+      }
+      if (result.done) finish();
+      else keep(result.value);
+      return result;
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      // the provider already generated (and billed) this body: read the rest for its usage
+      const rest = drain();
+      options.keepAlive?.(rest);
+    },
+  };
 }
 
 /** A copy of the first `size` bytes of `parts` (all of them when they hold fewer). */

@@ -1,7 +1,7 @@
 /**
  * The metered body of a binary `application/vnd.amazon.eventstream` response
- * (Bedrock's ConverseStream and InvokeModelWithResponseStream): a
- * pull-through `ReadableStream` that hands every chunk to the app untouched
+ * (Bedrock's ConverseStream and InvokeModelWithResponseStream): a pull source
+ * (`served-body.ts` serves it to the app) that hands every chunk on untouched
  * and feeds the event-stream decoder (`event-stream.ts`) on the side. Nothing
  * is read ahead of the app, so backpressure reaches the provider.
  *
@@ -13,8 +13,9 @@
  */
 import { createEventStreamDecoder, type EventStreamDecoder, type EventStreamMessage } from "./event-stream.ts";
 import type { BodyOutcome } from "./metered-body.ts";
+import type { PullSource } from "./served-body.ts";
 
-/** Options of `meterEventStreamBody`. */
+/** Options of `meterEventStreamSource`. */
 export interface EventStreamBodyOptions {
   /** Sees each decoded message whose CRCs and headers check out. */
   onMessage(message: EventStreamMessage): void;
@@ -28,12 +29,11 @@ export interface EventStreamBodyOptions {
   maxMessageSize?: number;
 }
 
-/** Wraps an event-stream body so that metering sees every byte the app reads. */
-export function meterEventStreamBody(
-  source: ReadableStream<Uint8Array>,
+/** Reads an event-stream body so that metering sees every byte the app reads. */
+export function meterEventStreamSource(
+  upstream: ReadableStreamDefaultReader<Uint8Array>,
   options: EventStreamBodyOptions,
-): ReadableStream<Uint8Array> {
-  const upstream = source.getReader();
+): PullSource {
   let ended = false;
   let decoder: EventStreamDecoder | undefined = createEventStreamDecoder({
     onMessage: options.onMessage,
@@ -60,35 +60,30 @@ export function meterEventStreamBody(
     }
   }
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await upstream.read();
-        } catch (error) {
-          decoder = undefined;
-          end("error", error);
-          controller.error(error);
-          return;
-        }
-        if (result.done) {
-          decode((d) => d.end());
-          decoder = undefined;
-          end("end");
-          controller.close();
-          return;
-        }
-        const chunk = result.value;
-        decode((d) => d.feed(chunk));
-        controller.enqueue(chunk);
-      },
-      cancel(reason) {
+  return {
+    async next() {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await upstream.read();
+      } catch (error) {
         decoder = undefined;
-        end("cancel", reason);
-        return upstream.cancel(reason);
-      },
+        end("error", error);
+        throw error;
+      }
+      if (result.done) {
+        decode((d) => d.end());
+        decoder = undefined;
+        end("end");
+        return result;
+      }
+      const chunk = result.value;
+      decode((d) => d.feed(chunk));
+      return result;
     },
-    { highWaterMark: 0 },
-  );
+    cancel(reason) {
+      decoder = undefined;
+      end("cancel", reason);
+      return upstream.cancel(reason);
+    },
+  };
 }

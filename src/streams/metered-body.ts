@@ -9,24 +9,17 @@
  * complete event are held until the event completes: an app's SSE parser
  * could not dispatch them earlier anyway, so no event reaches it later.
  *
+ * The body is a `servedBody` over `meterSource`: the app's reader reads the
+ * source directly, every other consumer through the stream's `pull`.
+ *
  * `onEnd` is called exactly once: `"end"` at the end of the body, `"cancel"`
  * when the app cancels it, `"error"` when the upstream read fails.
  */
-import { concat } from "./bytes.ts";
+import { type PullSource, servedBody } from "./served-body.ts";
 import { createSseParser, type SseParser } from "./sse.ts";
 
 /** Bytes of an incomplete event held back in filter mode before it is handed on regardless. */
 const HOLD_LIMIT = 64 * 1024;
-
-/** Bytes of already-arrived chunks joined into one for the app. */
-const COALESCE_LIMIT = 64 * 1024;
-
-const NOT_YET = Symbol("not yet");
-
-/** Settles after a few microtasks: a read of data already held settles before it. */
-function notYet(): Promise<typeof NOT_YET> {
-  return Promise.resolve().then(() => Promise.resolve().then(() => NOT_YET));
-}
 
 /** How a metered body ended. */
 export type BodyOutcome = "end" | "cancel" | "error";
@@ -49,7 +42,11 @@ export interface MeterBodyOptions {
 
 /** Wraps an SSE body so that metering sees every byte the app reads. */
 export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBodyOptions): ReadableStream<Uint8Array> {
-  const upstream = source.getReader();
+  return servedBody(meterSource(source.getReader(), options));
+}
+
+/** The chunks of an SSE body for the app, each parsed once on its way (see `meterBody`). */
+export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, options: MeterBodyOptions): PullSource {
   let parser: SseParser | undefined = createSseParser(options.onEvent, {
     offsets: options.filter,
     ...(options.maxEventLength === undefined ? {} : { maxEventLength: options.maxEventLength }),
@@ -60,7 +57,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
   const held: Uint8Array[] = [];
   let heldAt = 0;
   let released = 0; // stream offset up to which bytes went to the app
-  let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined; // a read left for the next pull
+  const out: Uint8Array[] = []; // filter mode: pieces released, not yet handed on
 
   function end(outcome: BodyOutcome, error?: unknown): void {
     if (ended) return;
@@ -68,10 +65,11 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     options.onEnd(outcome, error);
   }
 
-  /** Feeds the parser; returns false once metering stops (it has all it needs, or it failed). */
-  function parse(p: SseParser, step: (p: SseParser) => void): boolean {
+  /** Feeds the parser `chunk` (undefined: the end); returns false once metering stops (it has all it needs, or it failed). */
+  function parse(p: SseParser, chunk: Uint8Array | undefined): boolean {
     try {
-      step(p);
+      if (chunk === undefined) p.end();
+      else p.feed(chunk);
       return !options.afterChunk();
     } catch (error) {
       options.onFault(error);
@@ -128,91 +126,52 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeterBody
     }
   }
 
-  /**
-   * The next chunk, joined with the chunks the upstream already holds (up to
-   * `COALESCE_LIMIT` bytes): a read that does not settle within two
-   * microtasks is left for the next pull, so nothing waits for data that has
-   * not arrived, and at most one chunk is read ahead. Fewer, larger chunks
-   * cost the app's SDK less than many small ones, most of all in workerd.
-   */
-  async function read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const first = await (ahead ?? upstream.read());
-    ahead = undefined;
-    if (first.done) return first;
-    let parts: Uint8Array[] | undefined;
-    let size = first.value.length;
-    while (size < COALESCE_LIMIT) {
-      const next = upstream.read();
-      // a failure surfaces at the next pull, after the bytes before it
-      const settled = await Promise.race([next.catch((): typeof NOT_YET => NOT_YET), notYet()]);
-      if (settled === NOT_YET || settled.done) {
-        ahead = next;
-        break;
-      }
-      parts ??= [first.value];
-      parts.push(settled.value);
-      size += settled.value.length;
-    }
-    return parts === undefined ? first : { done: false, value: concat(parts) };
+  /** A piece released earlier, handed on. */
+  function shift(): ReadableStreamReadResult<Uint8Array> {
+    return { done: false, value: out.shift() as Uint8Array };
   }
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        // a pull must enqueue or close: in filter mode a chunk may give nothing yet, so read on
-        for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array>;
-          try {
-            result = await read();
-          } catch (error) {
-            end("error", error);
-            controller.error(error);
-            return;
-          }
-          const p = parser;
-          if (result.done) {
-            if (p !== undefined) parse(p, (q) => q.end());
-            parser = undefined;
-            if (options.filter) {
-              const out: Uint8Array[] = [];
-              release(p, false, out);
-              for (const piece of out) controller.enqueue(piece);
-            }
-            end("end");
-            controller.close();
-            return;
-          }
-          const chunk = result.value;
-          seen += chunk.length;
-          const more = p !== undefined && parse(p, (q) => q.feed(chunk));
-          if (!more) parser = undefined;
-          if (!options.filter) {
-            controller.enqueue(chunk);
-            return;
-          }
-          if (held.length === 0) {
-            // the common case: a chunk of whole events, none dropped, goes on as it is
-            if (p === undefined || ((!more || p.boundary === seen) && p.dropped.length === 0)) {
-              released = heldAt = seen;
-              controller.enqueue(chunk);
-              return;
-            }
-            heldAt = seen - chunk.length;
-          }
-          held.push(chunk);
-          const out: Uint8Array[] = [];
-          release(p, more, out);
-          if (out.length > 0) {
-            for (const piece of out) controller.enqueue(piece);
-            return;
-          }
+  return {
+    async next() {
+      if (out.length > 0) return shift();
+      // filter mode: a chunk may give nothing yet, so read on
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await upstream.read();
+        } catch (error) {
+          end("error", error);
+          throw error;
         }
-      },
-      cancel(reason) {
-        end("cancel", reason);
-        return upstream.cancel(reason);
-      },
+        const p = parser;
+        if (result.done) {
+          if (p !== undefined) parse(p, undefined);
+          parser = undefined;
+          if (options.filter) release(p, false, out);
+          end("end");
+          return out.length > 0 ? shift() : result;
+        }
+        const chunk = result.value;
+        seen += chunk.length;
+        const more = p !== undefined && parse(p, chunk);
+        if (!more) parser = undefined;
+        if (!options.filter) return result;
+        if (held.length === 0) {
+          // the common case: a chunk of whole events, none dropped, goes on as it is
+          if (p === undefined || ((!more || p.boundary === seen) && p.dropped.length === 0)) {
+            released = heldAt = seen;
+            return result;
+          }
+          heldAt = seen - chunk.length;
+        }
+        held.push(chunk);
+        release(p, more, out);
+        if (out.length > 0) return shift();
+      }
     },
-    { highWaterMark: 0 },
-  );
+    cancel(reason) {
+      end("cancel", reason);
+      return upstream.cancel(reason);
+    },
+  };
 }

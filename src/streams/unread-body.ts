@@ -12,6 +12,7 @@
  * kept are dropped, and a late read by the app fails with a `StoaStreamError`.
  */
 import { StoaStreamError } from "../errors.ts";
+import { type PullSource, readerSource, servedBody } from "./served-body.ts";
 
 /** Options of `guardUnread`. */
 export interface UnreadOptions {
@@ -31,7 +32,11 @@ export interface UnreadOptions {
 
 /** Wraps the metered `body` handed to the app so that it is read even if the app never reads it. */
 export function guardUnread(body: ReadableStream<Uint8Array>, options: UnreadOptions): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  return servedBody(guardSource(readerSource(body.getReader()), options));
+}
+
+/** `source`, read by the guard itself if the app does not begin to read it within `idleMs` (see `guardUnread`). */
+export function guardSource(source: PullSource, options: UnreadOptions): PullSource {
   // idle: untouched; app: the app reads; ahead: the meter reads ahead; done: the read-ahead ended
   let state: "idle" | "app" | "ahead" | "done" = "idle";
   const kept: Uint8Array[] = [];
@@ -53,7 +58,7 @@ export function guardUnread(body: ReadableStream<Uint8Array>, options: UnreadOpt
       `The body was left unread for ${options.idleMs / 1000} s, and the meter's read-ahead passed its ${bound} bound; it was cancelled.`,
     );
     // a pending read then ends as done; the meter bills the body as aborted
-    reader.cancel(failure).catch(() => {});
+    Promise.resolve(source.cancel(failure)).catch(() => {});
   }
 
   /** Whether a bound stopped the read-ahead (a function: the state changes across awaits). */
@@ -68,7 +73,7 @@ export function guardUnread(body: ReadableStream<Uint8Array>, options: UnreadOpt
     let size = 0;
     try {
       while (state === "ahead") {
-        const next = reader.read();
+        const next = source.next();
         reading = next;
         const result = await next;
         if (result.done) {
@@ -90,39 +95,35 @@ export function guardUnread(body: ReadableStream<Uint8Array>, options: UnreadOpt
     }
   }
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        clearTimeout(idle);
-        if (state === "idle") {
-          state = "app";
-          settle();
-        } else if (reading !== undefined && state === "ahead") {
-          // the app came back: the read-ahead stops after its read in flight, which lands in `kept`
-          state = "app";
-          await reading.catch(() => {});
-        }
-        const first = kept.shift();
-        if (first !== undefined) return controller.enqueue(first);
-        if (failure !== undefined) return controller.error(failure);
-        if (ended) return controller.close();
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          return controller.error(error);
-        }
-        if (result.done) controller.close();
-        else controller.enqueue(result.value);
-      },
-      cancel(reason) {
-        clearTimeout(idle);
-        if (state === "idle") settle();
-        state = "app";
-        kept.length = 0;
-        return reader.cancel(reason);
-      },
+  /** The first read, or one after the read-ahead began: the guard's part of it. */
+  async function guardedNext(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    clearTimeout(idle);
+    if (state === "idle") {
+      state = "app";
+      settle();
+    } else if (reading !== undefined && state === "ahead") {
+      // the app came back: the read-ahead stops after its read in flight, which lands in `kept`
+      state = "app";
+      await reading.catch(() => {});
+    }
+    const first = kept.shift();
+    if (first !== undefined) return { done: false, value: first };
+    if (failure !== undefined) throw failure;
+    if (ended) return { done: true, value: undefined };
+    return source.next();
+  }
+
+  return {
+    next() {
+      // once the app reads, and nothing was read ahead for it, reads go straight to the source
+      return state === "app" && kept.length === 0 && failure === undefined && !ended ? source.next() : guardedNext();
     },
-    { highWaterMark: 0 },
-  );
+    cancel(reason) {
+      clearTimeout(idle);
+      if (state === "idle") settle();
+      state = "app";
+      kept.length = 0;
+      return source.cancel(reason);
+    },
+  };
 }

@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import type { EventStreamMessage } from "../../src/streams/event-stream.ts";
-import { meterEventStreamBody } from "../../src/streams/event-stream-body.ts";
+import { type EventStreamBodyOptions, meterEventStreamSource } from "../../src/streams/event-stream-body.ts";
+import { servedBody } from "../../src/streams/served-body.ts";
+
+/** The metered event-stream body as the app gets it: the source, served. */
+const meterEventStreamBody = (upstream: ReadableStream<Uint8Array>, options: EventStreamBodyOptions) =>
+  servedBody(meterEventStreamSource(upstream.getReader(), options));
+
 import type { BodyOutcome } from "../../src/streams/metered-body.ts";
 import { bedrockEvent, CONVERSE_STREAM_EVENTS, concatBytes } from "../support/fake-provider-more.ts";
 
@@ -50,7 +56,7 @@ async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
 
 const TYPES = CONVERSE_STREAM_EVENTS.map(([type]) => type);
 
-describe("meterEventStreamBody", () => {
+describe("the metered event-stream body", () => {
   it("passes every byte and decodes every message, split at every boundary (inside preludes and CRCs)", async () => {
     for (let cut = 1; cut < BYTES.length; cut++) {
       const w = watch([BYTES.subarray(0, cut), BYTES.subarray(cut)]);

@@ -1,0 +1,210 @@
+/**
+ * The body a metered response hands to the app: one pull-through
+ * `ReadableStream` over a `PullSource`, served two ways.
+ *
+ * - The stream's `pull`: every native consumer (`new Response(body)`,
+ *   `text()`, `clone()`, `tee()`, `pipeTo`/`pipeThrough`, BYOB readers, a
+ *   reader released and then piped) reads through it.
+ * - Instance-level overrides of `getReader()`, `values()` and
+ *   `[Symbol.asyncIterator]` on this one body: a reader's `read()` calls the
+ *   source directly, skipping the stream's per-chunk machinery (most of a JS
+ *   stream's cost in workerd). The reader is the stream's own, so locking,
+ *   `releaseLock()`, `closed` and `cancel()` stay genuine.
+ *
+ * Both ways call the one `next()` of the source, one call at a time, so each
+ * byte is read from upstream once whichever way the app reads. The first
+ * read always goes through `pull`, which marks the stream as read (a read
+ * body cannot be handed to `new Response()` again).
+ */
+
+/** What a served body reads: one chunk per `next()`, never called twice at once. */
+export interface PullSource {
+  /** The next chunk, or done; rejects when the body fails. */
+  next(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** The app cancelled the body. */
+  cancel(reason: unknown): Promise<void> | void;
+}
+
+const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+
+/** Whether a reader of a served body still holds its lock. */
+interface Lock {
+  held: boolean;
+}
+
+/** A `PullSource` over a stream reader, as it is. */
+export function readerSource(reader: ReadableStreamDefaultReader<Uint8Array>): PullSource {
+  return { next: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
+}
+
+/** The body the app reads: a `ReadableStream` over `source`, its readers served from `source` directly. */
+export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let started = false; // a read went through `pull`: the stream is marked as read
+  let over = false; // the source ended, failed, or the app cancelled: reads go the native way
+  let busy = false; // a `next()` is in flight
+  let queued = false; // a pull enqueued a chunk no read was waiting for: reads stay native from then on
+  const waiting: (() => void)[] = []; // pulls waiting for a direct read in flight
+
+  /** Ends a `next()`: the next waiting pull may go. */
+  function idle(): void {
+    busy = false;
+    waiting.shift()?.();
+  }
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+      },
+      async pull(c) {
+        started = true;
+        while (busy) await new Promise<void>((resolve) => waiting.push(resolve));
+        if (over) return;
+        busy = true;
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await source.next();
+        } catch (error) {
+          idle();
+          if (!over) {
+            over = true;
+            c.error(error);
+          }
+          return;
+        }
+        idle();
+        if (over) return;
+        if (result.done) {
+          over = true;
+          c.close();
+        } else {
+          c.enqueue(result.value);
+          // the reader was released while this pull ran: the chunk waits in the queue, ahead of any direct read
+          if ((c.desiredSize ?? 0) < 0) queued = true;
+        }
+      },
+      cancel(reason) {
+        over = true;
+        return source.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  /** Whether a read may skip the stream: after the first pull, before the end, nothing queued, no read in flight. */
+  function direct(): boolean {
+    return started && !over && !busy && !queued;
+  }
+
+  /**
+   * A read served from the source for `lock`'s reader; settles the stream
+   * itself when the source ends or fails. `release` (an iterator's) lets go of
+   * the reader at the end. If the reader is released while the read is in
+   * flight, the read fails as a native one does and its chunk stays with the
+   * stream, for the next reader.
+   */
+  async function directRead(lock: Lock, release?: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
+    busy = true;
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await source.next();
+      if (!lock.held && !result.done && !over) {
+        controller?.enqueue(result.value);
+        if ((controller?.desiredSize ?? 0) < 0) queued = true;
+        idle();
+        return Promise.reject(new TypeError("The reader was released while it read."));
+      }
+    } catch (error) {
+      idle();
+      if (!over) {
+        over = true;
+        controller?.error(error);
+      }
+      release?.();
+      throw error;
+    }
+    idle();
+    if (over)
+      result = DONE; // cancelled while the read was in flight
+    else if (result.done) {
+      over = true;
+      controller?.close();
+    }
+    if (result.done) release?.();
+    return result;
+  }
+
+  const nativeGetReader = stream.getReader as (options?: { mode: "byob" }) => unknown;
+  type AnyReader = ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  /** The stream's own reader, its `read` served directly when it can be, and whether it still holds the lock. */
+  function lockedReader(): { reader: ReadableStreamDefaultReader<Uint8Array>; lock: Lock } {
+    const reader = nativeGetReader.call(stream) as ReadableStreamDefaultReader<Uint8Array>;
+    const nativeRead = reader.read;
+    const nativeRelease = reader.releaseLock;
+    const lock: Lock = { held: true };
+    // the native way before the first pull, once settled, after a release, with chunks queued or a read in flight
+    reader.read = () => (lock.held && direct() ? directRead(lock) : nativeRead.call(reader));
+    reader.releaseLock = () => {
+      lock.held = false;
+      nativeRelease.call(reader);
+    };
+    return { reader, lock };
+  }
+
+  function getReader(options?: { mode?: "byob" }): AnyReader {
+    // BYOB reads go through `pull`
+    if (options?.mode !== undefined)
+      return (nativeGetReader as (o: { mode: "byob" }) => AnyReader).call(stream, options as { mode: "byob" });
+    return lockedReader().reader;
+  }
+
+  function values(options?: { preventCancel?: boolean }): AsyncIterableIterator<Uint8Array> {
+    const { reader, lock } = lockedReader();
+    const nativeRead = Object.getPrototypeOf(reader).read as () => Promise<ReadableStreamReadResult<Uint8Array>>;
+    const preventCancel = options?.preventCancel === true;
+    let finished = false;
+    const release = () => {
+      finished = true;
+      reader.releaseLock();
+    };
+    async function slowNext(): Promise<IteratorResult<Uint8Array>> {
+      try {
+        const result = await nativeRead.call(reader);
+        if (result.done) release();
+        return result as IteratorResult<Uint8Array>;
+      } catch (error) {
+        release();
+        throw error;
+      }
+    }
+    return {
+      next(): Promise<IteratorResult<Uint8Array>> {
+        if (finished) return Promise.resolve(DONE as IteratorResult<Uint8Array>);
+        return (lock.held && direct() ? directRead(lock, release) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
+      },
+      async return(value?: unknown) {
+        if (!finished) {
+          finished = true;
+          if (preventCancel) reader.releaseLock();
+          else {
+            const cancelled = reader.cancel(value);
+            reader.releaseLock();
+            await cancelled;
+          }
+        }
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  Object.defineProperties(stream, {
+    getReader: { value: getReader, writable: true, configurable: true },
+    values: { value: values, writable: true, configurable: true },
+    [Symbol.asyncIterator]: { value: values, writable: true, configurable: true },
+  });
+  return stream;
+}
