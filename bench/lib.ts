@@ -160,6 +160,14 @@ export const PRICE_TABLE = JSON.stringify({
   prices: [
     {
       provider: "openai",
+      model: "gpt-4o",
+      inputPerMTok: 2.5,
+      outputPerMTok: 10,
+      cacheReadPerMTok: 1.25,
+      maxOutputTokens: 16384,
+    },
+    {
+      provider: "openai",
       model: "gpt-4o-mini",
       inputPerMTok: 0.15,
       outputPerMTok: 0.6,
