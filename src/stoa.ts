@@ -3,17 +3,12 @@
  * fetches and delivers their usage events in the background.
  */
 
-import { type Balance, getBalance } from "./api/balances.ts";
+import type { Balance } from "./api/balances.ts";
 import { createApiClient } from "./api/client.ts";
-import { type Membership, registerMember } from "./api/members.ts";
-import {
-  createPaymentSession,
-  getPaymentSession,
-  type PaymentSession,
-  type PaymentSessionInput,
-} from "./api/payments.ts";
+import type { Membership } from "./api/members.ts";
+import type { PaymentSession, PaymentSessionInput } from "./api/payments.ts";
 import type { ApiClient } from "./api/types.ts";
-import { getUsageSummary, type UsageSummary, type UsageSummaryOptions } from "./api/usage-summary.ts";
+import type { UsageSummary, UsageSummaryOptions } from "./api/usage-summary.ts";
 import {
   checkFetchOptions,
   type RegisterMemberOptions,
@@ -24,7 +19,7 @@ import {
 } from "./config.ts";
 import { consumeDenoQueueValue } from "./delivery/deno-kv.ts";
 import { createOutbox, type Outbox } from "./delivery/outbox.ts";
-import { consumeQueueBatch, type HandleQueueOptions, type QueueBatch } from "./delivery/queue-consumer.ts";
+import type { HandleQueueOptions, QueueBatch } from "./delivery/queue-consumer.ts";
 import { checkQueueProducer, createQueueOutbox } from "./delivery/queue-outbox.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
@@ -210,7 +205,8 @@ export class Stoa {
    * @throws {StoaConfigError} for a bad `returnUrl` (absolute `https`, or `http` on loopback), before anything is sent.
    * @throws {StoaAPIError} when Stoa refuses. @throws {StoaConnectionError} when Stoa cannot be reached.
    */
-  createPaymentSession(input: PaymentSessionInput): Promise<PaymentSession> {
+  async createPaymentSession(input: PaymentSessionInput): Promise<PaymentSession> {
+    const { createPaymentSession } = await import("./api/payments.ts"); // loaded when first needed
     return createPaymentSession(this.#api, input);
   }
 
@@ -220,6 +216,7 @@ export class Stoa {
    * A `complete` session drops its user's cached chargeability.
    */
   async getPaymentSession(id: string): Promise<PaymentSession> {
+    const { getPaymentSession } = await import("./api/payments.ts");
     const session = await getPaymentSession(this.#api, id);
     if (session.status === "complete") this.#chargeability.invalidate(session.userId);
     return session;
@@ -235,7 +232,8 @@ export class Stoa {
    * ```
    * @throws {StoaConfigError} for a `userId` not of the valid form or an invalid date. @throws {StoaAPIError} when Stoa refuses.
    */
-  getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
+  async getUsage(userId: string, options?: UsageSummaryOptions): Promise<UsageSummary> {
+    const { getUsageSummary } = await import("./api/usage-summary.ts");
     return getUsageSummary(this.#api, userId, options);
   }
 
@@ -251,7 +249,8 @@ export class Stoa {
    * @throws {StoaConfigError} for a `userId` not of the valid form. @throws {StoaAPIError} when Stoa refuses.
    * @throws {StoaConnectionError} when Stoa cannot be reached.
    */
-  getBalance(userId: string): Promise<Balance> {
+  async getBalance(userId: string): Promise<Balance> {
+    const { getBalance } = await import("./api/balances.ts");
     return getBalance(this.#api, userId);
   }
 
@@ -271,6 +270,7 @@ export class Stoa {
       );
     }
     const { registrationSecret: _, ...claims } = input;
+    const { registerMember } = await import("./api/members.ts");
     return registerMember(this.#api, { ...claims, registrationSecret });
   }
 
@@ -292,7 +292,8 @@ export class Stoa {
    * };
    * ```
    */
-  handleQueue(batch: QueueBatch, options?: HandleQueueOptions): Promise<void> {
+  async handleQueue(batch: QueueBatch, options?: HandleQueueOptions): Promise<void> {
+    const { consumeQueueBatch } = await import("./delivery/queue-consumer.ts"); // consumers only
     return consumeQueueBatch(this.#queueApi, batch, this.#onError, options);
   }
 
