@@ -2,6 +2,7 @@
  * The OpenAI-shaped SSE events every figure reads. No Node imports: the
  * bench worker (workerd) uses this file too.
  */
+import { emptyUsage, type UsageEvent } from "../src/usage.ts";
 
 const WORDS = [
   " the",
@@ -89,4 +90,25 @@ export function messagesRequest(): {
   messages: { role: "user"; content: string }[];
 } {
   return { model: "claude-sonnet-5", max_tokens: 4096, messages: [{ role: "user", content: "Say something long." }] };
+}
+
+/** A finished usage event of a chat stream, the `i`-th of a run named `run`, as the meter builds one. */
+export function usageEvent(run: string, i: number): UsageEvent {
+  return {
+    id: `openai:chatcmpl-${run}-${i}`,
+    userId: "user_bench",
+    provider: "openai",
+    endpoint: "chat.completions",
+    model: "gpt-4o-mini-2024-07-18",
+    requestedModel: "gpt-4o-mini",
+    providerRequestId: `req_${i}`,
+    stream: true,
+    status: "completed",
+    estimated: false,
+    usage: { ...emptyUsage(), inputTokens: 176, cacheReadTokens: 1024, outputTokens: 300, reasoningTokens: 128 },
+    occurredAt: "2026-12-01T12:00:00.000Z",
+    durationMs: 812,
+    timeToFirstByteMs: 230,
+    metadata: { feature: "chat" },
+  };
 }

@@ -12,40 +12,14 @@ import { createApiClient } from "../src/api/client.ts";
 import { createOutbox } from "../src/delivery/outbox.ts";
 import { createQueueOutbox, type QueueSendRequest } from "../src/delivery/queue-outbox.ts";
 import type { UsageEvent } from "../src/usage.ts";
+import { usageEvent } from "./events.ts";
 import { cpuUs, median, report } from "./lib.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const PER_ROUND = 200;
 const WARMUP = 20;
 
-function event(i: number): UsageEvent {
-  return {
-    id: `openai:chatcmpl-bench-${i}`,
-    userId: "user_bench",
-    provider: "openai",
-    endpoint: "chat.completions",
-    model: "gpt-4o-mini-2024-07-18",
-    requestedModel: "gpt-4o-mini",
-    providerRequestId: `req_${i}`,
-    stream: true,
-    status: "completed",
-    estimated: false,
-    usage: {
-      inputTokens: 176,
-      cacheReadTokens: 1024,
-      cacheWriteTokens: 0,
-      audioInputTokens: 0,
-      outputTokens: 300,
-      audioOutputTokens: 0,
-      reasoningTokens: 128,
-      webSearchRequests: 0,
-    },
-    occurredAt: "2026-12-01T12:00:00.000Z",
-    durationMs: 812,
-    timeToFirstByteMs: 230,
-    metadata: { feature: "chat" },
-  };
-}
+const event = (i: number): UsageEvent => usageEvent("bench", i);
 
 let sent = 0;
 const producer = {

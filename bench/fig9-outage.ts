@@ -27,6 +27,7 @@ import type { RetryClock } from "../src/api/retry.ts";
 import { createOutbox } from "../src/delivery/outbox.ts";
 import type { StoaDeliveryError } from "../src/errors.ts";
 import type { UsageEvent } from "../src/usage.ts";
+import { usageEvent } from "./events.ts";
 import { report } from "./lib.ts";
 
 const CALLS_PER_SECOND = 100;
@@ -70,34 +71,7 @@ async function idle(): Promise<void> {
   for (let i = 0; i < 4; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function event(i: number): UsageEvent {
-  return {
-    id: `openai:chatcmpl-outage-${i}`,
-    userId: "user_bench",
-    provider: "openai",
-    endpoint: "chat.completions",
-    model: "gpt-4o-mini-2024-07-18",
-    requestedModel: "gpt-4o-mini",
-    providerRequestId: `req_${i}`,
-    stream: true,
-    status: "completed",
-    estimated: false,
-    usage: {
-      inputTokens: 176,
-      cacheReadTokens: 0,
-      cacheWriteTokens: 0,
-      audioInputTokens: 0,
-      outputTokens: 300,
-      audioOutputTokens: 0,
-      reasoningTokens: 0,
-      webSearchRequests: 0,
-    },
-    occurredAt: "2026-12-01T12:00:00.000Z",
-    durationMs: 812,
-    timeToFirstByteMs: 230,
-    metadata: { feature: "chat" },
-  };
-}
+const event = (i: number): UsageEvent => usageEvent("outage", i);
 
 interface Outcome {
   posts: number;

@@ -6,6 +6,8 @@ import { type ChildProcess, fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+import { FALLBACK_PRICE } from "../examples/stoa-server/prices.ts";
+
 export * from "./events.ts";
 
 export const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
@@ -184,18 +186,7 @@ export const PRICE_TABLE = JSON.stringify({
       maxOutputTokens: 64000,
     },
   ],
-  fallback: {
-    inputPerMTok: 15,
-    outputPerMTok: 75,
-    cacheReadPerMTok: 15,
-    cacheWritePerMTok: 18.75,
-    audioInputPerMTok: 100,
-    audioOutputPerMTok: 200,
-    webSearchPerCall: 0.035,
-    maxOutputTokens: 32768,
-    attachmentTokens: 20000,
-    requestOverheadTokens: 1000,
-  },
+  fallback: FALLBACK_PRICE,
 });
 
 let holds = 0;
