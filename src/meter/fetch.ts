@@ -146,6 +146,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     if (type.includes("application/vnd.amazon.eventstream")) {
       const messages = call.provider.readMessages?.(call.facts);
       if (messages !== undefined) return meterEventStream(response, call, messages);
+      admission.cancel(); // no event will be made
       sink.onError(
         new StoaStreamError(`A ${call.provider.id} response was a binary event stream; it was not metered.`),
       );
