@@ -5,6 +5,7 @@
  */
 import { StoaConfigError } from "../errors.ts";
 import { emptyUsage, type Usage } from "../usage.ts";
+import { count as countOf } from "../util/json.ts";
 import { invalidResponse, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 import { checkUserId } from "./user-id.ts";
@@ -110,11 +111,11 @@ function readUsage(value: unknown): Usage {
   return usage;
 }
 
-/** A count: a non-negative integer; absent or `null` is 0. */
+/** A count, read as every count is (`util/json.ts`: absent or `null` is 0); a malformed one makes the answer no summary. */
 function count(value: unknown): number {
-  if (value == null) return 0;
-  if (!Number.isSafeInteger(value) || (value as number) < 0) throw notSummary();
-  return value as number;
+  const read = countOf(value);
+  if (Number.isNaN(read)) throw notSummary();
+  return read;
 }
 
 function cost(value: unknown): number | null {
