@@ -3,7 +3,7 @@
  * the limits of one batch, and the `rejected` list of its answer read from
  * `unknown`.
  */
-import { StoaAPIError } from "../errors.ts";
+import { StoaAPIError, StoaDeliveryError } from "../errors.ts";
 import type { UsageEvent } from "../usage.ts";
 import type { ApiClient } from "./types.ts";
 
@@ -76,4 +76,15 @@ export function readRejected(answer: unknown): Rejection[] {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The error that reports the events Stoa rejected in answer to `events`, with the reasons attached. */
+export function rejectionError(events: readonly UsageEvent[], rejected: readonly Rejection[]): StoaDeliveryError {
+  const ids = new Set(rejected.map((rejection) => rejection.id));
+  const first = rejected[0] as Rejection;
+  return new StoaDeliveryError(
+    `Stoa rejected ${rejected.length} of ${events.length} usage event(s) (first: ${first.code}: ${first.message}).`,
+    events.filter((event) => ids.has(event.id)),
+    { rejected: rejected.map((r) => ({ ...r, id: r.id ?? "" })) },
+  );
 }

@@ -17,6 +17,7 @@ import {
   MAX_EVENT_BYTES,
   postUsageEvents,
   type Rejection,
+  rejectionError,
 } from "../api/usage-events.ts";
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
 import type { WaitUntil } from "../runtime.ts";
@@ -311,15 +312,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       return;
     }
     if (rejected.length === 0) return;
-    const ids = new Set(rejected.map((rejection) => rejection.id));
-    const first = rejected[0] as Rejection;
-    report(
-      new StoaDeliveryError(
-        `Stoa rejected ${rejected.length} of ${events.length} usage event(s) (first: ${first.code}: ${first.message}).`,
-        events.filter((event) => ids.has(event.id)),
-        { rejected: rejected.map((r) => ({ ...r, id: r.id ?? "" })) },
-      ),
-    );
+    report(rejectionError(events, rejected));
   }
 
   function reportOverflow(): void {

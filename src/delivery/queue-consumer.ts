@@ -15,6 +15,7 @@ import {
   MAX_BATCH_EVENTS,
   postUsageEvents,
   type Rejection,
+  rejectionError,
 } from "../api/usage-events.ts";
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
 import { utf8Length } from "../streams/bytes.ts";
@@ -90,15 +91,7 @@ export async function deliverEvents(
     return { ok: false, cause };
   }
   if (rejected.length > 0) {
-    const ids = new Set(rejected.map((rejection) => rejection.id));
-    const first = rejected[0] as Rejection;
-    report(
-      new StoaDeliveryError(
-        `Stoa rejected ${rejected.length} of ${events.length} usage event(s) (first: ${first.code}: ${first.message}).`,
-        events.filter((event) => ids.has(event.id)),
-        { rejected: rejected.map((r) => ({ ...r, id: r.id ?? "" })) },
-      ),
-    );
+    report(rejectionError(events, rejected));
   }
   return { ok: true };
 }

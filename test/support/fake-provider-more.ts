@@ -8,6 +8,7 @@
  * test project (workerd included). The event-stream encoder here (`eventStreamFrame`, with a bit-by-bit
  * CRC-32) is written apart from `src/streams/` so it can check the decoder.
  */
+import { concat as concatBytes } from "../../src/streams/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -65,18 +66,8 @@ export function bedrockEvent(eventType: string, payload: unknown): Uint8Array {
   );
 }
 
-/** `parts` as one array. */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+/** `parts` as one array: the package's own concat. */
+export { concatBytes };
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures (provider-facts-more.md), as bodies and SSE event data
