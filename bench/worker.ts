@@ -250,9 +250,15 @@ export default {
     const origin = url.searchParams.get("origin") ?? "";
     stoa ??= new Stoa({ apiKey: "k", baseUrl: `${origin}/sink`, onError: (error) => errors.push(error.message) });
     const pending: Promise<unknown>[] = [];
+    // as a Worker does: the event leaves in this request's waitUntil (no flush, which would
+    // retire the user's spend hold: the next call would ask for a new one); the round waits for it
+    const waitUntil = (promise: Promise<unknown>) => {
+      pending.push(promise);
+      ctx.waitUntil(promise);
+    };
     let fetch: Fetch | undefined;
     if (variant === "metered" || variant === "meteredAppUsage")
-      fetch = stoa.fetch({ provider: "openai", userId: USER, waitUntil: (p) => ctx.waitUntil(p) });
+      fetch = stoa.fetch({ provider: "openai", userId: USER, waitUntil });
     else if (variant === "transform") fetch = altFetch(origin, transformHop(pending));
     else if (variant === "tee") fetch = altFetch(origin, teeHop(pending));
     else if (variant === "hop") fetch = hopFetch;
@@ -285,12 +291,14 @@ export default {
         apiKey: "x",
         baseURL: `${origin}/anthropic`,
         maxRetries: 0,
-        ...(variant === "anthropicMetered" ? { fetch: stoa.fetch({ provider: "anthropic", userId: USER }) } : {}),
+        ...(variant === "anthropicMetered"
+          ? { fetch: stoa.fetch({ provider: "anthropic", userId: USER, waitUntil }) }
+          : {}),
       });
       const stream = await anthropic.messages.create({ ...messagesRequest(), stream: true });
       let chunks = 0;
       for await (const event of stream) if (event.type === "content_block_delta") chunks++;
-      await stoa.flush();
+      await Promise.all(pending);
       const body = { chunks, reads: 0, errors: [...errors] };
       errors.length = 0;
       return Response.json(body);
@@ -299,12 +307,12 @@ export default {
       const openai = createOpenAI({
         apiKey: "x",
         baseURL: `${origin}/burst/v1`,
-        ...(variant === "aiSdkMetered" ? { fetch: stoa.fetch({ provider: "openai", userId: USER }) } : {}),
+        ...(variant === "aiSdkMetered" ? { fetch: stoa.fetch({ provider: "openai", userId: USER, waitUntil }) } : {}),
       });
       const result = streamText({ model: openai.chat("gpt-4o"), prompt: "Say something long.", maxRetries: 0 });
       let chunks = 0;
       for await (const part of result.textStream) if (part.length > 0) chunks++;
-      await stoa.flush();
+      await Promise.all(pending);
       const body = { chunks, reads: 0, errors: [...errors] };
       errors.length = 0;
       return Response.json(body);
@@ -323,7 +331,6 @@ export default {
     let chunks = 0;
     for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
     await Promise.all(pending);
-    await stoa.flush();
     const body = { chunks, reads, errors: [...errors] };
     errors.length = 0;
     reads = 0;
