@@ -26,7 +26,8 @@ export async function run(): Promise<Record<string, number>> {
   });
   const outputs = result.metafile.outputs;
   const files = new Map(result.outputFiles.map((file) => [file.path, file.contents]));
-  const entry = Object.keys(outputs).find((path) => outputs[path]?.entryPoint !== undefined);
+  // chunks loaded by import() carry an entryPoint too: take the one of src/index.ts
+  const entry = Object.keys(outputs).find((path) => outputs[path]?.entryPoint?.endsWith("src/index.ts"));
   if (entry === undefined) throw new Error("no entry chunk");
   // the entry and every chunk it reaches by static imports
   const loaded = new Set<string>();

@@ -3,7 +3,8 @@
  * response the app reads. One usage event per billed provider response.
  */
 import { StoaStreamError } from "../errors.ts";
-import type { JsonRead, MessageReader, Provider, Reading } from "../providers/types.ts";
+import { loadedProvider, loadProvider, type StoaProvider } from "../providers/index.ts";
+import type { JsonRead, MessageReader, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
 import { collectSource } from "../streams/collected-body.ts";
@@ -42,7 +43,8 @@ export interface MeterSink {
 
 /** Per-call settings of a metering fetch. */
 export interface MeterSettings {
-  provider: Provider;
+  /** The provider id; its module is loaded on the first call (`loadProvider`). */
+  provider: StoaProvider;
   userId: string;
   metadata: Record<string, string> | undefined;
   waitUntil: WaitUntil | undefined;
@@ -84,9 +86,20 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   async function meteredFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     // a meter wrapping a meter: only the one nearest the provider meters
     if ((upstream as Partial<MeteredFetch>)[UPSTREAM] !== undefined) return upstream(input, init);
+    let provider = loadedProvider(settings.provider);
+    if (provider === undefined) {
+      try {
+        provider = await loadProvider(settings.provider); // the first call to this provider
+      } catch (error) {
+        sink.onError(
+          new StoaStreamError("Could not load the provider module; the call was sent unmetered.", { cause: error }),
+        );
+        return upstream(input, init);
+      }
+    }
     let prepared: PreparedRequest | undefined;
     try {
-      prepared = await prepareRequest(settings.provider, input, init);
+      prepared = await prepareRequest(provider, input, init);
     } catch (error) {
       sink.onError(
         new StoaStreamError("Could not read the request to meter it; it was sent unmetered.", { cause: error }),
@@ -99,7 +112,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       const verdict = await settings.gate.admit(
         {
           userId: settings.userId,
-          provider: settings.provider.id,
+          provider: provider.id,
           model: facts.requestedModel ?? str(facts.body.model),
           body: facts.body,
           bodyBytes: prepared.bodyBytes,
@@ -109,7 +122,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       );
       if (!verdict.allowed) {
         const { reason, requiredUsd, availableUsd } = verdict;
-        return refuse(settings.provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
+        return refuse(provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
       }
       admission = verdict;
     }
@@ -134,11 +147,11 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     const call: OpenCall = {
       admission,
       holdId: admission.holdId,
-      provider: settings.provider,
+      provider,
       userId: settings.userId,
       metadata: settings.metadata,
       facts: prepared.facts,
-      requestId: settings.provider.requestId(response.headers),
+      requestId: provider.requestId(response.headers),
       startedAt,
       timeToFirstByteMs: Date.now() - startedAt,
     };
