@@ -8,7 +8,6 @@ import type { JsonRead, MessageReader, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
 import { collectSource } from "../streams/collected-body.ts";
-import { meterEventStreamSource } from "../streams/event-stream-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterSource } from "../streams/metered-body.ts";
 import { type PullSource, servedBody } from "../streams/served-body.ts";
@@ -40,6 +39,9 @@ export interface MeterSink {
   /** Keeps background metering work (reading a cancelled or unread body) for `flush()` to await. */
   track(work: Promise<unknown>): void;
 }
+
+/** The binary event-stream metering (Bedrock), loaded when first needed. */
+type EventStreamModule = typeof import("../streams/event-stream-body.ts");
 
 /** Per-call settings of a metering fetch. */
 export interface MeterSettings {
@@ -158,7 +160,15 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     const type = response.headers.get("content-type") ?? "";
     if (type.includes("application/vnd.amazon.eventstream")) {
       const messages = call.provider.readMessages?.(call.facts);
-      if (messages !== undefined) return meterEventStream(response, call, messages);
+      if (messages !== undefined) {
+        let decoder: EventStreamModule | undefined;
+        try {
+          decoder = await import("../streams/event-stream-body.ts"); // loaded by the first binary stream (Bedrock)
+        } catch (error) {
+          sink.onError(new StoaStreamError("Could not load the event-stream decoder.", { cause: error }));
+        }
+        if (decoder !== undefined) return meterEventStream(decoder, response, call, messages);
+      }
       admission.cancel(); // no event will be made
       sink.onError(
         new StoaStreamError(`A ${call.provider.id} response was a binary event stream; it was not metered.`),
@@ -224,7 +234,12 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   /** A binary event stream (Bedrock): every byte passed on untouched, the decoded messages read on the side. */
-  function meterEventStream(response: Response, call: OpenCall, reader: MessageReader): Response {
+  function meterEventStream(
+    { meterEventStreamSource }: EventStreamModule,
+    response: Response,
+    call: OpenCall,
+    reader: MessageReader,
+  ): Response {
     const finish = streamFinisher(call, reader);
     const body = meterEventStreamSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxMessageSize: MAX_EVENT_LENGTH,
