@@ -3,7 +3,7 @@
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
 import { checkUserId } from "./api/user-id.ts";
-import type { QueueProducer } from "./delivery/queue-outbox.ts";
+import type { QueueProducer } from "./delivery/queue-producer.ts";
 import { StoaConfigError } from "./errors.ts";
 import { isStoaProvider, StoaProvider } from "./providers/index.ts";
 import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";

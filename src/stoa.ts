@@ -17,10 +17,10 @@ import {
   type StoaFetchOptions,
   type StoaOptions,
 } from "./config.ts";
-import { consumeDenoQueueValue } from "./delivery/deno-kv.ts";
 import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import type { HandleQueueOptions, QueueBatch } from "./delivery/queue-consumer.ts";
-import { checkQueueProducer, createQueueOutbox } from "./delivery/queue-outbox.ts";
+import { loadingQueueOutbox } from "./delivery/queue-outbox-loader.ts";
+import { checkQueueProducer } from "./delivery/queue-producer.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
@@ -90,7 +90,7 @@ export class Stoa {
     const direct = createOutbox({ api, onError: this.#onError });
     this.#outbox =
       "outbox" in options
-        ? createQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })
+        ? loadingQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })
         : direct;
     if (
       options.whenUnavailable !== undefined &&
@@ -305,7 +305,8 @@ export class Stoa {
    * After Deno's last retry the message is kept under
    * `["stoa", "undelivered", …]`: pass each such value to this method again to replay it.
    */
-  handleDenoQueue(value: unknown): Promise<boolean> {
+  async handleDenoQueue(value: unknown): Promise<boolean> {
+    const { consumeDenoQueueValue } = await import("./delivery/queue-consumer.ts"); // consumers only
     return consumeDenoQueueValue(this.#queueApi, value, this.#onError);
   }
 
