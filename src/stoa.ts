@@ -23,7 +23,8 @@ import { loadingQueueOutbox } from "./delivery/queue-outbox-loader.ts";
 import { checkQueueProducer } from "./delivery/queue-producer.ts";
 import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
-import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
+import type { MeteredFetch } from "./meter/fetch.ts";
+import { meteredFetch, UPSTREAM } from "./meter/fetch-loader.ts";
 import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
 import { type CallGate, chargeabilityCallGate, createSpendGate } from "./spend/call-gate.ts";
 import { createTurns } from "./util/turns.ts";
@@ -148,7 +149,7 @@ export class Stoa {
    */
   fetch(options: StoaFetchOptions): MeteredFetch {
     const provider = checkFetchOptions(options);
-    return createMeteredFetch(
+    return meteredFetch(
       {
         emit: (event, waitUntil) => this.#outbox.add(event, waitUntil),
         onError: this.#onError,

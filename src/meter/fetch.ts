@@ -17,10 +17,8 @@ import { str } from "../util/json.ts";
 import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
 import { buildEvent, type CallRecord } from "./event.ts";
+import { UPSTREAM } from "./fetch-loader.ts";
 import { type PreparedRequest, prepareRequest } from "./request.ts";
-
-/** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
-export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
 
 /** A fetch that meters, as `stoa.fetch()` returns it. */
 export interface MeteredFetch extends FetchLike {
