@@ -56,9 +56,9 @@ export function loadingQueueOutbox(options: QueueOutboxOptions): Outbox {
       }
       return delivered;
     },
-    async flush(): Promise<void> {
-      if (loading !== undefined) await loading;
-      await (outbox ?? options.fallback).flush();
+    flush(): Promise<void> {
+      if (outbox !== undefined || loading === undefined) return (outbox ?? options.fallback).flush();
+      return loading.then((loaded) => (loaded ?? options.fallback).flush());
     },
     get held(): number {
       return waiting + (outbox ?? options.fallback).held;
