@@ -2,9 +2,9 @@
  * Figure 7: `src/index.ts` bundled for Workers (esbuild: bundle, minify, esm,
  * code splitting, browser platform with the workerd conditions), gzipped, in
  * KB: the entry chunk and the chunks it imports statically, what loading the
- * package costs. Chunks loaded by `import()` when first needed (jose, for
- * `registerMember`) are reported apart. Also checks that no `hono` made it
- * into the bundle.
+ * package costs. Chunks loaded by `import()` when first needed (providers,
+ * metering code, spend holds, jose …) are reported apart. Also checks that
+ * no `hono` made it into the bundle.
  */
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
