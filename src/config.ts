@@ -3,10 +3,9 @@
  * bad configuration throws a `StoaConfigError` that says how to fix it.
  */
 import { checkUserId } from "./api/user-id.ts";
-import type { QueueProducer } from "./delivery/queue-outbox.ts";
+import type { QueueProducer } from "./delivery/queue-producer.ts";
 import { StoaConfigError } from "./errors.ts";
-import { providerFor, StoaProvider } from "./providers/index.ts";
-import type { Provider } from "./providers/types.ts";
+import { isStoaProvider, StoaProvider } from "./providers/index.ts";
 import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
 
 /** The Stoa API's base URL when neither the option nor `STOA_BASE_URL` sets one. */
@@ -199,13 +198,13 @@ export function resolveConfig(options: StoaOptions): ResolvedConfig {
   };
 }
 
-/** Checks `stoa.fetch()` options and returns the provider module. */
-export function checkFetchOptions(options: StoaFetchOptions): Provider {
+/** Checks `stoa.fetch()` options and returns the provider id (its module loads on the first call). */
+export function checkFetchOptions(options: StoaFetchOptions): StoaProvider {
   if (typeof options !== "object" || options === null) {
     throw new StoaConfigError("stoa.fetch() needs options: { provider, userId }.");
   }
-  const provider = providerFor(options.provider);
-  if (provider === undefined) {
+  const provider = options.provider;
+  if (!isStoaProvider(provider)) {
     throw new StoaConfigError(
       `Unknown provider ${JSON.stringify(options.provider)}: use one of ${Object.keys(StoaProvider)
         .map((name) => `StoaProvider.${name}`)

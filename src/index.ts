@@ -16,7 +16,7 @@ export type { RegisterMemberOptions, SpendOptions, StoaFetchOptions, StoaOptions
 export { type DenoKvLike, type DenoKvOutboxOptions, denoKvOutbox } from "./delivery/deno-kv.ts";
 export type { Delivered } from "./delivery/outbox.ts";
 export type { HandleQueueOptions, QueueBatch, QueueMessage } from "./delivery/queue-consumer.ts";
-export type { QueueProducer, QueueSendRequest } from "./delivery/queue-outbox.ts";
+export type { QueueProducer, QueueSendRequest } from "./delivery/queue-producer.ts";
 export {
   type ChargeRequiredReason,
   StoaAPIError,

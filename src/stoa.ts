@@ -17,15 +17,17 @@ import {
   type StoaFetchOptions,
   type StoaOptions,
 } from "./config.ts";
-import { consumeDenoQueueValue } from "./delivery/deno-kv.ts";
 import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import type { HandleQueueOptions, QueueBatch } from "./delivery/queue-consumer.ts";
-import { checkQueueProducer, createQueueOutbox } from "./delivery/queue-outbox.ts";
-import { StoaConfigError, StoaDeliveryError, StoaError } from "./errors.ts";
+import { loadingQueueOutbox } from "./delivery/queue-outbox-loader.ts";
+import { checkQueueProducer } from "./delivery/queue-producer.ts";
+import { StoaConfigError, StoaConnectionError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
-import { createMeteredFetch, type MeteredFetch, UPSTREAM } from "./meter/fetch.ts";
+import type { MeteredFetch } from "./meter/fetch.ts";
+import { meteredFetch, UPSTREAM } from "./meter/fetch-loader.ts";
 import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
-import { type CallGate, chargeabilityCallGate, createSpendGate } from "./spend/call-gate.ts";
+import type { CallAdmission, CallGate } from "./spend/call-gate.ts";
+import { loadingCallGate } from "./spend/gate-loader.ts";
 import { createTurns } from "./util/turns.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
@@ -90,7 +92,7 @@ export class Stoa {
     const direct = createOutbox({ api, onError: this.#onError });
     this.#outbox =
       "outbox" in options
-        ? createQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })
+        ? loadingQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })
         : direct;
     if (
       options.whenUnavailable !== undefined &&
@@ -108,20 +110,35 @@ export class Stoa {
       ...(options.whenUnavailable === undefined ? {} : { whenUnavailable: options.whenUnavailable }),
       ...(options.chargeabilityTimeoutMs === undefined ? {} : { timeoutMs: options.chargeabilityTimeoutMs }),
     });
-    this.#gate =
-      spend === false
-        ? chargeabilityCallGate(this.#chargeability)
-        : createSpendGate({
-            api,
-            chargeability: this.#chargeability,
-            onError: this.#onError,
-            whenUnavailable: options.whenUnavailable ?? "allow",
-            timeoutMs: options.chargeabilityTimeoutMs ?? 2_000,
-            turns,
-            holdUsd: spend.holdUsd,
-            holdTtlSeconds: spend.holdTtlSeconds,
-            keepAlive: (work, waitUntil) => this.#keepAlive(work, waitUntil),
-          });
+    const chargeability = this.#chargeability;
+    const whenUnavailable = options.whenUnavailable ?? "allow";
+    // the spend-hold code loads with the first call's admission (see spend/gate-loader.ts)
+    this.#gate = loadingCallGate(
+      (module) =>
+        spend === false
+          ? module.chargeabilityCallGate(chargeability)
+          : module.createSpendGate({
+              api,
+              chargeability,
+              onError: this.#onError,
+              whenUnavailable,
+              timeoutMs: options.chargeabilityTimeoutMs ?? 2_000,
+              turns,
+              holdUsd: spend.holdUsd,
+              holdTtlSeconds: spend.holdTtlSeconds,
+              keepAlive: (work, waitUntil) => this.#keepAlive(work, waitUntil),
+            }),
+      (cause) => {
+        const allow = whenUnavailable === "allow";
+        this.#onError(
+          new StoaConnectionError(
+            `The spend gate's code could not be loaded; the call was ${allow ? "allowed without a check" : "blocked"} (whenUnavailable: "${whenUnavailable}").`,
+            { cause },
+          ),
+        );
+        return allow ? UNGATED : { allowed: false, reason: "unavailable" };
+      },
+    );
   }
 
   /** Keeps background work for `flush()`, and inside the call's `waitUntil` when it has one. */
@@ -148,7 +165,7 @@ export class Stoa {
    */
   fetch(options: StoaFetchOptions): MeteredFetch {
     const provider = checkFetchOptions(options);
-    return createMeteredFetch(
+    return meteredFetch(
       {
         emit: (event, waitUntil) => this.#outbox.add(event, waitUntil),
         onError: this.#onError,
@@ -305,7 +322,8 @@ export class Stoa {
    * After Deno's last retry the message is kept under
    * `["stoa", "undelivered", …]`: pass each such value to this method again to replay it.
    */
-  handleDenoQueue(value: unknown): Promise<boolean> {
+  async handleDenoQueue(value: unknown): Promise<boolean> {
+    const { consumeDenoQueueValue } = await import("./delivery/queue-consumer.ts"); // consumers only
     return consumeDenoQueueValue(this.#queueApi, value, this.#onError);
   }
 
@@ -325,6 +343,9 @@ export class Stoa {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 }
+
+/** The admission of a call let through without a gate. */
+const UNGATED: CallAdmission = { allowed: true, holdId: undefined, settle: () => {}, cancel: () => {} };
 
 /** One queue delivery's retry budget: the queue's own retries take over after it. */
 const QUEUE_RETRY_BUDGET_MS = 5_000;

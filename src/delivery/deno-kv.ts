@@ -1,16 +1,13 @@
 /**
  * Deno KV as the durable outbox: `denoKvOutbox(kv)` makes a queue producer
  * of a `Deno.Kv` (one atomic commit of `enqueue`s per hand-off), and
- * `stoa.handleDenoQueue(value)` is the `kv.listenQueue` side. A message that
+ * `stoa.handleDenoQueue(value)` is the `kv.listenQueue` side (`consumeDenoQueueValue`,
+ * in `queue-consumer.ts`, loaded when first called). A message that
  * Deno could not deliver after its retries is written under
  * `[...deadLetterPrefix, <uuid>]` (`keysIfUndelivered`), to be replayed.
  */
 
-import type { ApiClient } from "../api/types.ts";
-import { StoaDeliveryError } from "../errors.ts";
-import { deliverEvents } from "./queue-consumer.ts";
-import { readQueueMessage } from "./queue-message.ts";
-import { QUEUE_LIMITS, type QueueLimits, type QueueProducer, type QueueSendRequest } from "./queue-outbox.ts";
+import { QUEUE_LIMITS, type QueueLimits, type QueueProducer, type QueueSendRequest } from "./queue-producer.ts";
 
 /** The part of `Deno.Kv` the outbox uses. */
 export interface DenoKvLike {
@@ -78,27 +75,4 @@ export function denoKvOutbox(kv: DenoKvLike, options: DenoKvOutboxOptions = {}):
       if (!result.ok) throw new Error("Deno KV did not commit the enqueue");
     },
   } as QueueProducer;
-}
-
-/**
- * Delivers one Deno KV queue value. Resolves `false` when it is not a Stoa
- * message (the app's own), `true` once Stoa stored or rejected its events
- * (rejections reach `report`); throws a `StoaDeliveryError` when Stoa could
- * not be reached or refused the POST, so that Deno retries it.
- */
-export async function consumeDenoQueueValue(
-  api: ApiClient,
-  value: unknown,
-  report: (error: Error) => void,
-): Promise<boolean> {
-  const events = readQueueMessage(value);
-  if (events === undefined) return false;
-  const outcome = await deliverEvents(api, events, report);
-  if (outcome.ok) return true;
-  const why = outcome.cause instanceof Error ? outcome.cause.message : String(outcome.cause);
-  throw new StoaDeliveryError(
-    `${events.length} usage event(s) were not delivered to Stoa (${why}); Deno will retry the message.`,
-    events,
-    { cause: outcome.cause },
-  );
 }

@@ -187,3 +187,26 @@ function safely(step: () => void): void {
     // a message already acked or retried: nothing more to do
   }
 }
+
+/**
+ * Delivers one Deno KV queue value. Resolves `false` when it is not a Stoa
+ * message (the app's own), `true` once Stoa stored or rejected its events
+ * (rejections reach `report`); throws a `StoaDeliveryError` when Stoa could
+ * not be reached or refused the POST, so that Deno retries it.
+ */
+export async function consumeDenoQueueValue(
+  api: ApiClient,
+  value: unknown,
+  report: (error: Error) => void,
+): Promise<boolean> {
+  const events = readQueueMessage(value);
+  if (events === undefined) return false;
+  const outcome = await deliverEvents(api, events, report);
+  if (outcome.ok) return true;
+  const why = outcome.cause instanceof Error ? outcome.cause.message : String(outcome.cause);
+  throw new StoaDeliveryError(
+    `${events.length} usage event(s) were not delivered to Stoa (${why}); Deno will retry the message.`,
+    events,
+    { cause: outcome.cause },
+  );
+}

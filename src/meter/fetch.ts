@@ -3,11 +3,11 @@
  * response the app reads. One usage event per billed provider response.
  */
 import { StoaStreamError } from "../errors.ts";
-import type { JsonRead, MessageReader, Provider, Reading } from "../providers/types.ts";
+import { loadedProvider, loadProvider, type StoaProvider } from "../providers/index.ts";
+import type { JsonRead, MessageReader, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
 import { collectSource } from "../streams/collected-body.ts";
-import { meterEventStreamSource } from "../streams/event-stream-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterSource } from "../streams/metered-body.ts";
 import { type PullSource, servedBody } from "../streams/served-body.ts";
@@ -17,10 +17,8 @@ import { str } from "../util/json.ts";
 import { refuse } from "./blocked.ts";
 import { textWeightOf } from "./estimate.ts";
 import { buildEvent, type CallRecord } from "./event.ts";
+import { UPSTREAM } from "./fetch-loader.ts";
 import { type PreparedRequest, prepareRequest } from "./request.ts";
-
-/** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
-export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
 
 /** A fetch that meters, as `stoa.fetch()` returns it. */
 export interface MeteredFetch extends FetchLike {
@@ -40,9 +38,13 @@ export interface MeterSink {
   track(work: Promise<unknown>): void;
 }
 
+/** The binary event-stream metering (Bedrock), loaded when first needed. */
+type EventStreamModule = typeof import("../streams/event-stream-body.ts");
+
 /** Per-call settings of a metering fetch. */
 export interface MeterSettings {
-  provider: Provider;
+  /** The provider id; its module is loaded on the first call (`loadProvider`). */
+  provider: StoaProvider;
   userId: string;
   metadata: Record<string, string> | undefined;
   waitUntil: WaitUntil | undefined;
@@ -84,9 +86,20 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   async function meteredFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     // a meter wrapping a meter: only the one nearest the provider meters
     if ((upstream as Partial<MeteredFetch>)[UPSTREAM] !== undefined) return upstream(input, init);
+    let provider = loadedProvider(settings.provider);
+    if (provider === undefined) {
+      try {
+        provider = await loadProvider(settings.provider); // the first call to this provider
+      } catch (error) {
+        sink.onError(
+          new StoaStreamError("Could not load the provider module; the call was sent unmetered.", { cause: error }),
+        );
+        return upstream(input, init);
+      }
+    }
     let prepared: PreparedRequest | undefined;
     try {
-      prepared = await prepareRequest(settings.provider, input, init);
+      prepared = await prepareRequest(provider, input, init);
     } catch (error) {
       sink.onError(
         new StoaStreamError("Could not read the request to meter it; it was sent unmetered.", { cause: error }),
@@ -99,7 +112,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       const verdict = await settings.gate.admit(
         {
           userId: settings.userId,
-          provider: settings.provider.id,
+          provider: provider.id,
           model: facts.requestedModel ?? str(facts.body.model),
           body: facts.body,
           bodyBytes: prepared.bodyBytes,
@@ -109,7 +122,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       );
       if (!verdict.allowed) {
         const { reason, requiredUsd, availableUsd } = verdict;
-        return refuse(settings.provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
+        return refuse(provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
       }
       admission = verdict;
     }
@@ -134,18 +147,26 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     const call: OpenCall = {
       admission,
       holdId: admission.holdId,
-      provider: settings.provider,
+      provider,
       userId: settings.userId,
       metadata: settings.metadata,
       facts: prepared.facts,
-      requestId: settings.provider.requestId(response.headers),
+      requestId: provider.requestId(response.headers),
       startedAt,
       timeToFirstByteMs: Date.now() - startedAt,
     };
     const type = response.headers.get("content-type") ?? "";
     if (type.includes("application/vnd.amazon.eventstream")) {
       const messages = call.provider.readMessages?.(call.facts);
-      if (messages !== undefined) return meterEventStream(response, call, messages);
+      if (messages !== undefined) {
+        let decoder: EventStreamModule | undefined;
+        try {
+          decoder = await import("../streams/event-stream-body.ts"); // loaded by the first binary stream (Bedrock)
+        } catch (error) {
+          sink.onError(new StoaStreamError("Could not load the event-stream decoder.", { cause: error }));
+        }
+        if (decoder !== undefined) return meterEventStream(decoder, response, call, messages);
+      }
       admission.cancel(); // no event will be made
       sink.onError(
         new StoaStreamError(`A ${call.provider.id} response was a binary event stream; it was not metered.`),
@@ -211,7 +232,12 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
   }
 
   /** A binary event stream (Bedrock): every byte passed on untouched, the decoded messages read on the side. */
-  function meterEventStream(response: Response, call: OpenCall, reader: MessageReader): Response {
+  function meterEventStream(
+    { meterEventStreamSource }: EventStreamModule,
+    response: Response,
+    call: OpenCall,
+    reader: MessageReader,
+  ): Response {
     const finish = streamFinisher(call, reader);
     const body = meterEventStreamSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxMessageSize: MAX_EVENT_LENGTH,

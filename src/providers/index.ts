@@ -1,17 +1,7 @@
 /**
  * The provider registry: `StoaProvider` names and their modules.
  */
-import { anthropic } from "./anthropic.ts";
-import { azure } from "./azure.ts";
-import { bedrock } from "./bedrock.ts";
-import { deepseek } from "./deepseek.ts";
-import { google } from "./google.ts";
-import { groq } from "./groq.ts";
-import { mistral } from "./mistral.ts";
-import { openai } from "./openai.ts";
-import { openrouter } from "./openrouter.ts";
 import type { Provider } from "./types.ts";
-import { xai } from "./xai.ts";
 
 /** The providers `stoa.fetch()` meters. */
 export const StoaProvider = {
@@ -30,20 +20,53 @@ export const StoaProvider = {
 /** One of the `StoaProvider` values. */
 export type StoaProvider = (typeof StoaProvider)[keyof typeof StoaProvider];
 
-const registry: Record<StoaProvider, Provider> = {
-  openai,
-  anthropic,
-  openrouter,
-  google,
-  bedrock,
-  azure,
-  groq,
-  deepseek,
-  xai,
-  mistral,
+/**
+ * Each provider's module, loaded on its first metered call so that loading
+ * the package does not load ten providers (`import()`: bundlers split them).
+ */
+const registry: Record<StoaProvider, () => Promise<Provider>> = {
+  openai: () => import("./openai.ts").then((m) => m.openai),
+  anthropic: () => import("./anthropic.ts").then((m) => m.anthropic),
+  openrouter: () => import("./openrouter.ts").then((m) => m.openrouter),
+  google: () => import("./google.ts").then((m) => m.google),
+  bedrock: () => import("./bedrock.ts").then((m) => m.bedrock),
+  azure: () => import("./azure.ts").then((m) => m.azure),
+  groq: () => import("./groq.ts").then((m) => m.groq),
+  deepseek: () => import("./deepseek.ts").then((m) => m.deepseek),
+  xai: () => import("./xai.ts").then((m) => m.xai),
+  mistral: () => import("./mistral.ts").then((m) => m.mistral),
 };
 
-/** The module of a provider id, or undefined. */
-export function providerFor(id: string): Provider | undefined {
-  return Object.hasOwn(registry, id) ? registry[id as StoaProvider] : undefined;
+/** Provider modules already loaded, by id: read synchronously on the hot path. */
+const loaded = new Map<string, Provider>();
+/** Loads under way, by id: one `import()` per provider. */
+const loading = new Map<string, Promise<Provider>>();
+
+/** True when `id` is a `StoaProvider` value. */
+export function isStoaProvider(id: unknown): id is StoaProvider {
+  return typeof id === "string" && Object.hasOwn(registry, id);
+}
+
+/** The module of a provider when it is already loaded, else undefined. */
+export function loadedProvider(id: StoaProvider): Provider | undefined {
+  return loaded.get(id);
+}
+
+/** Loads the module of a provider (once; a failed load is tried again next time). */
+export function loadProvider(id: StoaProvider): Promise<Provider> {
+  let pending = loading.get(id);
+  if (pending === undefined) {
+    pending = registry[id]().then(
+      (provider) => {
+        loaded.set(id, provider);
+        return provider;
+      },
+      (error: unknown) => {
+        loading.delete(id);
+        throw error;
+      },
+    );
+    loading.set(id, pending);
+  }
+  return pending;
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { anthropic } from "../../src/providers/anthropic.ts";
-import { providerFor } from "../../src/providers/index.ts";
+import { loadProvider } from "../../src/providers/index.ts";
 import { openai } from "../../src/providers/openai.ts";
 import { openrouter } from "../../src/providers/openrouter.ts";
 import type { RequestFacts } from "../../src/providers/types.ts";
@@ -27,7 +27,7 @@ describe("provider modules", () => {
     expect(facts.injectedUsage).toBe(false);
   });
 
-  it("say their own error envelope, request-id fallback and JSON reading", () => {
+  it("say their own error envelope, request-id fallback and JSON reading", async () => {
     expect(anthropic.errorBody("charge_required", "m")).toEqual({
       type: "error",
       error: { type: "charge_required", message: "m" },
@@ -42,6 +42,6 @@ describe("provider modules", () => {
     ]);
     expect(openai.jsonRead?.("responses")).toBe("whole");
     expect(openai.jsonRead?.("chat.completions")).toBe("skim");
-    expect(providerFor("anthropic")).toBe(anthropic);
+    expect(await loadProvider("anthropic")).toBe(anthropic);
   });
 });

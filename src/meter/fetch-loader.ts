@@ -1,0 +1,62 @@
+/**
+ * `stoa.fetch()`'s metering fetch as loading the package builds it: made
+ * synchronously, while the metering code itself (`meter/fetch.ts`, and the
+ * request, stream and body readers it uses) loads with the first metered
+ * call, beside that call's provider module. From then on a call goes
+ * straight to `createMeteredFetch`'s fetch.
+ */
+import { StoaStreamError } from "../errors.ts";
+import { loadProvider } from "../providers/index.ts";
+import type { FetchLike } from "../runtime.ts";
+import type { MeteredFetch, MeterSettings, MeterSink } from "./fetch.ts";
+
+/** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
+export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
+
+type MeterModule = typeof import("./fetch.ts");
+
+/** The metering code once loaded: read synchronously on the hot path. */
+let loaded: MeterModule | undefined;
+/** Its load under way (a failed load is tried again by the next call). */
+let loading: Promise<MeterModule> | undefined;
+
+function loadMeter(): Promise<MeterModule> {
+  loading ??= import("./fetch.ts").then(
+    (module) => {
+      loaded = module;
+      return module;
+    },
+    (error: unknown) => {
+      loading = undefined;
+      throw error;
+    },
+  );
+  return loading;
+}
+
+/** A metering fetch (see `createMeteredFetch`), built now, its code loaded by its first call. */
+export function meteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
+  const upstream = settings.fetch;
+  let metered: FetchLike | undefined;
+  function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    if (metered !== undefined) return metered(input, init);
+    if (loaded !== undefined) {
+      metered = loaded.createMeteredFetch(sink, settings);
+      return metered(input, init);
+    }
+    loadProvider(settings.provider).catch(() => {}); // loaded beside the meter; `createMeteredFetch`'s fetch reports a failure
+    return loadMeter().then(
+      (module) => {
+        metered ??= module.createMeteredFetch(sink, settings);
+        return metered(input, init);
+      },
+      (error: unknown) => {
+        sink.onError(
+          new StoaStreamError("Could not load the metering code; the call was sent unmetered.", { cause: error }),
+        );
+        return upstream(input, init);
+      },
+    );
+  }
+  return Object.assign(fetch, { Response, [UPSTREAM]: upstream }) as MeteredFetch;
+}
