@@ -3,7 +3,8 @@
  * is bundled with esbuild and run by Miniflare; it reads the fake provider
  * (child process) on 127.0.0.1 directly. The CPU of the workerd process
  * (all its threads, /proc) is read around each run; variants are
- * interleaved, each client's variants in a group of their own. Ratio
+ * interleaved, each client's variants in a group of their own (the
+ * alternative designs apart from the pair a figure compares). Ratio
  * metered / plain, and µs per chunk of each design.
  *
  * The same for `@anthropic-ai/sdk` (a 2,000-delta Messages stream) and the AI
@@ -119,13 +120,14 @@ export async function run(): Promise<Record<string, number>> {
       ) as Record<string, number[]>;
       return Object.fromEntries(VARIANTS.map((v) => [v, samples[v] ?? [Number.NaN]])) as Record<Variant, number[]>;
     };
-    const main = await group(["plain", "metered", "meteredAppUsage", "hop"]);
-    const alt = await group(["plain", "transform", "tee", "identity", "byob", "coalesce"]);
+    const main = await group(["plain", "metered", "meteredAppUsage"]);
+    const alt = await group(["plain", "hop", "transform", "tee", "identity", "byob", "coalesce"]);
     const anthropic = await group(["anthropicPlain", "anthropicMetered"]);
     const aiSdk = await group(["aiSdkPlain", "aiSdkMetered"]);
     const proxy = await group(["proxyPlain", "proxyMetered"]);
     const cpu = {
       ...main,
+      hop: alt.hop,
       transform: alt.transform,
       tee: alt.tee,
       identity: alt.identity,
