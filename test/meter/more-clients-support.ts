@@ -6,9 +6,9 @@ import type { MeterRun } from "../support/meter.ts";
 /** `<fakeBase>/m`: test/support/fake-provider-more.ts, served over HTTP by the global setup. */
 export const FAKE = `${inject("fakeBase")}/m`;
 
-/** The run's metering fetch for `provider`, forwarding to the global fetch. */
 export { usage } from "../providers/drive.ts";
 
+/** The run's metering fetch for `provider`, forwarding to the global fetch. */
 export function metered(run: MeterRun, provider: StoaProvider) {
   return run.stoa.fetch({ provider, userId: "user_123" });
 }

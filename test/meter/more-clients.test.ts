@@ -2,10 +2,11 @@
  * The real clients of issue 11's OpenAI-shaped hosts through `stoa.fetch()`
  * to the fake of test/support/fake-provider-more.ts, served over HTTP by the
  * global setup (`<fakeBase>/m/…`, so this runs in Node and in workerd):
- * AzureOpenAI, groq-sdk, @mistralai/mistralai, @ai-sdk/deepseek and
- * @ai-sdk/xai, JSON and streamed, exact events. Gemini and Bedrock are in
+ * AzureOpenAI, @ai-sdk/azure, groq-sdk, @mistralai/mistralai,
+ * @ai-sdk/deepseek and @ai-sdk/xai, JSON and streamed, exact events. Gemini and Bedrock are in
  * more-clients-google-bedrock.test.ts, LangChain in more-clients-langchain.test.ts.
  */
+import { createAzure } from "@ai-sdk/azure";
 import { createDeepSeek } from "@ai-sdk/deepseek";
 import { createXai } from "@ai-sdk/xai";
 import { HTTPClient, Mistral } from "@mistralai/mistralai";
@@ -65,6 +66,61 @@ describe("azure through AzureOpenAI", () => {
     expect(text).toBe("Hello!");
     expect(chunks).toBe(4);
     expect(await run.events()).toMatchObject([{ ...AZURE_EVENT, stream: true }]);
+    expect(run.errors).toEqual([]);
+  });
+});
+
+describe("azure through @ai-sdk/azure (its v1 URLs: Responses by default, chat completions)", () => {
+  function azure(run: MeterRun) {
+    return createAzure({
+      baseURL: `${FAKE}/azure/openai`,
+      apiKey: PROVIDER_KEY,
+      fetch: metered(run, StoaProvider.Azure),
+    });
+  }
+  const RESPONSES_EVENT = {
+    id: "azure:resp_azure_1:apim-0f1e2d3c",
+    provider: "azure",
+    endpoint: "responses",
+    requestedModel: "my-gpt-4o",
+    model: "gpt-4o-2024-08-06",
+    providerRequestId: MORE_REQUEST_IDS.azure,
+    status: "completed",
+    estimated: false,
+    usage: usage({ inputTokens: 16, cacheReadTokens: 4, outputTokens: 9 }),
+  };
+
+  // the fake answers one response id and one request id: one run per call, or Stoa keeps one event
+  it("meters generateText over the Responses API", async () => {
+    const run = await meterRun("azure-aisdk-json");
+    const result = await generateText({ model: azure(run)("my-gpt-4o"), prompt: "Say hello", maxRetries: 0 });
+    expect(result.text).toBe("Hello!");
+    expect(await run.events()).toMatchObject([{ ...RESPONSES_EVENT, stream: false }]);
+    expect(run.errors).toEqual([]);
+  });
+
+  it("meters streamText over the Responses API", async () => {
+    const run = await meterRun("azure-aisdk-stream");
+    const result = streamText({ model: azure(run)("my-gpt-4o"), prompt: "Say hello", maxRetries: 0 });
+    expect(await result.text).toBe("Hello!");
+    expect(await run.events()).toMatchObject([{ ...RESPONSES_EVENT, stream: true }]);
+    expect(run.errors).toEqual([]);
+  });
+
+  it("meters chat completions through azure.chat()", async () => {
+    const run = await meterRun("azure-aisdk-chat");
+    const result = await generateText({ model: azure(run).chat("my-gpt-4o"), prompt: "Say hello", maxRetries: 0 });
+    expect(result.text).toBe("Hello!");
+    expect(await run.events()).toMatchObject([
+      {
+        provider: "azure",
+        endpoint: "chat.completions",
+        model: "gpt-4o-2024-08-06",
+        stream: false,
+        status: "completed",
+        usage: usage({ inputTokens: 16, cacheReadTokens: 4, outputTokens: 9 }),
+      },
+    ]);
     expect(run.errors).toEqual([]);
   });
 });
