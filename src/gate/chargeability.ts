@@ -7,7 +7,7 @@
  */
 import { getChargeability } from "../api/chargeability.ts";
 import type { ApiClient } from "../api/types.ts";
-import { type ChargeRequiredReason, StoaConfigError, StoaConnectionError, StoaError } from "../errors.ts";
+import { type ChargeRequiredReason, StoaConnectionError, StoaError } from "../errors.ts";
 import { createTurns, type Turns } from "../util/turns.ts";
 import { throwIfRefused } from "./refused.ts";
 
@@ -45,9 +45,9 @@ export interface ChargeabilityGate {
    * not one), the verdict follows `whenUnavailable` and `onError` hears of it.
    *
    * @throws {StoaConfigError} when Stoa refuses the check itself (any other
-   * `4xx`: a wrong API key or base URL, a userId it cannot take) or the
-   * userId cannot be sent (not well-formed UTF-16): that is the app's bug,
-   * so the call is not made, and `onError` hears of it too.
+   * `4xx`: a wrong API key or base URL, a userId it cannot take): that is
+   * the app's bug, so the call is not made, and `onError` hears of it too.
+   * `userId` is of the valid form (`api/user-id.ts`, checked by `stoa.fetch()`).
    * Rejects with `signal`'s reason when it aborts.
    */
   check(userId: string, signal?: AbortSignal | null): Promise<GateVerdict>;
@@ -87,22 +87,8 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
     return whenUnavailable === "allow" ? ALLOWED : { allowed: false, reason: "unavailable" };
   }
 
-  function refused(userId: string, why: string, cause: unknown): never {
-    const error = new StoaConfigError(
-      `The chargeability check for user ${JSON.stringify(userId)} ${why}; the call was not made. Check the Stoa API key, base URL and the userId.`,
-      { cause },
-    );
-    options.onError(error);
-    throw error;
-  }
-
   async function ask(userId: string): Promise<GateVerdict> {
-    const started = generation;
-    try {
-      encodeURIComponent(userId);
-    } catch (cause) {
-      refused(userId, "cannot be sent: the userId is not well-formed UTF-16 (a lone surrogate)", cause);
-    }
+    const started = generation; // userIds reach the gate checked (`api/user-id.ts`): every one can be sent
     const left = await turns.take(timeoutMs);
     if (left <= 0) return unavailable(userId, `waited ${timeoutMs} ms for a turn (${maxConcurrent} checks in flight)`);
     let answer: Awaited<ReturnType<typeof getChargeability>>;
