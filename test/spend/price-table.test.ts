@@ -3,6 +3,7 @@ import { readPriceTable } from "../../src/api/prices.ts";
 import { StoaAPIError } from "../../src/errors.ts";
 import { nanosToUsd, priceRowFor, usageCostNanos, usdToNanos } from "../../src/spend/price-table.ts";
 import { emptyUsage } from "../../src/usage.ts";
+import { CONTRACT_FALLBACK } from "../support/contract.ts";
 
 const wire = {
   currency: "USD",
@@ -21,18 +22,7 @@ const wire = {
     },
     { provider: "anthropic", model: "claude-sonnet-5", inputPerMTok: 3, outputPerMTok: 15 },
   ],
-  fallback: {
-    inputPerMTok: 15,
-    outputPerMTok: 75,
-    cacheReadPerMTok: 15,
-    cacheWritePerMTok: 18.75,
-    audioInputPerMTok: 100,
-    audioOutputPerMTok: 200,
-    webSearchPerCall: 0.035,
-    maxOutputTokens: 32768,
-    attachmentTokens: 20000,
-    requestOverheadTokens: 1000,
-  },
+  fallback: { ...CONTRACT_FALLBACK },
 };
 
 describe("the price table", () => {

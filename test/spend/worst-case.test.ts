@@ -1,19 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { FallbackRates, PriceRates } from "../../src/spend/price-table.ts";
+import type { PriceRates } from "../../src/spend/price-table.ts";
 import { DEFAULT_SEARCH_LIMIT, requestBounds, worstCaseNanos } from "../../src/spend/worst-case.ts";
+import { CONTRACT_FALLBACK } from "../support/contract.ts";
 
-const fallback: FallbackRates = {
-  inputPerMTok: 15,
-  outputPerMTok: 75,
-  cacheReadPerMTok: 15,
-  cacheWritePerMTok: 18.75,
-  audioInputPerMTok: 100,
-  audioOutputPerMTok: 200,
-  webSearchPerCall: 0.035,
-  maxOutputTokens: 32768,
-  attachmentTokens: 20000,
-  requestOverheadTokens: 1000,
-};
+const fallback = CONTRACT_FALLBACK;
 
 const mini: PriceRates = {
   inputPerMTok: 0.15,

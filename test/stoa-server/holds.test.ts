@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { LEGACY_STOA_VERSION, STOA_VERSION } from "../../examples/stoa-server/api.ts";
 import { PRICES } from "../../examples/stoa-server/prices.ts";
+import { CONTRACT_FALLBACK } from "../support/contract.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, type StoaAnswer, stoaCall } from "../support/stoa.ts";
 import { usageEvent } from "../support/usage-event.ts";
@@ -36,18 +37,7 @@ describe("local Stoa server: GET /v1/prices", () => {
     const { status, body } = await call(newRunId("hprices"), "GET", "/v1/prices");
     expect(status).toBe(200);
     expect(body).toMatchObject({ currency: "USD", ttlSeconds: 3600 });
-    expect(body.fallback).toEqual({
-      inputPerMTok: 15,
-      outputPerMTok: 75,
-      cacheReadPerMTok: 15,
-      cacheWritePerMTok: 18.75,
-      audioInputPerMTok: 100,
-      audioOutputPerMTok: 200,
-      webSearchPerCall: 0.035,
-      maxOutputTokens: 32768,
-      attachmentTokens: 20000,
-      requestOverheadTokens: 1000,
-    });
+    expect(body.fallback).toEqual({ ...CONTRACT_FALLBACK });
     const rows = body.prices as Record<string, unknown>[];
     expect(rows).toHaveLength(PRICES.length);
     expect(rows[0]).toEqual({
