@@ -8,6 +8,7 @@
 import { StoaStreamError } from "../errors.ts";
 import { loadProvider } from "../providers/index.ts";
 import type { FetchLike } from "../runtime.ts";
+import { type Lazy, lazy } from "../util/lazy.ts";
 import type { MeteredFetch, MeterSettings, MeterSink } from "./fetch.ts";
 
 /** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
@@ -15,24 +16,8 @@ export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
 
 type MeterModule = typeof import("./fetch.ts");
 
-/** The metering code once loaded: read synchronously on the hot path. */
-let loaded: MeterModule | undefined;
-/** Its load under way (a failed load is tried again by the next call). */
-let loading: Promise<MeterModule> | undefined;
-
-function loadMeter(): Promise<MeterModule> {
-  loading ??= import("./fetch.ts").then(
-    (module) => {
-      loaded = module;
-      return module;
-    },
-    (error: unknown) => {
-      loading = undefined;
-      throw error;
-    },
-  );
-  return loading;
-}
+/** The metering code: read synchronously on the hot path once loaded (a failed load is tried again by the next call). */
+const meter: Lazy<MeterModule> = lazy(() => import("./fetch.ts"));
 
 /** A metering fetch (see `createMeteredFetch`), built now, its code loaded by its first call. */
 export function meteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
@@ -40,12 +25,13 @@ export function meteredFetch(sink: MeterSink, settings: MeterSettings): MeteredF
   let metered: FetchLike | undefined;
   function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     if (metered !== undefined) return metered(input, init);
+    const loaded = meter.value;
     if (loaded !== undefined) {
       metered = loaded.createMeteredFetch(sink, settings);
       return metered(input, init);
     }
     loadProvider(settings.provider).catch(() => {}); // loaded beside the meter; `createMeteredFetch`'s fetch reports a failure
-    return loadMeter().then(
+    return meter.load().then(
       (module) => {
         metered ??= module.createMeteredFetch(sink, settings);
         return metered(input, init);

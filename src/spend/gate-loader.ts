@@ -4,6 +4,7 @@
  * bound) loads with the first metered call's admission, which was
  * asynchronous already. From then on `admit` goes straight to the gate.
  */
+import { lazy } from "../util/lazy.ts";
 import type { CallAdmission, CallGate, GatedCall } from "./call-gate.ts";
 
 type GateModule = typeof import("./call-gate.ts");
@@ -17,28 +18,20 @@ export function loadingCallGate(
   build: (module: GateModule) => CallGate,
   unloaded: (error: unknown) => CallAdmission,
 ): CallGate {
-  let gate: CallGate | undefined;
-  let loading: Promise<CallGate> | undefined;
+  const gate = lazy(() => import("./call-gate.ts").then(build));
   return {
     admit(call: GatedCall, signal?: AbortSignal | null): Promise<CallAdmission> {
-      if (gate !== undefined) return gate.admit(call, signal);
-      loading ??= import("./call-gate.ts").then(
-        (module) => {
-          gate ??= build(module);
-          return gate;
-        },
-        (error: unknown) => {
-          loading = undefined;
-          throw error;
-        },
-      );
-      return loading.then((loaded) => loaded.admit(call, signal), unloaded);
+      const loaded = gate.value;
+      if (loaded !== undefined) return loaded.admit(call, signal);
+      return gate.load().then((built) => built.admit(call, signal), unloaded);
     },
     flush(): Promise<void> {
-      if (gate !== undefined) return gate.flush();
+      const loaded = gate.value;
+      if (loaded !== undefined) return loaded.flush();
+      const { loading } = gate;
       if (loading === undefined) return Promise.resolve(); // no call yet: no hold
       return loading.then(
-        (loaded) => loaded.flush(),
+        (built) => built.flush(),
         () => {},
       );
     },
