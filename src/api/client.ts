@@ -113,11 +113,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         "stoa-version": STOA_API_VERSION,
         "x-stoa-sdk": sdk,
       };
-      let body: string | undefined;
-      if (request.body !== undefined) {
-        body = JSON.stringify(request.body);
-        headers["content-type"] = "application/json";
-      }
+      let body: string | undefined = request.json;
+      if (body === undefined && request.body !== undefined) body = JSON.stringify(request.body);
+      if (body !== undefined) headers["content-type"] = "application/json";
       if (method === "POST") headers["idempotency-key"] = request.idempotencyKey ?? crypto.randomUUID();
       const init: RequestInit = { method, headers, body };
       const { signal } = request;

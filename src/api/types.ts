@@ -8,6 +8,8 @@
 export interface ApiRequestOptions {
   /** JSON body (POST). */
   body?: unknown;
+  /** The body already serialised as JSON (POST), sent as it is; takes the place of `body`. */
+  json?: string;
   /** Reused on every retry of the same operation. Required for POST. */
   idempotencyKey?: string;
   /** Retry what the contract calls retryable (default true). */

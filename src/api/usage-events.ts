@@ -37,6 +37,8 @@ export interface UsageEventsResult {
  * Sends one batch. Retries follow the client's policy with the same
  * `idempotencyKey` and body. Any 2xx means stored, whatever its body: a 2xx
  * whose body is not JSON, or has no readable `rejected`, rejects nothing.
+ * `serialised`, when the caller has it, is `JSON.stringify` of each event,
+ * in order: the body is joined from it rather than serialised again.
  *
  * @throws {StoaAPIError} for a non-2xx answer (after retries, when retryable).
  * @throws {StoaConnectionError} when Stoa cannot be reached within the budget.
@@ -45,10 +47,12 @@ export async function postUsageEvents(
   api: ApiClient,
   events: readonly UsageEvent[],
   idempotencyKey: string,
+  serialised?: readonly string[],
 ): Promise<UsageEventsResult> {
   let answer: unknown;
+  const body = serialised === undefined ? { body: { events } } : { json: `{"events":[${serialised.join(",")}]}` };
   try {
-    answer = await api.request("POST", "/v1/usage/events", { body: { events }, idempotencyKey });
+    answer = await api.request("POST", "/v1/usage/events", { ...body, idempotencyKey });
   } catch (error) {
     if (error instanceof StoaAPIError && error.status >= 200 && error.status <= 299) return { rejected: [] };
     throw error;

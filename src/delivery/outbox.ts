@@ -76,6 +76,12 @@ export interface Outbox {
 /** The `Delivered` of an event that is already reported. */
 const SETTLED: Delivered = Promise.resolve();
 
+/** Events on their way in one request, with their JSON in the same order. */
+interface Batch {
+  events: UsageEvent[];
+  jsons: string[];
+}
+
 /** The events of one `waitUntil` (or none). */
 interface Lane {
   waitUntil: WaitUntil | undefined;
@@ -238,37 +244,44 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function run(lane: Lane): void {
     lane.queued = false;
     const batch = takeBatch(lane);
-    if (batch.length === 0) {
+    if (batch.events.length === 0) {
       release();
       return;
     }
     lane.sending++;
     send(batch).then(() => {
       lane.sending--;
-      settle(lane, batch.length);
+      settle(lane, batch.events.length);
       release();
       if (lane.pending.length > 0) enqueue(lane);
     });
   }
 
-  /** The next batch of `lane`'s pending events; events that can never be sent are reported and settled. */
-  function takeBatch(lane: Lane): UsageEvent[] {
-    const sized: { item: UsageEvent; bytes: number }[] = [];
+  /**
+   * The next batch of `lane`'s pending events, each with its JSON (serialised
+   * once: to size it, then to send it); events that can never be sent are
+   * reported and settled.
+   */
+  function takeBatch(lane: Lane): Batch {
+    const sized: { item: number; bytes: number }[] = [];
+    const events: UsageEvent[] = [];
+    const jsons: string[] = [];
     const tooLarge: UsageEvent[] = [];
     let unserialisable = 0;
     let room = maxBatchBytes - ENVELOPE_BYTES;
     let taken = 0;
     for (const event of lane.pending) {
       if (sized.length === maxBatch) break;
-      let bytes: number;
+      let json: string;
       try {
-        bytes = utf8Length(JSON.stringify(event));
+        json = JSON.stringify(event);
       } catch (cause) {
         report(new StoaDeliveryError("A usage event could not be serialised to JSON.", [event], { cause }));
         unserialisable++;
         taken++;
         continue;
       }
+      const bytes = utf8Length(json);
       if (ENVELOPE_BYTES + bytes > maxBatchBytes || bytes > MAX_EVENT_BYTES) {
         tooLarge.push(event);
         taken++;
@@ -277,7 +290,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const cost = sized.length === 0 ? bytes : bytes + 1;
       if (cost > room) break;
       room -= cost;
-      sized.push({ item: event, bytes });
+      sized.push({ item: events.length, bytes });
+      events.push(event);
+      jsons.push(json);
       taken++;
     }
     lane.pending.splice(0, taken);
@@ -296,14 +311,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
       );
     }
     if (tooLarge.length + unserialisable > 0) settle(lane, tooLarge.length + unserialisable);
-    return packBatches(sized, maxBatch, maxBatchBytes)[0] ?? [];
+    const first = packBatches(sized, maxBatch, maxBatchBytes)[0] ?? [];
+    return { events: events.slice(0, first.length), jsons: jsons.slice(0, first.length) };
   }
 
   /** Delivers one batch; resolves once it is stored or reported. Never rejects. */
-  async function send(events: UsageEvent[]): Promise<void> {
+  async function send({ events, jsons }: Batch): Promise<void> {
     let rejected: Rejection[];
     try {
-      ({ rejected } = await postUsageEvents(api, events, crypto.randomUUID()));
+      ({ rejected } = await postUsageEvents(api, events, crypto.randomUUID(), jsons));
     } catch (cause) {
       const why = cause instanceof Error ? cause.message : String(cause);
       report(

@@ -45,9 +45,6 @@ export interface QueueOutboxOptions {
   maxEvents?: number | undefined;
 }
 
-/** Any character but ASCII: without one, a text's UTF-8 length is its length (one native scan, about twice the loop's speed). */
-const NON_ASCII = /[\u0080-\uffff]/;
-
 /** The events of one `waitUntil` waiting for their hand-off. */
 interface Pending {
   events: UsageEvent[];
@@ -147,7 +144,7 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
         work.push(fallback.add(event, lane.waitUntil)); // reports it as unserialisable
         continue;
       }
-      const bytes = NON_ASCII.test(json) ? utf8Length(json) : json.length;
+      const bytes = utf8Length(json);
       if (bytes > limits.maxEventBytes) {
         work.push(fallback.add(event, lane.waitUntil)); // too large for the queue: sent (or reported) directly
         continue;

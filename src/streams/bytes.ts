@@ -14,12 +14,17 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Any character but ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /**
  * The UTF-8 length of `text[0, end)`: exactly the bytes `TextEncoder` writes
  * for it. A surrogate pair is 4 bytes; a lone surrogate is 3, because the
  * encoder writes U+FFFD in its place.
  */
 export function utf8Length(text: string, end: number = text.length): number {
+  // ASCII throughout (the common case): one native scan, several times the loop's speed
+  if (end === text.length && !NON_ASCII.test(text)) return end;
   let bytes = end;
   for (let i = 0; i < end; i++) {
     const unit = text.charCodeAt(i);

@@ -67,6 +67,31 @@ describe("batching", () => {
     expect(errors).toEqual([]);
   });
 
+  it("sends the body JSON.stringify would make of the batch, each event serialised once", async () => {
+    const runId = newRunId("body");
+    const bodies: string[] = [];
+    const recording = (input: RequestInfo | URL, init?: RequestInit) => {
+      if (init?.method === "POST") bodies.push(String(init.body));
+      return fetch(input, init);
+    };
+    const { outbox, errors } = setup(runId, { fetch: recording });
+    const events = [
+      usageEvent({ metadata: { plan: "pro" } }),
+      usageEvent({ metadata: { note: "naïve café ✓ 😀" } }),
+      usageEvent(),
+    ];
+    const stringify = vi.spyOn(JSON, "stringify");
+    for (const event of events) outbox.add(event);
+    await expect.poll(async () => (await stoaEvents(runId)).length, { timeout: 1500, interval: 10 }).toBe(3);
+    const args = stringify.mock.calls.map(([value]) => value);
+    stringify.mockRestore();
+    expect(bodies).toEqual([JSON.stringify({ events })]);
+    // each event once (to size it), the batch never as a whole
+    expect(args.filter((value) => events.includes(value as UsageEvent))).toEqual(events);
+    expect(args.filter((value) => Object.hasOwn(Object(value), "events"))).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
   it("sends events added while a POST is under way in the next POST, kept alive by the same promise", async () => {
     const runId = newRunId("later");
     await configureStoa(runId, { delayMs: 100 });
