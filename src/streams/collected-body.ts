@@ -112,17 +112,17 @@ export function collectSource(upstream: ReadableStreamDefaultReader<Uint8Array>,
   }
 
   return {
-    async next() {
+    async next(settle, fail) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await upstream.read();
       } catch (error) {
         finish(error, true);
-        throw error;
+        return fail(error);
       }
       if (result.done) finish();
       else keep(result.value);
-      return result;
+      return settle(result);
     },
     cancel() {
       // the provider already generated (and billed) this body: read the rest for its usage

@@ -61,24 +61,24 @@ export function meterEventStreamSource(
   }
 
   return {
-    async next() {
+    async next(settle, fail) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await upstream.read();
       } catch (error) {
         decoder = undefined;
         end("error", error);
-        throw error;
+        return fail(error);
       }
       if (result.done) {
         decode((d) => d.end());
         decoder = undefined;
         end("end");
-        return result;
+        return settle(result);
       }
       const chunk = result.value;
       decode((d) => d.feed(chunk));
-      return result;
+      return settle(result);
     },
     cancel(reason) {
       decoder = undefined;

@@ -131,43 +131,68 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
     return { done: false, value: out.shift() as Uint8Array };
   }
 
-  return {
-    async next() {
-      if (out.length > 0) return shift();
-      // filter mode: a chunk may give nothing yet, so read on
-      for (;;) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await upstream.read();
-        } catch (error) {
-          end("error", error);
-          throw error;
-        }
-        const p = parser;
-        if (result.done) {
-          if (p !== undefined) parse(p, undefined);
-          parser = undefined;
-          if (options.filter) release(p, false, out);
-          end("end");
-          return out.length > 0 ? shift() : result;
-        }
-        const chunk = result.value;
-        seen += chunk.length;
-        const more = p !== undefined && parse(p, chunk);
-        if (!more) parser = undefined;
-        if (!options.filter) return result;
-        if (held.length === 0) {
-          // the common case: a chunk of whole events, none dropped, goes on as it is
-          if (p === undefined || ((!more || p.boundary === seen) && p.dropped.length === 0)) {
-            released = heldAt = seen;
-            return result;
-          }
-          heldAt = seen - chunk.length;
-        }
-        held.push(chunk);
-        release(p, more, out);
-        if (out.length > 0) return shift();
+  /** Reads upstream until there is something for the app: a chunk, a piece of one, or the end. */
+  async function read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    // filter mode: a chunk may give nothing yet, so read on
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await upstream.read();
+      } catch (error) {
+        end("error", error);
+        throw error;
       }
+      const handed = take(result);
+      if (handed !== undefined) return handed;
+    }
+  }
+
+  /** Meters one upstream result: what the app gets of it, or undefined when it gives nothing yet (filter mode). */
+  function take(result: ReadableStreamReadResult<Uint8Array>): ReadableStreamReadResult<Uint8Array> | undefined {
+    const p = parser;
+    if (result.done) {
+      if (p !== undefined) parse(p, undefined);
+      parser = undefined;
+      if (options.filter) release(p, false, out);
+      end("end");
+      return out.length > 0 ? shift() : result;
+    }
+    const chunk = result.value;
+    seen += chunk.length;
+    const more = p !== undefined && parse(p, chunk);
+    if (!more) parser = undefined;
+    if (!options.filter) return result;
+    if (held.length === 0) {
+      // the common case: a chunk of whole events, none dropped, goes on as it is
+      if (p === undefined || ((!more || p.boundary === seen) && p.dropped.length === 0)) {
+        released = heldAt = seen;
+        return result;
+      }
+      heldAt = seen - chunk.length;
+    }
+    held.push(chunk);
+    release(p, more, out);
+    return out.length > 0 ? shift() : undefined;
+  }
+
+  return {
+    async next(settle, fail) {
+      if (out.length > 0) return settle(shift());
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await upstream.read();
+      } catch (error) {
+        end("error", error);
+        return fail(error);
+      }
+      // the common case in one async step: the chunk read is the chunk handed on
+      let handed: ReadableStreamReadResult<Uint8Array> | undefined;
+      try {
+        handed = take(result) ?? (await read());
+      } catch (error) {
+        return fail(error);
+      }
+      return settle(handed);
     },
     cancel(reason) {
       end("cancel", reason);

@@ -17,15 +17,31 @@
  * body cannot be handed to `new Response()` again).
  */
 
-/** What a served body reads: one chunk per `next()`, never called twice at once. */
+/** One read of a body: a chunk, or done. */
+type ReadResult = ReadableStreamReadResult<Uint8Array>;
+
+/**
+ * What a served body reads: one chunk per `next()`, never called twice at once.
+ * `next` hands the chunk to `settle` (a failure to `fail`) and resolves to
+ * what it returns, so that the served body's own step runs inside the
+ * source's one async read rather than in a second async layer per chunk.
+ */
 export interface PullSource {
-  /** The next chunk, or done; rejects when the body fails. */
-  next(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Reads the next chunk (or done) into `settle`, a failure of the body into `fail`. */
+  next<T>(settle: (result: ReadResult) => T, fail: (error: unknown) => T): Promise<T>;
   /** The app cancelled the body. */
   cancel(reason: unknown): Promise<void> | void;
 }
 
-const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+/** A `settle` that keeps the result as it is. */
+export const asRead = (result: ReadResult): ReadResult => result;
+
+/** A `fail` that rejects with the body's failure. */
+export const rethrow = (error: unknown): never => {
+  throw error;
+};
+
+const DONE: ReadResult = { done: true, value: undefined };
 
 /** Whether a reader of a served body still holds its lock. */
 interface Lock {
@@ -34,7 +50,18 @@ interface Lock {
 
 /** A `PullSource` over a stream reader, as it is. */
 export function readerSource(reader: ReadableStreamDefaultReader<Uint8Array>): PullSource {
-  return { next: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
+  return {
+    async next(settle, fail) {
+      let result: ReadResult;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        return fail(error);
+      }
+      return settle(result);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
 }
 
 /** The body the app reads: a `ReadableStream` over `source`, its readers served from `source` directly. */
@@ -62,9 +89,9 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
         while (busy) await new Promise<void>((resolve) => waiting.push(resolve));
         if (over) return;
         busy = true;
-        let result: ReadableStreamReadResult<Uint8Array>;
+        let result: ReadResult;
         try {
-          result = await source.next();
+          result = await source.next(asRead, rethrow);
         } catch (error) {
           idle();
           if (!over) {
@@ -98,41 +125,47 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
   }
 
   /**
-   * A read served from the source for `lock`'s reader; settles the stream
-   * itself when the source ends or fails. `release` (an iterator's) lets go of
-   * the reader at the end. If the reader is released while the read is in
-   * flight, the read fails as a native one does and its chunk stays with the
-   * stream, for the next reader.
+   * A reader's way to read the source directly (see `directRead`): its steps
+   * after the chunk arrives, made once per reader. `release` (an iterator's)
+   * lets go of the reader at the end. If the reader is released while the
+   * read is in flight, the read fails as a native one does and its chunk
+   * stays with the stream, for the next reader.
    */
-  async function directRead(lock: Lock, release?: () => void): Promise<ReadableStreamReadResult<Uint8Array>> {
-    busy = true;
-    let result: ReadableStreamReadResult<Uint8Array>;
-    try {
-      result = await source.next();
-      if (!lock.held && !result.done && !over) {
-        controller?.enqueue(result.value);
-        if ((controller?.desiredSize ?? 0) < 0) queued = true;
+  function directSteps(lock: Lock, release?: () => void) {
+    return {
+      settle(result: ReadResult): ReadResult {
+        if (!lock.held && !result.done && !over) {
+          controller?.enqueue(result.value);
+          if ((controller?.desiredSize ?? 0) < 0) queued = true;
+          idle();
+          throw new TypeError("The reader was released while it read.");
+        }
         idle();
-        return Promise.reject(new TypeError("The reader was released while it read."));
-      }
-    } catch (error) {
-      idle();
-      if (!over) {
-        over = true;
-        controller?.error(error);
-      }
-      release?.();
-      throw error;
-    }
-    idle();
-    if (over)
-      result = DONE; // cancelled while the read was in flight
-    else if (result.done) {
-      over = true;
-      controller?.close();
-    }
-    if (result.done) release?.();
-    return result;
+        if (over)
+          result = DONE; // cancelled while the read was in flight
+        else if (result.done) {
+          over = true;
+          controller?.close();
+        }
+        if (result.done) release?.();
+        return result;
+      },
+      fail(error: unknown): never {
+        idle();
+        if (!over) {
+          over = true;
+          controller?.error(error);
+        }
+        release?.();
+        throw error;
+      },
+    };
+  }
+
+  /** A read served from the source, settling the stream itself when the source ends or fails. */
+  function directRead(steps: ReturnType<typeof directSteps>): Promise<ReadResult> {
+    busy = true;
+    return source.next(steps.settle, steps.fail);
   }
 
   const nativeGetReader = stream.getReader as (options?: { mode: "byob" }) => unknown;
@@ -143,8 +176,9 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     const nativeRead = reader.read;
     const nativeRelease = reader.releaseLock;
     const lock: Lock = { held: true };
+    const steps = directSteps(lock);
     // the native way before the first pull, once settled, after a release, with chunks queued or a read in flight
-    reader.read = () => (lock.held && direct() ? directRead(lock) : nativeRead.call(reader));
+    reader.read = () => (lock.held && direct() ? directRead(steps) : nativeRead.call(reader));
     reader.releaseLock = () => {
       lock.held = false;
       nativeRelease.call(reader);
@@ -168,6 +202,7 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
       finished = true;
       reader.releaseLock();
     };
+    const steps = directSteps(lock, release);
     async function slowNext(): Promise<IteratorResult<Uint8Array>> {
       try {
         const result = await nativeRead.call(reader);
@@ -181,7 +216,7 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
     return {
       next(): Promise<IteratorResult<Uint8Array>> {
         if (finished) return Promise.resolve(DONE as IteratorResult<Uint8Array>);
-        return (lock.held && direct() ? directRead(lock, release) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
+        return (lock.held && direct() ? directRead(steps) : slowNext()) as Promise<IteratorResult<Uint8Array>>;
       },
       async return(value?: unknown) {
         if (!finished) {

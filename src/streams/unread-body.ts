@@ -12,7 +12,7 @@
  * kept are dropped, and a late read by the app fails with a `StoaStreamError`.
  */
 import { StoaStreamError } from "../errors.ts";
-import { type PullSource, readerSource, servedBody } from "./served-body.ts";
+import { asRead, type PullSource, readerSource, rethrow, servedBody } from "./served-body.ts";
 
 /** Options of `guardUnread`. */
 export interface UnreadOptions {
@@ -73,7 +73,7 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
     let size = 0;
     try {
       while (state === "ahead") {
-        const next = source.next();
+        const next = source.next(asRead, rethrow);
         reading = next;
         const result = await next;
         if (result.done) {
@@ -96,7 +96,10 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
   }
 
   /** The first read, or one after the read-ahead began: the guard's part of it. */
-  async function guardedNext(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  async function guardedNext<T>(
+    settleRead: (result: ReadableStreamReadResult<Uint8Array>) => T,
+    failRead: (error: unknown) => T,
+  ): Promise<T> {
     clearTimeout(idle);
     if (state === "idle") {
       state = "app";
@@ -107,16 +110,18 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
       await reading.catch(() => {});
     }
     const first = kept.shift();
-    if (first !== undefined) return { done: false, value: first };
-    if (failure !== undefined) throw failure;
-    if (ended) return { done: true, value: undefined };
-    return source.next();
+    if (first !== undefined) return settleRead({ done: false, value: first });
+    if (failure !== undefined) return failRead(failure);
+    if (ended) return settleRead({ done: true, value: undefined });
+    return source.next(settleRead, failRead);
   }
 
   return {
-    next() {
+    next(settleRead, failRead) {
       // once the app reads, and nothing was read ahead for it, reads go straight to the source
-      return state === "app" && kept.length === 0 && failure === undefined && !ended ? source.next() : guardedNext();
+      return state === "app" && kept.length === 0 && failure === undefined && !ended
+        ? source.next(settleRead, failRead)
+        : guardedNext(settleRead, failRead);
     },
     cancel(reason) {
       clearTimeout(idle);
