@@ -19,6 +19,7 @@ import {
   childPids,
   here,
   interleave,
+  mainThreadCpuUs,
   median,
   pairedRatio,
   processCpuUs,
@@ -28,6 +29,8 @@ import {
 } from "./lib.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+/** The key pair (openai plain and metered) swings most between rounds: twice the rounds. */
+const MAIN_ROUNDS = 2 * ROUNDS;
 const CHUNKS = 2000;
 const VARIANTS = [
   "plain",
@@ -83,6 +86,7 @@ export async function run(): Promise<Record<string, number>> {
     const ticksAtStart = processTicksUs(pid);
     let measured = 0;
     const reads: number[] = [];
+    const isolate: Partial<Record<(typeof VARIANTS)[number], number[]>> = {}; // the isolate thread's CPU
 
     type Result = { chunks: number; reads: number; errors: string[] };
     const call = async (variant: string): Promise<Result> => {
@@ -99,9 +103,11 @@ export async function run(): Promise<Record<string, number>> {
     };
     const once = (variant: (typeof VARIANTS)[number]) => async (): Promise<number> => {
       const start = processCpuUs(pid);
+      const startIsolate = mainThreadCpuUs(pid);
       const result = await call(variant);
       if (result.reads > 0) reads.push(result.reads);
       const cpu = processCpuUs(pid) - start;
+      (isolate[variant] ??= []).push(mainThreadCpuUs(pid) - startIsolate);
       measured += cpu;
       if (result.chunks !== (EXPECTED[variant] ?? CHUNKS) || result.errors.length > 0) {
         throw new Error(`${variant}: ${result.chunks} chunks, errors: ${result.errors.join("; ")}`);
@@ -113,14 +119,14 @@ export async function run(): Promise<Record<string, number>> {
     // BENCH_VARIANTS=a,b runs only those (a figure run alone, while working on one path).
     const only = process.env.BENCH_VARIANTS?.split(",");
     type Variant = (typeof VARIANTS)[number];
-    const group = async (variants: Variant[]): Promise<Record<Variant, number[]>> => {
+    const group = async (variants: Variant[], rounds = ROUNDS): Promise<Record<Variant, number[]>> => {
       const chosen = only === undefined ? variants : variants.filter((variant) => only.includes(variant));
       const samples = (
-        chosen.length === 0 ? {} : await interleave(Object.fromEntries(chosen.map((v) => [v, once(v)])), ROUNDS, 3)
+        chosen.length === 0 ? {} : await interleave(Object.fromEntries(chosen.map((v) => [v, once(v)])), rounds, 3)
       ) as Record<string, number[]>;
       return Object.fromEntries(VARIANTS.map((v) => [v, samples[v] ?? [Number.NaN]])) as Record<Variant, number[]>;
     };
-    const main = await group(["plain", "metered", "meteredAppUsage"]);
+    const main = await group(["plain", "metered", "meteredAppUsage"], MAIN_ROUNDS);
     const alt = await group(["plain", "hop", "transform", "tee", "identity", "byob", "coalesce"]);
     const anthropic = await group(["anthropicPlain", "anthropicMetered"]);
     const aiSdk = await group(["aiSdkPlain", "aiSdkMetered"]);
@@ -143,8 +149,16 @@ export async function run(): Promise<Record<string, number>> {
     const ticks = processTicksUs(pid) - ticksAtStart;
 
     const perChunk = (variant: (typeof VARIANTS)[number]) => median(cpu[variant]) / CHUNKS;
+    /** The same pair's ratio on the isolate thread alone (warm-up rounds dropped, as `interleave` does). */
+    const isolateRatio = (a: Variant, b: Variant) => {
+      const drop = (samples: number[] | undefined) => (samples ?? []).slice(3);
+      return pairedRatio(drop(isolate[a]), drop(isolate[b]));
+    };
     return {
       workerdSdkStreamCpuRatio: pairedRatio(cpu.metered, cpu.plain),
+      workerdSdkStreamIsolateCpuRatio: isolateRatio("metered", "plain"),
+      workerdAnthropicStreamIsolateCpuRatio: isolateRatio("anthropicMetered", "anthropicPlain"),
+      workerdAiSdkStreamIsolateCpuRatio: isolateRatio("aiSdkMetered", "aiSdkPlain"),
       workerdPlainUsPerChunk: perChunk("plain"),
       workerdMeteredUsPerChunk: perChunk("metered"),
       workerdTransformUsPerChunk: perChunk("transform"),

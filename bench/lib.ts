@@ -98,6 +98,16 @@ export function processCpuUs(pid: number): number {
 }
 
 /** `utime + stime` of `/proc/<pid>/stat` (whole process, exited threads included), in µs. */
+/**
+ * CPU time of the main thread of process `pid`, in µs (its schedstat). In
+ * workerd that is the isolate's thread, which runs every request's
+ * JavaScript and is what Workers bill; V8's helper thread (concurrent GC and
+ * compilation) is not.
+ */
+export function mainThreadCpuUs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
+}
+
 export function processTicksUs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
