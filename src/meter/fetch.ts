@@ -7,9 +7,11 @@ import { loadedProvider, loadProvider, type StoaProvider } from "../providers/in
 import type { JsonRead, MessageReader, Reading } from "../providers/types.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
-import { collectSource } from "../streams/collected-body.ts";
+import { concat } from "../streams/bytes.ts";
+import { type CollectedBody, collectSource } from "../streams/collected-body.ts";
 import { skim, tryParse } from "../streams/json-scan.ts";
 import { type BodyOutcome, meterSource } from "../streams/metered-body.ts";
+import { prefixedReader } from "../streams/prefixed-reader.ts";
 import { type PullSource, servedBody } from "../streams/served-body.ts";
 import { guardSource } from "../streams/unread-body.ts";
 import type { UsageEvent } from "../usage.ts";
@@ -78,6 +80,15 @@ const DRAIN_MS = 20_000;
 
 /** Milliseconds a metered body may go unread before the meter reads it itself (see `guardUnread`). */
 const UNREAD_MS = 5_000;
+
+/**
+ * How long the meter waits for a JSON body to arrive whole before it hands
+ * the response on and serves the rest chunk by chunk (see `meterJson`).
+ */
+const WHOLE_JSON_MS = 250;
+
+/** Wins a race against a read: the wait for a whole JSON body is over. */
+const LATE = Symbol("late");
 
 /** Creates a metering fetch. */
 export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): MeteredFetch {
@@ -263,59 +274,108 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     });
   }
 
-  function meterJson(response: Response, call: OpenCall): Response {
-    const body = collectSource((response.body as ReadableStream<Uint8Array>).getReader(), {
+  /**
+   * A JSON body: read whole by the meter first when it arrives within
+   * `WHOLE_JSON_MS` and `MAX_KEPT_BYTES` (an LLM API sends a non-streamed
+   * answer at once), metered, and handed on as bytes, which every runtime
+   * serves natively; the app's response comes when its body is complete,
+   * which an SDK waits for anyway. A body still arriving after that wait,
+   * larger than that, or failing mid-way is handed on chunk by chunk from what
+   * was read (`collectSource`), the usage read when it ends.
+   */
+  async function meterJson(response: Response, call: OpenCall): Promise<Response> {
+    const upstream = (response.body as ReadableStream<Uint8Array>).getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late: Promise<typeof LATE> | undefined;
+    let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+    try {
+      for (;;) {
+        const read = upstream.read();
+        late ??= new Promise((resolve) => {
+          timer = setTimeout(() => resolve(LATE), WHOLE_JSON_MS);
+        });
+        const result = await Promise.race([read, late]);
+        if (result === LATE) {
+          pending = read;
+          break;
+        }
+        if (result.done) {
+          const whole = concat(parts);
+          finishJson(call, { ok: true, whole, total: size });
+          return new Response(whole as Uint8Array<ArrayBuffer>, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: bodyHeaders(response),
+          });
+        }
+        parts.push(result.value);
+        size += result.value.length;
+        if (size > MAX_KEPT_BYTES) break;
+      }
+    } catch (error) {
+      // the body failed: the app's read fails the same way, after the bytes that came first
+      pending = Promise.reject(error);
+    } finally {
+      clearTimeout(timer);
+    }
+    pending?.catch(() => {}); // its failure reaches the app's read (or the meter's), not the runtime
+    const body = collectSource(prefixedReader(parts, pending, upstream), {
       maxBytes: MAX_KEPT_BYTES,
       drainMs: DRAIN_MS,
       keepAlive(work) {
         settings.waitUntil?.(work);
         sink.track(work);
       },
-      onDone(collected) {
-        if (!collected.ok && collected.stopped !== undefined) {
-          // the app cancelled and the rest would not come: the upstream is cancelled, bill an estimate
-          const bound =
-            collected.stopped === "time" ? `within ${DRAIN_MS / 1000} s` : `within ${MAX_KEPT_BYTES / 1048576} MiB`;
-          sink.onError(
-            new StoaStreamError(
-              `The app cancelled a JSON body whose rest did not end ${bound}; it was cancelled upstream and the event is estimated.`,
-            ),
-          );
-          emit(call, { outputWeight: 0 });
-          return;
-        }
-        if (!collected.ok) {
-          // the body failed mid-way: bill an estimate (the app's read fails as it would have)
-          sink.onError(
-            new StoaStreamError("The response body failed; the event is estimated.", { cause: collected.error }),
-          );
-          emit(call, { outputWeight: 0 });
-          return;
-        }
-        const json = readBody(
-          collected.whole,
-          collected.head,
-          collected.tail,
-          call.provider.jsonRead?.(call.facts.endpoint),
-        );
-        if (json === undefined) {
-          call.admission.cancel();
-          sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
-          return;
-        }
-        const reading = call.provider.readJson(call.facts.endpoint, json);
-        if (reading.usage === undefined) {
-          reading.outputWeight = textWeightOf(json);
-          sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
-        }
-        emit(call, reading);
-      },
+      onDone: (collected) => finishJson(call, collected),
     });
     return new Response(unreadGuard(body), {
       status: response.status,
       statusText: response.statusText,
       headers: bodyHeaders(response),
     });
+  }
+
+  /** Meters a JSON body once it ended (or failed, or was cut short after the app cancelled it). */
+  function finishJson(call: OpenCall, collected: CollectedBody): void {
+    if (!collected.ok && collected.stopped !== undefined) {
+      // the app cancelled and the rest would not come: the upstream is cancelled, bill an estimate
+      const bound =
+        collected.stopped === "time" ? `within ${DRAIN_MS / 1000} s` : `within ${MAX_KEPT_BYTES / 1048576} MiB`;
+      sink.onError(
+        new StoaStreamError(
+          `The app cancelled a JSON body whose rest did not end ${bound}; it was cancelled upstream and the event is estimated.`,
+        ),
+      );
+      emit(call, { outputWeight: 0 });
+      return;
+    }
+    if (!collected.ok) {
+      // the body failed mid-way: bill an estimate (the app's read fails as it would have)
+      sink.onError(
+        new StoaStreamError("The response body failed; the event is estimated.", { cause: collected.error }),
+      );
+      emit(call, { outputWeight: 0 });
+      return;
+    }
+    const json = readBody(
+      collected.whole,
+      collected.head,
+      collected.tail,
+      call.provider.jsonRead?.(call.facts.endpoint),
+    );
+    if (json === undefined) {
+      call.admission.cancel();
+      sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
+      return;
+    }
+    const reading = call.provider.readJson(call.facts.endpoint, json);
+    if (reading.usage === undefined) {
+      reading.outputWeight = textWeightOf(json);
+      sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
+    }
+    emit(call, reading);
   }
 
   /** The body the app reads, read by the meter itself if the app leaves it unread: the provider bills it either way. */

@@ -1,8 +1,8 @@
 /**
- * The metered body of a JSON response: a pull-through `ReadableStream` that
- * hands each chunk to the app as it reads it, and keeps the bytes to read
- * the usage once the body ends. Cheaper than reading the body first and
- * serving a copy, and it never delays the app.
+ * The metered body of a JSON response that did not arrive whole at once (see
+ * `meter/fetch.ts`): a pull-through `ReadableStream` that hands each chunk to
+ * the app as it reads it, and keeps the bytes to read the usage once the body
+ * ends.
  *
  * Bodies over `maxBytes` keep only their first and last `EDGE` bytes (where
  * providers put ids, the model and the usage). If the app cancels the body,
@@ -16,6 +16,7 @@
  */
 
 import { concat } from "./bytes.ts";
+import type { ChunkReader } from "./prefixed-reader.ts";
 import { type PullSource, servedBody } from "./served-body.ts";
 
 /** Bytes kept from each end of an over-long body. */
@@ -51,7 +52,7 @@ export function collectBody(source: ReadableStream<Uint8Array>, options: Collect
 }
 
 /** The chunks of a JSON body for the app, each kept on its way (see `collectBody`). */
-export function collectSource(upstream: ReadableStreamDefaultReader<Uint8Array>, options: CollectOptions): PullSource {
+export function collectSource(upstream: ChunkReader, options: CollectOptions): PullSource {
   const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
   const drainMs = options.drainMs ?? 20_000;
   const drainBytes = options.drainBytes ?? maxBytes;

@@ -192,7 +192,12 @@ const CANCELLERS: Record<string, (response: Response) => Promise<void>> = {
       }),
       { signal: abort.signal },
     );
-    await expect(piped).rejects.toThrow("enough");
+    // a JSON body that arrived whole is one chunk: the pipe then ends before a second write
+    const outcome = await piped.then(
+      () => "ended",
+      (error: Error) => error.message,
+    );
+    expect(outcome).toBe(n < 2 ? "ended" : "enough");
   },
   "new Response(body)": async (r) => {
     const reader = (new Response(r.body).body as ReadableStream<Uint8Array>).getReader();
