@@ -5,7 +5,9 @@
  * (all its threads, /proc) is read around each run; variants are
  * interleaved, each client's variants in a group of their own (the
  * alternative designs apart from the pair a figure compares). Ratio
- * metered / plain, and µs per chunk of each design.
+ * metered / plain, and µs per chunk of each design. The openai pair (and the
+ * app-set usage path) run each in a Worker of its own, so each pays for its
+ * own garbage; every figure is also read on the isolate thread alone.
  *
  * The same for `@anthropic-ai/sdk` (a 2,000-delta Messages stream) and the AI
  * SDK (`streamText` over the openai stream), and for a worker that proxies:
@@ -21,6 +23,7 @@ import {
   interleave,
   mainThreadCpuUs,
   median,
+  pairedDiff,
   pairedRatio,
   processCpuUs,
   processTicksUs,
@@ -32,6 +35,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 /** The key pair (openai plain and metered) swings most between rounds: twice the rounds. */
 const MAIN_ROUNDS = 2 * ROUNDS;
 const CHUNKS = 2000;
+/** Chunks of the short stream: a call's own cost shows. */
+const SHORT_CHUNKS = 20;
 const VARIANTS = [
   "plain",
   "metered",
@@ -48,7 +53,12 @@ const VARIANTS = [
   "aiSdkMetered",
   "proxyPlain",
   "proxyMetered",
+  "shortPlain",
+  "shortMetered",
 ] as const;
+
+/** Variants that run in a Worker of their own (the key pair, and the app-set usage path beside it). */
+const OWN_ISOLATE = ["plain", "metered", "meteredAppUsage"] as const;
 
 /** Events each variant must see: SDK chunks, AI SDK text parts (the last chunk has none), or SSE `data:` lines proxied. */
 const EXPECTED: Partial<Record<(typeof VARIANTS)[number], number>> = {
@@ -56,6 +66,8 @@ const EXPECTED: Partial<Record<(typeof VARIANTS)[number], number>> = {
   aiSdkMetered: CHUNKS - 1,
   proxyPlain: CHUNKS + 2, // the usage chunk and [DONE]
   proxyMetered: CHUNKS + 1, // the usage chunk is cut
+  shortPlain: SHORT_CHUNKS,
+  shortMetered: SHORT_CHUNKS,
 };
 
 async function bundle(): Promise<string> {
@@ -75,9 +87,12 @@ export async function run(): Promise<Record<string, number>> {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
   const server = await provider();
   const script = await bundle();
-  // Miniflare 5 takes a new option shape; this converts the classic one
+  // Miniflare 5 takes a new option shape; this converts the classic one. The openai pair's variants
+  // each run in a Worker (an isolate, a heap) of their own, as two apps would: the garbage one variant
+  // makes is collected in its own isolate, not during the other's run.
+  const worker = (name: string) => ({ name, modules: true, script, compatibilityDate: "2026-11-01" });
   const mf = new Miniflare(
-    convertV4MiniflareOptions({ workers: [{ name: "bench", modules: true, script, compatibilityDate: "2026-11-01" }] }),
+    convertV4MiniflareOptions({ workers: [worker("bench"), ...OWN_ISOLATE.map((variant) => worker(variant))] }),
   );
   try {
     await mf.ready;
@@ -89,8 +104,16 @@ export async function run(): Promise<Record<string, number>> {
     const isolate: Partial<Record<(typeof VARIANTS)[number], number[]>> = {}; // the isolate thread's CPU
 
     type Result = { chunks: number; reads: number; errors: string[] };
-    const call = async (variant: string): Promise<Result> => {
-      const response = await mf.dispatchFetch(`http://bench/run?variant=${variant}&origin=${server.origin}`);
+    const isolates = new Map(
+      await Promise.all(OWN_ISOLATE.map(async (variant) => [variant, await mf.getWorker(variant)] as const)),
+    );
+    /** Runs `variant` in the shared Worker, or with `isolated` in its own. */
+    const call = async (variant: string, isolated = false): Promise<Result> => {
+      const url = `http://bench/run?variant=${variant}&origin=${server.origin}`;
+      const own = isolated ? isolates.get(variant as (typeof OWN_ISOLATE)[number]) : undefined;
+      const response = (
+        own === undefined ? await mf.dispatchFetch(url) : await (own as unknown as typeof globalThis).fetch(url)
+      ) as Response;
       if (!variant.startsWith("proxy")) return (await response.json()) as Result;
       const text = await response.text();
       // the event's delivery runs in the proxy request's waitUntil: wait for it, inside the round
@@ -101,10 +124,10 @@ export async function run(): Promise<Record<string, number>> {
       }
       return { chunks: text.split("data: ").length - 1, reads: 0, errors: status.errors };
     };
-    const once = (variant: (typeof VARIANTS)[number]) => async (): Promise<number> => {
+    const once = (variant: (typeof VARIANTS)[number], isolated: boolean) => async (): Promise<number> => {
       const start = processCpuUs(pid);
       const startIsolate = mainThreadCpuUs(pid);
-      const result = await call(variant);
+      const result = await call(variant, isolated);
       if (result.reads > 0) reads.push(result.reads);
       const cpu = processCpuUs(pid) - start;
       (isolate[variant] ??= []).push(mainThreadCpuUs(pid) - startIsolate);
@@ -119,18 +142,22 @@ export async function run(): Promise<Record<string, number>> {
     // BENCH_VARIANTS=a,b runs only those (a figure run alone, while working on one path).
     const only = process.env.BENCH_VARIANTS?.split(",");
     type Variant = (typeof VARIANTS)[number];
-    const group = async (variants: Variant[], rounds = ROUNDS): Promise<Record<Variant, number[]>> => {
+    const group = async (
+      variants: Variant[],
+      rounds = ROUNDS,
+      isolated = false,
+    ): Promise<Record<Variant, number[]>> => {
       const chosen = only === undefined ? variants : variants.filter((variant) => only.includes(variant));
-      const samples = (
-        chosen.length === 0 ? {} : await interleave(Object.fromEntries(chosen.map((v) => [v, once(v)])), rounds, 3)
-      ) as Record<string, number[]>;
+      const runs = Object.fromEntries(chosen.map((v) => [v, once(v, isolated)]));
+      const samples = (chosen.length === 0 ? {} : await interleave(runs, rounds, 3)) as Record<string, number[]>;
       return Object.fromEntries(VARIANTS.map((v) => [v, samples[v] ?? [Number.NaN]])) as Record<Variant, number[]>;
     };
-    const main = await group(["plain", "metered", "meteredAppUsage"], MAIN_ROUNDS);
+    const main = await group(["plain", "metered", "meteredAppUsage"], MAIN_ROUNDS, true);
     const alt = await group(["plain", "hop", "transform", "tee", "identity", "byob", "coalesce"]);
     const anthropic = await group(["anthropicPlain", "anthropicMetered"]);
     const aiSdk = await group(["aiSdkPlain", "aiSdkMetered"]);
     const proxy = await group(["proxyPlain", "proxyMetered"]);
+    const short = await group(["shortPlain", "shortMetered"], MAIN_ROUNDS);
     const cpu = {
       ...main,
       hop: alt.hop,
@@ -147,6 +174,8 @@ export async function run(): Promise<Record<string, number>> {
       proxyMetered: proxy.proxyMetered,
     };
     const ticks = processTicksUs(pid) - ticksAtStart;
+    if (process.env.BENCH_SAMPLES)
+      (await import("node:fs")).writeFileSync(process.env.BENCH_SAMPLES, JSON.stringify({ cpu, isolate }));
 
     const perChunk = (variant: (typeof VARIANTS)[number]) => median(cpu[variant]) / CHUNKS;
     /** The same pair's ratio on the isolate thread alone (warm-up rounds dropped, as `interleave` does). */
@@ -178,6 +207,9 @@ export async function run(): Promise<Record<string, number>> {
       workerdTeeCpuRatio: pairedRatio(alt.tee, alt.plain),
       workerdAltPlainUsPerChunk: median(alt.plain) / CHUNKS,
       workerdBodyReadsPerStream: median(reads),
+      workerdShortCallRatio: pairedRatio(short.shortMetered, short.shortPlain),
+      workerdShortCallAddedUs: pairedDiff(short.shortMetered, short.shortPlain),
+      workerdShortPlainUsPerCall: median(short.shortPlain),
       // the per-thread clock should account for the process's whole CPU (ticks include threads that exited)
       workerdClockCoverage: measured / ticks,
     };

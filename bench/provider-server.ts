@@ -3,6 +3,7 @@
  * CPU is never counted as the client's. Tells its parent its port over IPC.
  *
  *   POST /burst/v1/chat/completions  2,000 chunks as fast as the client reads them
+ *   POST /short/v1/chat/completions  20 chunks, as fast (a short answer: what each call costs)
  *   POST /events/v1/chat/completions 2,000 chunks, one event per write, each write
  *                                    flushed on its own (a turn of the event loop
  *                                    between writes), as a real provider sends them
@@ -30,6 +31,7 @@ import {
 } from "./lib.ts";
 
 const BURST = chatStream(2000).map((event) => Buffer.from(event));
+const SHORT = chatStream(20).map((event) => Buffer.from(event));
 const ANTHROPIC = anthropicStream(2000).map((event) => Buffer.from(event));
 const PACED_EVENTS = 300;
 const PACED_EVERY_MS = 2;
@@ -54,6 +56,10 @@ async function events(res: ServerResponse): Promise<void> {
   }
 }
 
+async function short(res: ServerResponse): Promise<void> {
+  for (const chunk of SHORT) await write(res, chunk);
+}
+
 async function anthropic(res: ServerResponse): Promise<void> {
   for (const chunk of ANTHROPIC) await write(res, chunk);
 }
@@ -75,7 +81,7 @@ async function big(res: ServerResponse): Promise<void> {
   await write(res, DONE_EVENT);
 }
 
-const streams: Record<string, (res: ServerResponse) => Promise<void>> = { burst, events, paced, big, anthropic };
+const streams: Record<string, (res: ServerResponse) => Promise<void>> = { burst, short, events, paced, big, anthropic };
 
 const server = createServer(async (req, res) => {
   let body = "";

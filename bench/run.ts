@@ -50,6 +50,12 @@ const FIGURES: Figure[] = [
       "workerdAnthropicPlainUsPerChunk",
       "workerdAiSdkPlainUsPerChunk",
       "workerdProxyPlainUsPerChunk",
+      "workerdSdkStreamIsolateCpuRatio",
+      "workerdAnthropicStreamIsolateCpuRatio",
+      "workerdAiSdkStreamIsolateCpuRatio",
+      "workerdShortCallRatio",
+      "workerdShortCallAddedUs",
+      "workerdShortPlainUsPerCall",
     ],
   },
   { file: "fig3-workerd.ts", key: "workerdAnthropicStreamCpuRatio", goal: 1.08, unit: "×" },
@@ -64,7 +70,13 @@ const FIGURES: Figure[] = [
     unit: "µs/call",
     extraKeys: ["jsonOverheadWithOwnDeliveryUsPerRequest"],
   },
-  { file: "fig8-delivery.ts", key: "deliveryCpuUsPerEvent", goal: 20, unit: "µs/event" },
+  {
+    file: "fig8-delivery.ts",
+    key: "deliveryCpuUsPerEvent",
+    goal: 20,
+    unit: "µs/event",
+    extraKeys: ["deliveryCpuUsPerEventBatch500"],
+  },
   { file: "fig6-memory.ts", key: "peakMemoryGrowthMB", goal: 1, unit: "MB" },
   { file: "fig7-size.ts", key: "rootEntryGzipKB", goal: 15, unit: "KB" },
   { file: "fig8-queue.ts", key: "queueHandOffCpuUsPerEvent", goal: 5, unit: "µs/event" },
@@ -149,6 +161,16 @@ info("fig3-workerd.ts", "workerdProxyPlainUsPerChunk", "a proxy returning the pr
 info("fig3-workerd.ts", "workerdIdentityUsPerChunk", "alternative (c): JS read, native IdentityTransformStream");
 info("fig3-workerd.ts", "workerdByobUsPerChunk", "alternative (d): pull-through with a BYOB reader, no parsing");
 info("fig3-workerd.ts", "workerdBodyReadsPerStream", "body reads per stream seen by the alternatives");
+info(
+  "fig3-workerd.ts",
+  "workerdSdkStreamIsolateCpuRatio",
+  "openai ratio on the isolate thread alone (what Workers bill)",
+);
+info("fig3-workerd.ts", "workerdAnthropicStreamIsolateCpuRatio", "anthropic ratio on the isolate thread alone");
+info("fig3-workerd.ts", "workerdAiSdkStreamIsolateCpuRatio", "AI SDK ratio on the isolate thread alone");
+info("fig3-workerd.ts", "workerdShortPlainUsPerCall", "a 20-chunk call, plain, µs (the whole request)");
+info("fig3-workerd.ts", "workerdShortCallAddedUs", "a 20-chunk call, added by the meter, µs (its event's POST too)");
+info("fig3-workerd.ts", "workerdShortCallRatio", "a 20-chunk call, metered / plain");
 console.log("\ncontext:");
 info("fig1-sse-cpu.ts", "noFilterUsPerEvent", "fig 1 when the app asks include_usage itself, µs/event");
 info("fig1-sse-cpu.ts", "pullThroughHopUsPerEvent", "fig 1 a bare pull-through ReadableStream hop, µs/event");
@@ -166,6 +188,7 @@ info("fig6-memory.ts", "meteredPauseArrayBuffersMB", "fig 6 arrayBuffers held du
 info("fig7-size.ts", "rootEntryMinKB", "fig 7 minified, not gzipped, KB");
 info("fig7-size.ts", "rootEntryLazyGzipKB", "fig 7 chunks loaded on first use (jose), gzipped, KB");
 info("fig8-delivery.ts", "deliveryPostsPerBlock", "fig 8 POSTs per block of 50 calls");
+info("fig8-delivery.ts", "deliveryCpuUsPerEventBatch500", "fig 8 with 500 calls, one 500-event POST, µs/event");
 console.log(`  ${"fig 7 bundle contains hono".padEnd(58)} no`);
 
 writeFileSync(here("./results.json"), `${JSON.stringify(results, null, 2)}\n`);

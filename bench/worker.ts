@@ -14,6 +14,9 @@
  * (no usage chunk to cut out); `hop`: the meter's pull-through `ReadableStream` alone, no parsing, no
  * event: what the stream machinery costs by itself.
  *
+ * And `shortPlain`/`shortMetered`: the same over a 20-chunk stream, for what
+ * each call costs apart from its chunks.
+ *
  * Other clients and consumers, each plain and metered:
  *   - `anthropic*`: `@anthropic-ai/sdk` reads a 2,000-delta Messages stream;
  *   - `aiSdk*`: the AI SDK's `streamText` (`@ai-sdk/openai`, chat) reads the openai stream;
@@ -257,7 +260,7 @@ export default {
       ctx.waitUntil(promise);
     };
     let fetch: Fetch | undefined;
-    if (variant === "metered" || variant === "meteredAppUsage")
+    if (variant === "metered" || variant === "meteredAppUsage" || variant === "shortMetered")
       fetch = stoa.fetch({ provider: "openai", userId: USER, waitUntil });
     else if (variant === "transform") fetch = altFetch(origin, transformHop(pending));
     else if (variant === "tee") fetch = altFetch(origin, teeHop(pending));
@@ -317,11 +320,12 @@ export default {
       errors.length = 0;
       return Response.json(body);
     }
-    if (variant !== "plain" && fetch === undefined) return new Response(`unknown variant ${variant}`, { status: 400 });
+    if (variant !== "plain" && variant !== "shortPlain" && fetch === undefined)
+      return new Response(`unknown variant ${variant}`, { status: 400 });
 
     const client = new OpenAI({
       apiKey: "x",
-      baseURL: `${origin}/burst/v1`,
+      baseURL: `${origin}/${variant?.startsWith("short") ? "short" : "burst"}/v1`,
       maxRetries: 0,
       ...(fetch ? { fetch } : {}),
     });

@@ -26,11 +26,14 @@ function pathnameOf(input: RequestInfo | URL): string | undefined {
   return afterHost === -1 ? "/" : path.slice(afterHost);
 }
 
+/** Decodes request bodies given as bytes (whole, so it holds no state). */
+const utf8 = new TextDecoder();
+
 /** The body text of a request, when it is text we can read without consuming the app's copy. */
 async function bodyText(input: RequestInfo | URL, init: RequestInit | undefined): Promise<string | undefined> {
   const body = init?.body;
   if (typeof body === "string") return body;
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return utf8.decode(body);
   if (body === undefined && input instanceof Request && input.body !== null) {
     const type = input.headers.get("content-type") ?? "";
     return type.includes("json") ? input.clone().text() : undefined;

@@ -55,9 +55,10 @@ export interface SseParserOptions {
 export function createSseParser(onEvent: SseEventHandler, options: SseParserOptions = {}): SseParser {
   const maxEventLength = Math.max(options.maxEventLength ?? 1024 * 1024, HEAD + TAIL);
   const offsets = options.offsets === true;
-  // BOM kept in the text, so that every character stands for its own bytes
-  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
-  let decoding = false; // the decoder holds part of a UTF-8 sequence
+  // the parser's own decoder, made when a chunk first ends inside a character (a decoder is dear to
+  // make in workerd); whole chunks go through the shared one, which never holds state
+  let decoder: TextDecoder | undefined;
+  let decoding = false; // `decoder` holds part of a UTF-8 sequence
 
   let first = true; // the stream's first character may be a BOM
   let skipLF = false; // the previous chunk ended in CR: a leading LF belongs to it
@@ -189,7 +190,11 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
     if (chunk.length === 0) return;
     // a chunk that ends in ASCII ends a character: decode it whole, which is cheaper than streaming
     const ascii = (chunk[chunk.length - 1] ?? 0) < 0x80;
-    text = !decoding && ascii ? decoder.decode(chunk) : decoder.decode(chunk, { stream: true });
+    if (!decoding && ascii) text = WHOLE.decode(chunk);
+    else {
+      decoder ??= newDecoder();
+      text = decoder.decode(chunk, { stream: true });
+    }
     decoding = !ascii;
     if (offsets) {
       textStart = fed - carry;
@@ -244,7 +249,7 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
   }
 
   function end(): void {
-    text = decoding ? decoder.decode() : ""; // an unfinished UTF-8 sequence becomes U+FFFD
+    text = decoding && decoder !== undefined ? decoder.decode() : ""; // an unfinished UTF-8 sequence becomes U+FFFD
     if (text.length > 0) keep(0);
     text = "";
     textStart = fed;
@@ -262,6 +267,14 @@ export function createSseParser(onEvent: SseEventHandler, options: SseParserOpti
     dropped,
   };
 }
+
+/** A decoder that keeps a BOM in the text, so that every character stands for its own bytes. */
+function newDecoder(): TextDecoder {
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+}
+
+/** Decodes whole chunks (never with `stream`, so it holds no state between calls): shared by every parser. */
+const WHOLE = newDecoder();
 
 /**
  * Bytes at the end of `chunk` that start a UTF-8 sequence it does not finish
