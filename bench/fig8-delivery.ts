@@ -5,10 +5,13 @@
  * leave in one batch, one loopback `POST /v1/usage/events` to the Stoa fake
  * in the provider child process. The CPU from the end of the calls to the
  * end of `stoa.flush()`, per event. Checks that the block made one POST.
+ * The same for 500 calls, the contract's largest batch (what a busy isolate
+ * sends), and for 50 calls delivered to an in-memory Stoa (the SDK's own
+ * part: batching and serialising, without the runtime's HTTP client).
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
-import { chatRequest, cpuUs, interleave, median, provider, report } from "./lib.ts";
+import { chatRequest, cpuUs, interleave, median, memorySink, provider, report } from "./lib.ts";
 
 const CALLS = 50;
 const BUSY_CALLS = 500;
@@ -41,19 +44,17 @@ export async function run(): Promise<Record<string, number>> {
     if (init?.method === "POST") posts++;
     return fetch(input, init);
   };
-  const stoa = new Stoa({
-    apiKey: "k",
-    baseUrl: `${server.origin}/sink`,
-    fetch: stoaFetch,
-    onError: (e) => {
-      errors++;
-      if (errors < 3) console.error(e);
-    },
-  });
+  const onError = (e: Error) => {
+    errors++;
+    if (errors < 3) console.error(e);
+  };
+  const stoa = new Stoa({ apiKey: "k", baseUrl: `${server.origin}/sink`, fetch: stoaFetch, onError });
+  // the same delivery to an in-memory Stoa: the SDK's own part, without the runtime's HTTP client
+  const inMemory = new Stoa({ apiKey: "k", baseUrl: "http://127.0.0.1:1/api", fetch: memorySink, onError });
   const opts = { apiKey: "x", baseURL: "https://api.openai.com/v1", maxRetries: 0 };
   const postsPerBlock: number[] = [];
 
-  async function block(calls: number): Promise<number> {
+  async function block(calls: number, stoa: Stoa): Promise<number> {
     const before = posts;
     await Promise.all(
       Array.from({ length: calls }, async () => {
@@ -69,11 +70,19 @@ export async function run(): Promise<Record<string, number>> {
     const start = cpuUs();
     await stoa.flush();
     const cpu = cpuUs() - start;
-    postsPerBlock.push(posts - before);
+    if (stoa !== inMemory) postsPerBlock.push(posts - before);
     return cpu / calls;
   }
 
-  const samples = await interleave({ delivery: () => block(CALLS), busy: () => block(BUSY_CALLS) }, ROUNDS, 4);
+  const samples = await interleave(
+    {
+      delivery: () => block(CALLS, stoa),
+      busy: () => block(BUSY_CALLS, stoa),
+      own: () => block(CALLS, inMemory),
+    },
+    ROUNDS,
+    4,
+  );
   server.close();
   if (errors > 0) throw new Error(`the meter reported ${errors} errors`);
   const batches = median(postsPerBlock);
@@ -81,6 +90,7 @@ export async function run(): Promise<Record<string, number>> {
   return {
     deliveryCpuUsPerEvent: median(samples.delivery),
     deliveryCpuUsPerEventBatch500: median(samples.busy),
+    deliveryOwnCpuUsPerEvent: median(samples.own),
     deliveryPostsPerBlock: batches,
   };
 }
