@@ -130,7 +130,9 @@ export async function run(): Promise<Record<string, number>> {
       const result = await call(variant, isolated);
       if (result.reads > 0) reads.push(result.reads);
       const cpu = processCpuUs(pid) - start;
-      (isolate[variant] ??= []).push(mainThreadCpuUs(pid) - startIsolate);
+      const isolateSamples = isolate[variant] ?? [];
+      isolateSamples.push(mainThreadCpuUs(pid) - startIsolate);
+      isolate[variant] = isolateSamples;
       measured += cpu;
       if (result.chunks !== (EXPECTED[variant] ?? CHUNKS) || result.errors.length > 0) {
         throw new Error(`${variant}: ${result.chunks} chunks, errors: ${result.errors.join("; ")}`);
