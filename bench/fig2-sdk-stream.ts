@@ -3,56 +3,77 @@
  * openai SDK, metered (`stoa.fetch()`, events delivered to the Stoa sink in
  * the provider child process) versus the plain global fetch, against the fake
  * provider in a child process. Ratios metered / unmetered of the client's
- * CPU and of wall time, for the stream read.
+ * CPU and of wall time, for the stream read. Each variant runs in a client
+ * process of its own (`fig2-client.ts`: a heap of its own, so each pays for
+ * its own garbage), told over IPC to make one call at a time, interleaved.
  *
  * What a user pays: the provider writes one SSE event per write, each flushed
  * on its own (`/events`); each call builds its client and its `stoa.fetch()`,
  * as an app does per request, and is admitted under a spend hold with room
- * (the default gate; the hold's first request is in a warm-up round);
+ * (the default gate; the hold's first request is in a warm-up round, and
+ * the hold lives across calls, as in a server or a Worker's isolate);
  * the app sends no `stream_options`, so the meter injects `include_usage` and
  * cuts the usage chunk out (the default path). `sdkStreamCpuRatioAppUsage`
  * is the same when the app asks `include_usage` itself (nothing to cut). The usage event's delivery (one
- * POST to the sink, after the read, as `waitUntil` runs it) is reported apart:
+ * POST to the sink, after the read, in the call's `waitUntil`) is reported apart:
  * on Node 22 one loopback `fetch` costs about 2 ms of CPU by itself.
  */
-import OpenAI from "openai";
-import { Stoa } from "../src/index.ts";
-import { chatRequest, cpuUs, interleave, median, pairedRatio, provider, report } from "./lib.ts";
+import { type ChildProcess, fork } from "node:child_process";
+import type { ClientRound } from "./fig2-client.ts";
+import { here, interleave, median, pairedRatio, provider, report } from "./lib.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 42); // whole turns of the three variants' order
 const WARMUP = 6;
+const VARIANTS = ["metered", "appUsage", "plain"] as const;
+/** Client processes per variant. */
+const PROCESSES = 3;
+
+/** A variant's client process, and how to make it run one call. */
+async function client(variant: string, origin: string): Promise<{ run(): Promise<ClientRound>; close(): void }> {
+  const child: ChildProcess = fork(here("./fig2-client.ts"), [variant, origin], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("message", () => resolve());
+    child.once("exit", (code) => reject(new Error(`the ${variant} client exited (${code})`)));
+  });
+  return {
+    run: () =>
+      new Promise<ClientRound>((resolve) => {
+        child.once("message", (message) => resolve(message as ClientRound));
+        child.send("run");
+      }),
+    close: () => child.kill(),
+  };
+}
 
 export async function run(): Promise<Record<string, number>> {
   const server = await provider();
-  let errors = 0;
-  const stoa = new Stoa({ apiKey: "k", baseUrl: `${server.origin}/sink`, onError: () => errors++ });
-  const baseURL = `${server.origin}/events/v1`;
-  const base = new OpenAI({ apiKey: "x", baseURL, maxRetries: 0 });
+  // a few processes per variant, taking turns: two processes running the same code differ by a few %
+  const clients = Object.fromEntries(
+    await Promise.all(
+      VARIANTS.map(
+        async (variant) =>
+          [
+            variant,
+            await Promise.all(Array.from({ length: PROCESSES }, () => client(variant, server.origin))),
+          ] as const,
+      ),
+    ),
+  ) as Record<(typeof VARIANTS)[number], Awaited<ReturnType<typeof client>>[]>;
+  const turns = { metered: 0, appUsage: 0, plain: 0 };
   const wall = { metered: [] as number[], appUsage: [] as number[], plain: [] as number[] };
   const delivery: number[] = [];
+  let errors = 0;
 
-  async function round(variant: "metered" | "appUsage" | "plain"): Promise<number> {
-    const startCpu = cpuUs();
-    const startWall = performance.now();
-    // a client per call, as an app on Workers makes one per request
-    const client =
-      variant === "plain"
-        ? base.withOptions({ maxRetries: 0 })
-        : base.withOptions({ fetch: stoa.fetch({ provider: "openai", userId: "user_1" }) });
-    const usage = variant === "appUsage" ? { stream_options: { include_usage: true } } : {};
-    const stream = await client.chat.completions.create({ ...chatRequest(true), ...usage, stream: true });
-    let chunks = 0;
-    for await (const chunk of stream) if (chunk.choices.length > 0) chunks++;
-    wall[variant].push(performance.now() - startWall);
-    const readCpu = cpuUs() - startCpu;
-    if (variant !== "plain") {
-      // the event's delivery runs after the read (in a Worker, inside waitUntil): measured apart
-      const startDelivery = cpuUs();
-      await stoa.flush();
-      delivery.push(cpuUs() - startDelivery);
-    }
-    if (chunks !== 2000) throw new Error(`${variant}: ${chunks} chunks`);
-    return readCpu;
+  async function round(variant: (typeof VARIANTS)[number]): Promise<number> {
+    const processes = clients[variant];
+    const result = await (processes[turns[variant]++ % processes.length] as Awaited<ReturnType<typeof client>>).run();
+    if (result.chunks !== 2000) throw new Error(`${variant}: ${result.chunks} chunks`);
+    errors = Math.max(errors, result.errors);
+    wall[variant].push(result.wall);
+    if (variant !== "plain") delivery.push(result.delivery);
+    return result.cpu;
   }
 
   const cpu = await interleave(
@@ -60,6 +81,7 @@ export async function run(): Promise<Record<string, number>> {
     ROUNDS,
     WARMUP,
   );
+  for (const c of Object.values(clients).flat()) c.close();
   server.close();
   if (errors > 0) throw new Error(`the meter reported ${errors} errors`);
   return {
