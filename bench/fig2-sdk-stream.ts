@@ -18,9 +18,8 @@
  * POST to the sink, after the read, in the call's `waitUntil`) is reported apart:
  * on Node 22 one loopback `fetch` costs about 2 ms of CPU by itself.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import type { ClientRound } from "./fig2-client.ts";
-import { here, interleave, median, pairedRatio, provider, report } from "./lib.ts";
+import { clientProcesses, interleave, median, pairedRatio, provider, report } from "./lib.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 42); // whole turns of the three variants' order
 const WARMUP = 6;
@@ -28,47 +27,25 @@ const VARIANTS = ["metered", "appUsage", "plain"] as const;
 /** Client processes per variant. */
 const PROCESSES = 3;
 
-/** A variant's client process, and how to make it run one call. */
-async function client(variant: string, origin: string): Promise<{ run(): Promise<ClientRound>; close(): void }> {
-  const child: ChildProcess = fork(here("./fig2-client.ts"), [variant, origin], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => resolve());
-    child.once("exit", (code) => reject(new Error(`the ${variant} client exited (${code})`)));
-  });
-  return {
-    run: () =>
-      new Promise<ClientRound>((resolve) => {
-        child.once("message", (message) => resolve(message as ClientRound));
-        child.send("run");
-      }),
-    close: () => child.kill(),
-  };
-}
-
 export async function run(): Promise<Record<string, number>> {
   const server = await provider();
-  // a few processes per variant, taking turns: two processes running the same code differ by a few %
   const clients = Object.fromEntries(
     await Promise.all(
       VARIANTS.map(
         async (variant) =>
           [
             variant,
-            await Promise.all(Array.from({ length: PROCESSES }, () => client(variant, server.origin))),
+            await clientProcesses<ClientRound>("./fig2-client.ts", [variant, server.origin], PROCESSES),
           ] as const,
       ),
     ),
-  ) as Record<(typeof VARIANTS)[number], Awaited<ReturnType<typeof client>>[]>;
-  const turns = { metered: 0, appUsage: 0, plain: 0 };
+  ) as Record<(typeof VARIANTS)[number], Awaited<ReturnType<typeof clientProcesses<ClientRound>>>>;
   const wall = { metered: [] as number[], appUsage: [] as number[], plain: [] as number[] };
   const delivery: number[] = [];
   let errors = 0;
 
   async function round(variant: (typeof VARIANTS)[number]): Promise<number> {
-    const processes = clients[variant];
-    const result = await (processes[turns[variant]++ % processes.length] as Awaited<ReturnType<typeof client>>).run();
+    const result = await clients[variant].run();
     if (result.chunks !== 2000) throw new Error(`${variant}: ${result.chunks} chunks`);
     errors = Math.max(errors, result.errors);
     wall[variant].push(result.wall);
@@ -81,7 +58,7 @@ export async function run(): Promise<Record<string, number>> {
     ROUNDS,
     WARMUP,
   );
-  for (const c of Object.values(clients).flat()) c.close();
+  for (const c of Object.values(clients)) c.close();
   server.close();
   if (errors > 0) throw new Error(`the meter reported ${errors} errors`);
   return {

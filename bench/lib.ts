@@ -79,6 +79,47 @@ export async function interleave<K extends string>(
   return samples;
 }
 
+// ---------------------------------------------------------------- client processes
+
+/** A bench client process: `run()` tells it to make one round and answers what it measured. */
+export interface ClientProcess<R> {
+  run(): Promise<R>;
+  close(): void;
+}
+
+/**
+ * Starts `count` processes of `file` with `args`, taking turns: a figure runs
+ * each variant in processes of its own (each heap pays for its own garbage),
+ * and two processes running the same code differ by a few %, which turns
+ * between several average out. The file answers "ready" once, then one
+ * message per `run`.
+ */
+export async function clientProcesses<R>(file: string, args: string[], count: number): Promise<ClientProcess<R>> {
+  const children = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const child: ChildProcess = fork(here(file), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      await new Promise<void>((resolve, reject) => {
+        child.once("message", () => resolve());
+        child.once("exit", (code) => reject(new Error(`${file} ${args.join(" ")} exited (${code})`)));
+      });
+      return child;
+    }),
+  );
+  let turn = 0;
+  return {
+    run() {
+      const child = children[turn++ % children.length] as ChildProcess;
+      return new Promise<R>((resolve) => {
+        child.once("message", (message) => resolve(message as R));
+        child.send("run");
+      });
+    },
+    close() {
+      for (const child of children) child.kill();
+    },
+  };
+}
+
 // ---------------------------------------------------------------- another process's CPU
 
 /**

@@ -1,0 +1,102 @@
+/**
+ * Figure 5's client: one variant in a process of its own (see
+ * `clientProcesses`). Each `run` makes a block of 50 non-streamed openai SDK
+ * calls and answers the CPU per call (this process, all threads).
+ *
+ *   node bench/fig5-client.ts <plain|batched|call>
+ *
+ * `plain`: the SDK's own fetch over the in-memory upstream. `batched`: each
+ * call through its own `stoa.fetch()` (admitted under a spend hold with
+ * room), the block's events delivered once, in one batch, as the calls'
+ * `waitUntil` runs them. `call`: the same, each call's event delivered before
+ * the next call (a Worker making one call per request).
+ */
+import OpenAI from "openai";
+import { Stoa } from "../src/index.ts";
+import { chatRequest, cpuUs, memorySink } from "./lib.ts";
+
+const BLOCK = 50;
+
+const COMPLETION = JSON.stringify({
+  id: "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+  object: "chat.completion",
+  created: 1741569952,
+  model: "gpt-4o-2024-08-06",
+  choices: [
+    {
+      index: 0,
+      message: {
+        role: "assistant",
+        content:
+          "Metering an AI app means counting what each user's calls cost: the tokens in, the tokens out, cached input and reasoning, read from the usage the provider reports with every response. A metering fetch sits between the SDK and the provider, forwards each call untouched, and reads that usage on the side, so the app keeps its own client and its own code. Events go out in batches after the response, never in its way, and a call the meter cannot read still reaches the app.",
+        refusal: null,
+        annotations: [],
+      },
+      logprobs: null,
+      finish_reason: "stop",
+    },
+  ],
+  usage: {
+    prompt_tokens: 19,
+    completion_tokens: 98,
+    total_tokens: 117,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  },
+  service_tier: "default",
+  system_fingerprint: "fp_f9f4fb6dbf",
+});
+
+const BYTES = new TextEncoder().encode(COMPLETION);
+
+/**
+ * The provider's answer as a network response is: a streamed body (one
+ * chunk), not a string. A string body takes a shortcut in Node's fetch that
+ * no network response has, and would make any re-served body look dearer.
+ */
+async function upstream(): Promise<Response> {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(BYTES);
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/json", "x-request-id": "req_1" } });
+}
+
+const mode = process.argv[2] as "plain" | "batched" | "call";
+let errors = 0;
+const stoa = new Stoa({ apiKey: "k", baseUrl: "http://127.0.0.1:1/api", fetch: memorySink, onError: () => errors++ });
+const opts = { apiKey: "x", baseURL: "https://api.openai.com/v1", maxRetries: 0 };
+
+/** One block of calls: CPU per call, in µs. */
+async function block(): Promise<{ cpu: number; errors: number }> {
+  const start = cpuUs();
+  const pending: Promise<unknown>[] = [];
+  const waitUntil = (promise: Promise<unknown>) => void pending.push(promise);
+  for (let i = 0; i < BLOCK; i++) {
+    // a client per call, as an app on Workers makes one per request; metered: with its own `stoa.fetch()`
+    const fetch =
+      mode === "plain" ? upstream : stoa.fetch({ provider: "openai", userId: "user_1", fetch: upstream, waitUntil });
+    const completion = await new OpenAI({ ...opts, fetch }).chat.completions.create({
+      ...chatRequest(false),
+      stream: false,
+    });
+    if (completion.usage?.completion_tokens !== 98) throw new Error("bad completion");
+    if (mode === "call") await Promise.all(pending.splice(0));
+  }
+  // not flush(): it retires the user's spend hold, and the next block would ask for a new one
+  await Promise.all(pending);
+  return { cpu: (cpuUs() - start) / BLOCK, errors };
+}
+
+process.on("message", async () => {
+  process.send?.(await block());
+});
+process.on("disconnect", () => process.exit(0));
+process.send?.("ready");
