@@ -30,6 +30,28 @@ export function contentEvent(content: string, finish: string | null = null): str
   return `data: ${HEAD}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${reason}}],"usage":null}\n\n`;
 }
 
+/** Non-streamed calls per request of figure 3's JSON pair. */
+export const JSON_CALLS = 20;
+
+/** A non-streamed chat completion (~1 KB), as OpenAI answers one. */
+export const COMPLETION_JSON = JSON.stringify({
+  id: "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+  object: "chat.completion",
+  created: 1741569952,
+  model: "gpt-4o-2024-08-06",
+  choices: [
+    {
+      index: 0,
+      message: { role: "assistant", content: WORDS.join("").repeat(12), refusal: null, annotations: [] },
+      logprobs: null,
+      finish_reason: "stop",
+    },
+  ],
+  usage: { prompt_tokens: 19, completion_tokens: 98, total_tokens: 117 },
+  service_tier: "default",
+  system_fingerprint: "fp_f9f4fb6dbf",
+});
+
 /** The usage-only chunk OpenAI sends last with `include_usage`, then `[DONE]`. */
 export const USAGE_EVENT = `data: ${HEAD}],"usage":{"prompt_tokens":19,"completion_tokens":2000,"total_tokens":2019,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}\n\n`;
 export const DONE_EVENT = "data: [DONE]\n\n";

@@ -21,6 +21,7 @@ import {
   childPids,
   here,
   interleave,
+  JSON_CALLS,
   mainThreadCpuUs,
   median,
   pairedDiff,
@@ -55,6 +56,8 @@ const VARIANTS = [
   "proxyMetered",
   "shortPlain",
   "shortMetered",
+  "jsonPlain",
+  "jsonMetered",
 ] as const;
 
 /** Variants that run in a Worker of their own (the key pair, and the app-set usage path beside it). */
@@ -68,6 +71,8 @@ const EXPECTED: Partial<Record<(typeof VARIANTS)[number], number>> = {
   proxyMetered: CHUNKS + 1, // the usage chunk is cut
   shortPlain: SHORT_CHUNKS,
   shortMetered: SHORT_CHUNKS,
+  jsonPlain: JSON_CALLS,
+  jsonMetered: JSON_CALLS,
 };
 
 async function bundle(): Promise<string> {
@@ -160,6 +165,7 @@ export async function run(): Promise<Record<string, number>> {
     const aiSdk = await group(["aiSdkPlain", "aiSdkMetered"]);
     const proxy = await group(["proxyPlain", "proxyMetered"]);
     const short = await group(["shortPlain", "shortMetered"], MAIN_ROUNDS);
+    const json = await group(["jsonPlain", "jsonMetered"], MAIN_ROUNDS);
     const cpu = {
       ...main,
       hop: alt.hop,
@@ -212,6 +218,8 @@ export async function run(): Promise<Record<string, number>> {
       workerdShortCallRatio: pairedRatio(short.shortMetered, short.shortPlain),
       workerdShortCallAddedUs: pairedDiff(short.shortMetered, short.shortPlain),
       workerdShortPlainUsPerCall: median(short.shortPlain),
+      workerdJsonOverheadUsPerRequest: pairedDiff(json.jsonMetered, json.jsonPlain) / JSON_CALLS,
+      workerdJsonPlainUsPerRequest: median(json.jsonPlain) / JSON_CALLS,
       // the per-thread clock should account for the process's whole CPU (ticks include threads that exited)
       workerdClockCoverage: measured / ticks,
     };

@@ -4,6 +4,7 @@
  *
  *   POST /burst/v1/chat/completions  2,000 chunks as fast as the client reads them
  *   POST /short/v1/chat/completions  20 chunks, as fast (a short answer: what each call costs)
+ *   POST /json/v1/chat/completions   a non-streamed completion (~1 KB of JSON)
  *   POST /events/v1/chat/completions 2,000 chunks, one event per write, each write
  *                                    flushed on its own (a turn of the event loop
  *                                    between writes), as a real provider sends them
@@ -22,6 +23,7 @@ import { createServer, type ServerResponse } from "node:http";
 import {
   anthropicStream,
   CHARGEABLE,
+  COMPLETION_JSON,
   chatStream,
   contentEvent,
   DONE_EVENT,
@@ -108,6 +110,11 @@ const server = createServer(async (req, res) => {
     if (name === "sink" && path.endsWith("/chargeability")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(CHARGEABLE);
+      return;
+    }
+    if (name === "json" && path === "v1/chat/completions") {
+      res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_json" });
+      res.end(COMPLETION_JSON);
       return;
     }
     const stream = name === undefined ? undefined : streams[name];

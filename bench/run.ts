@@ -56,6 +56,8 @@ const FIGURES: Figure[] = [
       "workerdShortCallRatio",
       "workerdShortCallAddedUs",
       "workerdShortPlainUsPerCall",
+      "workerdJsonOverheadUsPerRequest",
+      "workerdJsonPlainUsPerRequest",
     ],
   },
   { file: "fig3-workerd.ts", key: "workerdAnthropicStreamCpuRatio", goal: 1.08, unit: "×" },
@@ -171,6 +173,12 @@ info("fig3-workerd.ts", "workerdAiSdkStreamIsolateCpuRatio", "AI SDK ratio on th
 info("fig3-workerd.ts", "workerdShortPlainUsPerCall", "a 20-chunk call, plain, µs (the whole request)");
 info("fig3-workerd.ts", "workerdShortCallAddedUs", "a 20-chunk call, added by the meter, µs (its event's POST too)");
 info("fig3-workerd.ts", "workerdShortCallRatio", "a 20-chunk call, metered / plain");
+info("fig3-workerd.ts", "workerdJsonPlainUsPerRequest", "a non-streamed ~1 KB call, plain, µs");
+info(
+  "fig3-workerd.ts",
+  "workerdJsonOverheadUsPerRequest",
+  "a non-streamed ~1 KB call, added by the meter, µs (a POST each)",
+);
 console.log("\ncontext:");
 info("fig1-sse-cpu.ts", "noFilterUsPerEvent", "fig 1 when the app asks include_usage itself, µs/event");
 info("fig1-sse-cpu.ts", "pullThroughHopUsPerEvent", "fig 1 a bare pull-through ReadableStream hop, µs/event");

@@ -14,6 +14,10 @@
  * (no usage chunk to cut out); `hop`: the meter's pull-through `ReadableStream` alone, no parsing, no
  * event: what the stream machinery costs by itself.
  *
+ * And `jsonPlain`/`jsonMetered`: 20 non-streamed calls (~1 KB of JSON each),
+ * one after another in one request, each event delivered in its `waitUntil`
+ * (events of one task share a POST; calls in sequence each send their own).
+ *
  * And `shortPlain`/`shortMetered`: the same over a 20-chunk stream, for what
  * each call costs apart from its chunks.
  *
@@ -34,7 +38,7 @@ import { buildEvent } from "../src/meter/event.ts";
 import { prepareRequest } from "../src/meter/request.ts";
 import { openai as openaiProvider } from "../src/providers/openai.ts";
 import { createSseParser } from "../src/streams/sse.ts";
-import { chatRequest, messagesRequest } from "./events.ts";
+import { chatRequest, JSON_CALLS, messagesRequest } from "./events.ts";
 
 type Fetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 interface Ctx {
@@ -287,6 +291,24 @@ export default {
     if (variant === "status") {
       const body = { chunks: deliveries, reads: 0, errors: [...errors] };
       if (deliveries === 0) errors.length = 0;
+      return Response.json(body);
+    }
+    if (variant === "jsonPlain" || variant === "jsonMetered") {
+      // JSON_CALLS non-streamed calls in one request, one after another, their events leaving in its waitUntil
+      let chunks = 0;
+      for (let i = 0; i < JSON_CALLS; i++) {
+        const openai = new OpenAI({
+          apiKey: "x",
+          baseURL: `${origin}/json/v1`,
+          maxRetries: 0,
+          ...(variant === "jsonMetered" ? { fetch: stoa.fetch({ provider: "openai", userId: USER, waitUntil }) } : {}),
+        });
+        const completion = await openai.chat.completions.create({ ...chatRequest(false), stream: false });
+        if (completion.usage?.completion_tokens === 98) chunks++;
+      }
+      await Promise.all(pending);
+      const body = { chunks, reads: 0, errors: [...errors] };
+      errors.length = 0;
       return Response.json(body);
     }
     if (variant === "anthropicPlain" || variant === "anthropicMetered") {
