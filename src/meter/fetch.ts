@@ -120,7 +120,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     let admission = UNGATED;
     if (settings.gate !== undefined) {
       const { facts } = prepared;
-      const verdict = await settings.gate.admit(
+      const admitting = settings.gate.admit(
         {
           userId: settings.userId,
           provider: provider.id,
@@ -131,6 +131,8 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         },
         init?.signal ?? (input instanceof Request ? input.signal : null),
       );
+      // decided at once on the hot path: no turn of the event loop
+      const verdict = admitting instanceof Promise ? await admitting : admitting;
       if (!verdict.allowed) {
         const { reason, requiredUsd, availableUsd } = verdict;
         return refuse(provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);

@@ -13,7 +13,7 @@ import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
 import type { Turns } from "../util/turns.ts";
-import { createHoldBook } from "./hold-book.ts";
+import { type Admission, createHoldBook } from "./hold-book.ts";
 import { createPriceCache } from "./price-cache.ts";
 import { type PriceTable, priceRowFor, usageCostNanos, usdToNanos } from "./price-table.ts";
 import { requestBounds, worstCaseNanos } from "./worst-case.ts";
@@ -54,8 +54,13 @@ export type CallAdmission =
 
 /** The gate of a `Stoa`. */
 export interface CallGate {
-  /** Decides on one call. Throws only `signal`'s abort, or a `StoaConfigError` when Stoa refuses the request itself. */
-  admit(call: GatedCall, signal?: AbortSignal | null): Promise<CallAdmission>;
+  /**
+   * Decides on one call: at once when it can (the price table is here and
+   * the user's hold has room), else once Stoa has answered. Rejects only
+   * with `signal`'s abort, or a `StoaConfigError` when Stoa refuses the
+   * request itself.
+   */
+  admit(call: GatedCall, signal?: AbortSignal | null): CallAdmission | Promise<CallAdmission>;
   /** Retires every hold; resolves when the idle ones are released. */
   flush(): Promise<void>;
 }
@@ -103,7 +108,10 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
   let supported = true;
 
   /** A `2026-11-01` server: the chargeability check from now on, said once. */
-  function unsupported(call: GatedCall, signal: AbortSignal | null | undefined): Promise<CallAdmission> {
+  function unsupported(
+    call: GatedCall,
+    signal: AbortSignal | null | undefined,
+  ): CallAdmission | Promise<CallAdmission> {
     if (supported) {
       supported = false;
       options.onError(
@@ -133,45 +141,72 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
     }
   }
 
-  return {
-    async admit(call, signal) {
-      if (!supported) return fallback.admit(call, signal);
-      const priced = await table();
-      if (priced === "unsupported") return unsupported(call, signal);
-      if (!("prices" in priced)) return priced;
-      const rates = (call.model && priceRowFor(priced, call.provider, call.model)) || priced.fallback;
-      const worst = worstCaseNanos(requestBounds(call.body), call.bodyBytes, rates, priced.fallback);
-      const admission = await book.admit(call.userId, worst, call.waitUntil);
-      switch (admission.kind) {
-        case "held": {
-          if (signal?.aborted) {
-            admission.cancel();
-            throw signal.reason;
-          }
-          return {
-            allowed: true,
-            holdId: admission.holdId,
-            settle(event, delivered) {
-              const cost =
-                event.costUsd !== undefined
-                  ? usdToNanos(event.costUsd)
-                  : usageCostNanos(priceRowFor(priced, event.provider, event.model), event.usage);
-              admission.settle(cost, delivered, call.waitUntil);
-            },
-            cancel: admission.cancel,
-          };
+  /** The call's worst case, at `priced`'s rates. */
+  function worstOf(priced: PriceTable, call: GatedCall): number {
+    const rates = (call.model && priceRowFor(priced, call.provider, call.model)) || priced.fallback;
+    return worstCaseNanos(requestBounds(call.body), call.bodyBytes, rates, priced.fallback);
+  }
+
+  /** The gate's answer for the hold book's; throws `signal`'s abort (the reservation given back). */
+  function answer(
+    admission: Admission,
+    priced: PriceTable,
+    call: GatedCall,
+    signal: AbortSignal | null | undefined,
+  ): CallAdmission | Promise<CallAdmission> {
+    switch (admission.kind) {
+      case "held": {
+        if (signal?.aborted) {
+          admission.cancel();
+          throw signal.reason;
         }
-        case "unheld":
-          return UNHELD;
-        case "refused":
-          return {
-            allowed: false,
-            reason: admission.reason,
-            requiredUsd: admission.requiredUsd,
-            availableUsd: admission.availableUsd,
-          };
-        case "unsupported":
-          return unsupported(call, signal);
+        return {
+          allowed: true,
+          holdId: admission.holdId,
+          settle(event, delivered) {
+            const cost =
+              event.costUsd !== undefined
+                ? usdToNanos(event.costUsd)
+                : usageCostNanos(priceRowFor(priced, event.provider, event.model), event.usage);
+            admission.settle(cost, delivered, call.waitUntil);
+          },
+          cancel: admission.cancel,
+        };
+      }
+      case "unheld":
+        return UNHELD;
+      case "refused":
+        return {
+          allowed: false,
+          reason: admission.reason,
+          requiredUsd: admission.requiredUsd,
+          availableUsd: admission.availableUsd,
+        };
+      case "unsupported":
+        return unsupported(call, signal);
+    }
+  }
+
+  /** A call that needs Stoa first: the price table, or a hold. */
+  async function admitLater(call: GatedCall, signal: AbortSignal | null | undefined): Promise<CallAdmission> {
+    if (!supported) return fallback.admit(call, signal);
+    const priced = await table();
+    if (priced === "unsupported") return unsupported(call, signal);
+    if (!("prices" in priced)) return priced;
+    const admission = await book.admit(call.userId, worstOf(priced, call), call.waitUntil);
+    return answer(admission, priced, call, signal);
+  }
+
+  return {
+    admit(call, signal) {
+      // the hot path: the table is here and the hold has room, decided without a turn of the event loop
+      const priced = supported ? prices.peek() : undefined;
+      const now = priced === undefined ? undefined : book.reserveNow(call.userId, worstOf(priced, call));
+      if (priced === undefined || now === undefined) return admitLater(call, signal);
+      try {
+        return answer(now, priced, call, signal);
+      } catch (error) {
+        return Promise.reject(error);
       }
     },
     flush: () => book.flush(),

@@ -20,7 +20,7 @@ export function loadingCallGate(
 ): CallGate {
   const gate = lazy(() => import("./call-gate.ts").then(build));
   return {
-    admit(call: GatedCall, signal?: AbortSignal | null): Promise<CallAdmission> {
+    admit(call: GatedCall, signal?: AbortSignal | null): CallAdmission | Promise<CallAdmission> {
       const loaded = gate.value;
       if (loaded !== undefined) return loaded.admit(call, signal);
       return gate.load().then((built) => built.admit(call, signal), unloaded);

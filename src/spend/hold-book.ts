@@ -66,6 +66,11 @@ export interface HoldBook {
    * than 404, 408 and 429: a bad key), which is the app's to fix.
    */
   admit(userId: string, worstNanos: number, waitUntil?: WaitUntil): Promise<Admission>;
+  /**
+   * The same when it needs no request: `userId`'s hold is live and has room
+   * (or the call cannot cost anything). Undefined otherwise: then `admit`.
+   */
+  reserveNow(userId: string, worstNanos: number): Admission | undefined;
   /** Retires every hold and resolves when each one that can be released now is released. */
   flush(): Promise<void>;
 }
@@ -270,6 +275,13 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
   }
 
   return {
+    reserveNow(userId, worst) {
+      if (!(worst > 0)) return { kind: "unheld" };
+      const hold = accounts.get(userId)?.current;
+      if (hold === undefined || now() >= hold.retireAt || hold.amount - hold.committed < worst) return undefined;
+      account(userId); // most recently used
+      return reserve(hold, worst);
+    },
     async admit(userId, worst, waitUntil) {
       if (!(worst > 0)) return { kind: "unheld" }; // nothing to reserve: the call cannot cost anything
       const owner = account(userId);

@@ -10,6 +10,8 @@ import type { PriceTable } from "./price-table.ts";
 export interface PriceCache {
   /** The table; fetched when missing or stale. Rejects as `getPrices` does. */
   get(): Promise<PriceTable>;
+  /** The table when it is here and fresh, else undefined (then `get()`). */
+  peek(): PriceTable | undefined;
 }
 
 /** Creates the cache. */
@@ -19,6 +21,9 @@ export function createPriceCache(api: ApiClient, options: { timeoutMs: number; n
   let freshUntil = 0;
   let loading: Promise<PriceTable> | undefined;
   return {
+    peek() {
+      return table !== undefined && now() < freshUntil ? table : undefined;
+    },
     get() {
       if (table !== undefined && now() < freshUntil) return Promise.resolve(table);
       loading ??= getPrices(api, { timeoutMs: options.timeoutMs })

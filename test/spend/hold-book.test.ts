@@ -67,6 +67,22 @@ describe("the hold book", () => {
     ]);
   });
 
+  it("reserves at once, without a request, only from a live hold with room", async () => {
+    const { book, received, tick } = await setup("booknow");
+    expect(book.reserveNow("ada", 0.01 * NANO)).toBeUndefined(); // no hold yet
+    expect(book.reserveNow("ada", 0)).toEqual({ kind: "unheld" }); // nothing to reserve
+    const first = held(await book.admit("ada", 0.01 * NANO)); // asks: a $0.10 hold
+    const now = held(book.reserveNow("ada", 0.08 * NANO) as Admission);
+    expect(now.holdId).toBe(first.holdId);
+    expect(book.reserveNow("ada", 0.02 * NANO)).toBeUndefined(); // $0.01 left: admit() asks for another
+    now.cancel();
+    expect(held(book.reserveNow("ada", 0.02 * NANO) as Admission).holdId).toBe(first.holdId);
+    tick(91_000); // past the quarter-life margin (30 s before 120 s): retiring, so admit() decides
+    expect(book.reserveNow("ada", 0.001 * NANO)).toBeUndefined();
+    expect(book.reserveNow("bob", 0.001 * NANO)).toBeUndefined();
+    expect(await received("holds")).toHaveLength(1);
+  });
+
   it("a settled call frees what it did not spend", async () => {
     const { book, received } = await setup("booksettle");
     for (let i = 0; i < 50; i++) {
