@@ -131,8 +131,9 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         },
         init?.signal ?? (input instanceof Request ? input.signal : null),
       );
-      // decided at once on the hot path: no turn of the event loop
-      const verdict = admitting instanceof Promise ? await admitting : admitting;
+      // decided at once on the hot path: no turn of the event loop (no `instanceof Promise`: a
+      // promise may come from another realm, as in the Edge runtime's sandbox)
+      const verdict = "allowed" in admitting ? admitting : await admitting;
       if (!verdict.allowed) {
         const { reason, requiredUsd, availableUsd } = verdict;
         return refuse(provider, { userId: settings.userId, reason, requiredUsd, availableUsd }, input, init);
