@@ -42,12 +42,29 @@ export const COMPLETION_JSON = JSON.stringify({
   choices: [
     {
       index: 0,
-      message: { role: "assistant", content: WORDS.join("").repeat(12), refusal: null, annotations: [] },
+      message: {
+        role: "assistant",
+        content:
+          "Metering an AI app means counting what each user's calls cost: the tokens in, the tokens out, cached input and reasoning, read from the usage the provider reports with every response. A metering fetch sits between the SDK and the provider, forwards each call untouched, and reads that usage on the side, so the app keeps its own client and its own code. Events go out in batches after the response, never in its way, and a call the meter cannot read still reaches the app.",
+        refusal: null,
+        annotations: [],
+      },
       logprobs: null,
       finish_reason: "stop",
     },
   ],
-  usage: { prompt_tokens: 19, completion_tokens: 98, total_tokens: 117 },
+  usage: {
+    prompt_tokens: 19,
+    completion_tokens: 98,
+    total_tokens: 117,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  },
   service_tier: "default",
   system_fingerprint: "fp_f9f4fb6dbf",
 });

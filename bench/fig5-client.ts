@@ -13,46 +13,11 @@
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
-import { chatRequest, cpuUs, memorySink } from "./lib.ts";
+import { COMPLETION_JSON, chatRequest, cpuUs, memorySink } from "./lib.ts";
 
 const BLOCK = 50;
 
-const COMPLETION = JSON.stringify({
-  id: "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
-  object: "chat.completion",
-  created: 1741569952,
-  model: "gpt-4o-2024-08-06",
-  choices: [
-    {
-      index: 0,
-      message: {
-        role: "assistant",
-        content:
-          "Metering an AI app means counting what each user's calls cost: the tokens in, the tokens out, cached input and reasoning, read from the usage the provider reports with every response. A metering fetch sits between the SDK and the provider, forwards each call untouched, and reads that usage on the side, so the app keeps its own client and its own code. Events go out in batches after the response, never in its way, and a call the meter cannot read still reaches the app.",
-        refusal: null,
-        annotations: [],
-      },
-      logprobs: null,
-      finish_reason: "stop",
-    },
-  ],
-  usage: {
-    prompt_tokens: 19,
-    completion_tokens: 98,
-    total_tokens: 117,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: {
-      reasoning_tokens: 0,
-      audio_tokens: 0,
-      accepted_prediction_tokens: 0,
-      rejected_prediction_tokens: 0,
-    },
-  },
-  service_tier: "default",
-  system_fingerprint: "fp_f9f4fb6dbf",
-});
-
-const BYTES = new TextEncoder().encode(COMPLETION);
+const BYTES = new TextEncoder().encode(COMPLETION_JSON);
 
 /**
  * The provider's answer as a network response is: a streamed body (one
