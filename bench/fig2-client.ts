@@ -8,7 +8,7 @@
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
-import { chatRequest, cpuUs } from "./lib.ts";
+import { chatRequest, cpuUs, serveRounds } from "./lib.ts";
 
 type Variant = "plain" | "metered" | "appUsage";
 
@@ -51,8 +51,4 @@ async function round(): Promise<ClientRound> {
   return { cpu, wall, delivery, chunks, errors };
 }
 
-process.on("message", async () => {
-  process.send?.(await round());
-});
-process.on("disconnect", () => process.exit(0));
-process.send?.("ready");
+serveRounds(round);

@@ -13,7 +13,7 @@
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
-import { COMPLETION_JSON, chatRequest, cpuUs, memorySink } from "./lib.ts";
+import { COMPLETION_JSON, chatRequest, cpuUs, memorySink, serveRounds } from "./lib.ts";
 
 const BLOCK = 50;
 
@@ -60,8 +60,4 @@ async function block(): Promise<{ cpu: number; errors: number }> {
   return { cpu: (cpuUs() - start) / BLOCK, errors };
 }
 
-process.on("message", async () => {
-  process.send?.(await block());
-});
-process.on("disconnect", () => process.exit(0));
-process.send?.("ready");
+serveRounds(block);

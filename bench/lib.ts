@@ -120,6 +120,15 @@ export async function clientProcesses<R>(file: string, args: string[], count: nu
   };
 }
 
+/** The client side of `clientProcesses`: says "ready", then answers each `run` with one `round()`. */
+export function serveRounds<R>(round: () => Promise<R>): void {
+  process.on("message", async () => {
+    process.send?.(await round());
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.("ready");
+}
+
 // ---------------------------------------------------------------- another process's CPU
 
 /**

@@ -238,11 +238,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         sink.onError(new StoaStreamError("The stream could not be parsed; the event is estimated.", { cause: error }));
       },
     });
-    return new Response(unreadGuard(body), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: bodyHeaders(response),
-    });
+    return handedOn(response, unreadGuard(body));
   }
 
   /** A binary event stream (Bedrock): every byte passed on untouched, the decoded messages read on the side. */
@@ -270,11 +266,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         );
       },
     });
-    return new Response(unreadGuard(body), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: bodyHeaders(response),
-    });
+    return handedOn(response, unreadGuard(body));
   }
 
   /**
@@ -291,14 +283,13 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     const parts: Uint8Array[] = [];
     let size = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let late: Promise<typeof LATE> | undefined;
+    const late = new Promise<typeof LATE>((resolve) => {
+      timer = setTimeout(() => resolve(LATE), WHOLE_JSON_MS);
+    });
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
     try {
       for (;;) {
         const read = upstream.read();
-        late ??= new Promise((resolve) => {
-          timer = setTimeout(() => resolve(LATE), WHOLE_JSON_MS);
-        });
         const result = await Promise.race([read, late]);
         if (result === LATE) {
           pending = read;
@@ -307,11 +298,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
         if (result.done) {
           const whole = concat(parts);
           finishJson(call, { ok: true, whole, total: size });
-          return new Response(whole as Uint8Array<ArrayBuffer>, {
-            status: response.status,
-            statusText: response.statusText,
-            headers: bodyHeaders(response),
-          });
+          return handedOn(response, whole as Uint8Array<ArrayBuffer>);
         }
         parts.push(result.value);
         size += result.value.length;
@@ -333,11 +320,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       },
       onDone: (collected) => finishJson(call, collected),
     });
-    return new Response(unreadGuard(body), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: bodyHeaders(response),
-    });
+    return handedOn(response, unreadGuard(body));
   }
 
   /** Meters a JSON body once it ended (or failed, or was cut short after the app cancelled it). */
@@ -419,11 +402,16 @@ function readBody(
   return skim(decoder.decode(head), decoder.decode(tail));
 }
 
-/** Response headers for a re-served body: a decoded body loses its encoding and length. */
-function bodyHeaders(response: Response): Headers {
-  if (!response.headers.has("content-encoding")) return response.headers;
-  const headers = new Headers(response.headers);
-  headers.delete("content-encoding");
-  headers.delete("content-length");
-  return headers;
+/**
+ * The response the app gets: `response`'s status and headers around `body`. A
+ * decoded body loses its encoding and length.
+ */
+function handedOn(response: Response, body: BodyInit): Response {
+  let headers = response.headers;
+  if (headers.has("content-encoding")) {
+    headers = new Headers(headers);
+    headers.delete("content-encoding");
+    headers.delete("content-length");
+  }
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }

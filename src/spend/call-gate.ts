@@ -201,10 +201,10 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
     admit(call, signal) {
       // the hot path: the table is here and the hold has room, decided without a turn of the event loop
       const priced = supported ? prices.peek() : undefined;
-      const now = priced === undefined ? undefined : book.reserveNow(call.userId, worstOf(priced, call));
-      if (priced === undefined || now === undefined) return admitLater(call, signal);
+      const ready = priced && book.reserveNow(call.userId, worstOf(priced, call), call.waitUntil);
+      if (priced === undefined || ready === undefined) return admitLater(call, signal);
       try {
-        return answer(now, priced, call, signal);
+        return answer(ready, priced, call, signal);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -70,7 +70,7 @@ export interface HoldBook {
    * The same when it needs no request: `userId`'s hold is live and has room
    * (or the call cannot cost anything). Undefined otherwise: then `admit`.
    */
-  reserveNow(userId: string, worstNanos: number): Admission | undefined;
+  reserveNow(userId: string, worstNanos: number, waitUntil?: WaitUntil): Admission | undefined;
   /** Retires every hold and resolves when each one that can be released now is released. */
   flush(): Promise<void>;
 }
@@ -166,6 +166,17 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
     releases.add(work);
     void work.then(() => releases.delete(work));
     options.keepAlive(work, waitUntil);
+  }
+
+  /** A reservation from `owner`'s live hold when it has room, else undefined; a hold past its time retires. */
+  function fromCurrent(owner: Account, worst: number, waitUntil: WaitUntil | undefined): Admission | undefined {
+    const hold = owner.current;
+    if (hold === undefined) return undefined;
+    if (now() >= hold.retireAt) {
+      retire(owner, hold, waitUntil);
+      return undefined;
+    }
+    return hold.amount - hold.committed >= worst ? reserve(hold, worst) : undefined;
   }
 
   function reserve(hold: Hold, worst: number): Admission {
@@ -275,20 +286,16 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
   }
 
   return {
-    reserveNow(userId, worst) {
-      if (!(worst > 0)) return { kind: "unheld" };
-      const hold = accounts.get(userId)?.current;
-      if (hold === undefined || now() >= hold.retireAt || hold.amount - hold.committed < worst) return undefined;
-      account(userId); // most recently used
-      return reserve(hold, worst);
+    reserveNow(userId, worst, waitUntil) {
+      if (!(worst > 0)) return { kind: "unheld" }; // nothing to reserve: the call cannot cost anything
+      return fromCurrent(account(userId), worst, waitUntil);
     },
     async admit(userId, worst, waitUntil) {
       if (!(worst > 0)) return { kind: "unheld" }; // nothing to reserve: the call cannot cost anything
       const owner = account(userId);
       for (let attempt = 1; ; attempt++) {
-        const hold = owner.current;
-        if (hold !== undefined && now() >= hold.retireAt) retire(owner, hold, waitUntil);
-        else if (hold !== undefined && hold.amount - hold.committed >= worst) return reserve(hold, worst);
+        const ready = fromCurrent(owner, worst, waitUntil);
+        if (ready !== undefined) return ready;
 
         const shared = owner.asking;
         if (shared !== undefined) {

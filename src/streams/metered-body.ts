@@ -131,22 +131,6 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
     return { done: false, value: out.shift() as Uint8Array };
   }
 
-  /** Reads upstream until there is something for the app: a chunk, a piece of one, or the end. */
-  async function read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    // filter mode: a chunk may give nothing yet, so read on
-    for (;;) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await upstream.read();
-      } catch (error) {
-        end("error", error);
-        throw error;
-      }
-      const handed = take(result);
-      if (handed !== undefined) return handed;
-    }
-  }
-
   /** Meters one upstream result: what the app gets of it, or undefined when it gives nothing yet (filter mode). */
   function take(result: ReadableStreamReadResult<Uint8Array>): ReadableStreamReadResult<Uint8Array> | undefined {
     const p = parser;
@@ -178,17 +162,19 @@ export function meterSource(upstream: ReadableStreamDefaultReader<Uint8Array>, o
   return {
     async next(settle, fail) {
       if (out.length > 0) return settle(shift());
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await upstream.read();
-      } catch (error) {
-        end("error", error);
-        return fail(error);
-      }
-      // the common case in one async step: the chunk read is the chunk handed on
       let handed: ReadableStreamReadResult<Uint8Array> | undefined;
       try {
-        handed = take(result) ?? (await read());
+        // nearly always one turn: the chunk read is the chunk handed on (in filter mode a chunk may give nothing yet)
+        while (handed === undefined) {
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await upstream.read();
+          } catch (error) {
+            end("error", error);
+            throw error;
+          }
+          handed = take(result);
+        }
       } catch (error) {
         return fail(error);
       }
