@@ -221,6 +221,15 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     };
   }
 
+  /** After each chunk: once `reader` has what it needs, the event is made and the meter stops reading. */
+  function stopWhenDone(reader: { readonly done: boolean }, finish: (outcome: "done") => void): () => boolean {
+    return () => {
+      if (!reader.done) return false;
+      finish("done");
+      return true;
+    };
+  }
+
   function meterStream(response: Response, call: OpenCall): Response {
     const reader = call.provider.readStream(call.facts);
     const finish = streamFinisher(call, reader);
@@ -228,11 +237,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
       filter: call.facts.injectedUsage,
       maxEventLength: MAX_EVENT_LENGTH,
       onEvent: (data, dataLength, head) => reader.event(data, dataLength, head),
-      afterChunk() {
-        if (!reader.done) return false;
-        finish("done");
-        return true;
-      },
+      afterChunk: stopWhenDone(reader, finish),
       onEnd: finish,
       onFault(error) {
         sink.onError(new StoaStreamError("The stream could not be parsed; the event is estimated.", { cause: error }));
@@ -252,11 +257,7 @@ export function createMeteredFetch(sink: MeterSink, settings: MeterSettings): Me
     const body = meterEventStreamSource((response.body as ReadableStream<Uint8Array>).getReader(), {
       maxMessageSize: MAX_EVENT_LENGTH,
       onMessage: (message) => reader.message(message),
-      afterChunk() {
-        if (!reader.done) return false;
-        finish("done");
-        return true;
-      },
+      afterChunk: stopWhenDone(reader, finish),
       onEnd: finish,
       onFault(error) {
         sink.onError(
