@@ -12,12 +12,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeAnswer, fakeUsage } from "../../examples/chat/fake-provider.ts";
+import { freePort } from "../support/ports.ts";
 
 /** Where to save screenshots of each page at 1280 px, when set (to look at them). */
 const SCREENSHOTS = process.env.E2E_SCREENSHOTS;
@@ -50,14 +50,6 @@ let state: string;
 let browser: BrowserContext;
 let chatUrl: string;
 let stoaUrl: string;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   const [chatPort, stoaPort] = [await freePort(), await freePort()];
