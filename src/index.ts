@@ -28,7 +28,7 @@ export {
   type StoaErrorCode,
   StoaStreamError,
 } from "./errors.ts";
-export type { MeteredFetch } from "./meter/fetch.ts";
+export type { MeteredFetch } from "./meter/types.ts";
 export { StoaProvider } from "./providers/index.ts";
 export type { FetchLike, WaitUntil } from "./runtime.ts";
 export { Stoa, type WrappableClient } from "./stoa.ts";

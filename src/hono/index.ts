@@ -23,7 +23,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { StoaFetchOptions, StoaOptions } from "../config.ts";
 import type { QueueProducer } from "../delivery/queue-outbox.ts";
 import { StoaConfigError } from "../errors.ts";
-import type { MeteredFetch } from "../meter/fetch.ts";
+import type { MeteredFetch } from "../meter/types.ts";
 import type { WaitUntil } from "../runtime.ts";
 import { Stoa } from "../stoa.ts";
 

@@ -1,18 +1,15 @@
 /**
  * `stoa.fetch()`'s metering fetch as loading the package builds it: made
- * synchronously, while the metering code itself (`meter/fetch.ts`, and the
- * request, stream and body readers it uses) loads with the first metered
- * call, beside that call's provider module. From then on a call goes
+ * synchronously, while the metering code itself (`meter/fetch.ts` with
+ * `json.ts`, `stream.ts` and the request, stream and body readers they use)
+ * loads with the first metered call, beside that call's provider module. From then on a call goes
  * straight to `createMeteredFetch`'s fetch.
  */
 import { StoaStreamError } from "../errors.ts";
 import { loadProvider } from "../providers/index.ts";
 import type { FetchLike } from "../runtime.ts";
 import { type Lazy, lazy } from "../util/lazy.ts";
-import type { MeteredFetch, MeterSettings, MeterSink } from "./fetch.ts";
-
-/** Marks a fetch made by `createMeteredFetch`; the value is the fetch it forwards to. */
-export const UPSTREAM = Symbol.for("@onstoa/sdk.upstream");
+import { type MeteredFetch, type MeterSettings, type MeterSink, UPSTREAM } from "./types.ts";
 
 type MeterModule = typeof import("./fetch.ts");
 

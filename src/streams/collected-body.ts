@@ -1,6 +1,6 @@
 /**
  * The metered body of a JSON response that did not arrive whole at once (see
- * `meter/fetch.ts`): a pull-through `ReadableStream` that hands each chunk to
+ * `meter/json.ts`): a pull-through `ReadableStream` that hands each chunk to
  * the app as it reads it, and keeps the bytes to read the usage once the body
  * ends.
  *

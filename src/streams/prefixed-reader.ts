@@ -2,7 +2,7 @@
  * A reader over a body whose first chunks were already read: it gives those
  * chunks, then the read that was in flight (if any), then reads on from the
  * upstream reader. What the metering fetch hands to a JSON body it began to
- * read itself and then serves chunk by chunk (see `meter/fetch.ts`).
+ * read itself and then serves chunk by chunk (see `meter/json.ts`).
  */
 
 /** What the JSON body's source reads from: `read` and `cancel` of a stream reader. */
