@@ -70,7 +70,7 @@ const FIGURES: Figure[] = [
     key: "jsonOverheadUsPerRequest",
     goal: 50,
     unit: "µs/call",
-    extraKeys: ["jsonOverheadWithOwnDeliveryUsPerRequest"],
+    extraKeys: ["jsonOverheadWithOwnDeliveryUsPerRequest", "jsonPlainUsPerRequest", "jsonOverheadWarmUsPerRequest"],
   },
   {
     file: "fig8-delivery.ts",
