@@ -30,25 +30,20 @@ const PROCESSES = 3;
 type Block = { cpu: number; errors: number };
 
 export async function run(): Promise<Record<string, number>> {
-  const [batched, call, plain] = await Promise.all(
-    ["batched", "call", "plain"].map((mode) => clientProcesses<Block>("./fig5-client.ts", [mode], PROCESSES)),
-  );
+  const start = (mode: string) => clientProcesses<Block>("./fig5-client.ts", [mode], PROCESSES);
+  const [batched, call, plain] = await Promise.all([start("batched"), start("call"), start("plain")]);
   let errors = 0;
   const round = (client: Awaited<ReturnType<typeof clientProcesses<Block>>>) => async () => {
     const result = await client.run();
     errors = Math.max(errors, result.errors);
     return result.cpu;
   };
-  const perCall = await interleave(
-    { batched: round(batched as never), call: round(call as never), plain: round(plain as never) },
-    ROUNDS,
-    6,
-  );
+  const perCall = await interleave({ batched: round(batched), call: round(call), plain: round(plain) }, ROUNDS, 6);
   // the same pair in processes that have made thousands of calls: V8 has optimised the meter's code by
   // then, while in the first thousand calls much of it still runs in the interpreter
   for (let block = 0; block < WARM_BLOCKS * PROCESSES; block++) await Promise.all([batched.run(), plain.run()]);
-  const warm = await interleave({ batched: round(batched as never), plain: round(plain as never) }, WARM_ROUNDS, 2);
-  for (const client of [batched, call, plain]) client?.close();
+  const warm = await interleave({ batched: round(batched), plain: round(plain) }, WARM_ROUNDS, 2);
+  for (const client of [batched, call, plain]) client.close();
   if (errors > 0) throw new Error(`the meter reported ${errors} errors`);
   // The key figure is the metering of the call itself: its event is delivered in a batch of 50 (the
   // batch's one POST shared by its calls). Delivering each call's event on its own is reported too:
