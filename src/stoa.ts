@@ -332,16 +332,20 @@ export class Stoa {
    * Resolves once every usage event so far is delivered or handed to
    * `onError`. Never throws. Call it before a process or a request without
    * `waitUntil` ends. A metered response the app has not begun to read is
-   * read by the meter after 5 s and billed; `flush()` waits for that.
+   * read by the meter after 5 s and billed; `flush()` waits for that. Calls
+   * that start while it waits are not waited for, so it ends on a busy
+   * server too.
    */
   async flush(): Promise<void> {
-    // metering still reading a cancelled body first: its event joins this flush
-    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    // metering still reading a cancelled or unread body first: its event joins this flush. Each wait
+    // takes the work there is when it starts: a busy server's other requests never run out of it
+    await Promise.all([...this.#pending]);
     // every spend hold retires: idle ones are released now, the rest once their events are delivered
     const holds = this.#gate.flush();
     await this.#outbox.flush();
     await holds;
-    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    // the releases of holds whose events this flush delivered
+    await Promise.all([...this.#pending]);
   }
 }
 

@@ -50,8 +50,11 @@ export interface OutboxOptions {
  * What `Outbox.add()` returns: resolves once the event is safely out of the
  * isolate's hands, that is stored by Stoa or handed to `onError` (in-memory
  * outbox), or durably in the queue (queue outbox; if the queue refused, once
- * direct delivery stored or reported it). Never rejects. The spend-hold book
- * releases a hold once the `Delivered` of each of its events has settled.
+ * direct delivery stored or reported it). In the in-memory outbox it settles
+ * with the events added beside it before their lane's next batch was taken:
+ * never later than the batches that carry them, however busy the lane stays.
+ * Never rejects. The spend-hold book releases a hold once the `Delivered` of
+ * each of its events has settled.
  */
 export type Delivered = Promise<void>;
 
@@ -76,10 +79,24 @@ export interface Outbox {
 /** The `Delivered` of an event that is already reported. */
 const SETTLED: Delivered = Promise.resolve();
 
-/** Events on their way in one request, with their JSON in the same order. */
+/** Events on their way in one request, with their JSON and their groups in the same order. */
 interface Batch {
   events: UsageEvent[];
   jsons: string[];
+  groups: Group[];
+}
+
+/**
+ * The events a lane took in between two batches: their `Delivered` settles
+ * once each of them is stored or reported. A group takes no more events once
+ * a batch is taken from its lane, so it always settles, however busy the
+ * lane stays.
+ */
+interface Group {
+  /** Its events not yet stored or reported. */
+  count: number;
+  done: Delivered;
+  resolve: () => void;
 }
 
 /** The events of one `waitUntil` (or none). */
@@ -87,9 +104,13 @@ interface Lane {
   waitUntil: WaitUntil | undefined;
   /** Events waiting for a batch. */
   pending: UsageEvent[];
+  /** The group of each pending event, in the same order. */
+  pendingGroups: Group[];
+  /** The group taking this lane's new events, until a batch is taken. */
+  group: Group | undefined;
   /** Events of this lane not yet stored or reported. */
   unsettled: number;
-  /** Resolves the promise handed to `waitUntil` (and awaited by `flush`). */
+  /** Resolves the promise handed to `waitUntil`. */
   settle: (() => void) | undefined;
   done: Promise<void> | undefined;
   /** The zero-delay timer that ends the task's batching. */
@@ -134,8 +155,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   const lanes = new WeakMap<object, Lane>();
   const detached = newLane(undefined);
-  /** Lanes with unsettled events, so that `flush()` can find them. */
+  /** Lanes with unsettled events, so that `flush()` can send what waits for their timers. */
   const open = new Set<Lane>();
+  /** Groups with events not yet stored or reported, for `flush()`. */
+  const live = new Set<Group>();
   /** Lanes waiting for a delivery slot, oldest first; each wakes through its own promise. */
   const waiters: (() => void)[] = [];
   let active = 0;
@@ -147,6 +170,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return {
       waitUntil,
       pending: [],
+      pendingGroups: [],
+      group: undefined,
       unsettled: 0,
       settle: undefined,
       done: undefined,
@@ -180,8 +205,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
-  /** `count` events of `lane` are stored or reported. */
-  function settle(lane: Lane, count: number): void {
+  /** The events of `groups` (one entry per event) of `lane` are stored or reported. */
+  function settle(lane: Lane, groups: readonly Group[]): void {
+    for (const group of groups) {
+      if (--group.count > 0) continue;
+      live.delete(group);
+      group.resolve();
+    }
+    const count = groups.length;
     held -= count;
     lane.unsettled -= count;
     if (lane.unsettled > 0) return;
@@ -190,6 +221,18 @@ export function createOutbox(options: OutboxOptions): Outbox {
     lane.settle = undefined;
     lane.done = undefined;
     resolve?.();
+  }
+
+  /** A new group for `lane`'s events, taking them until a batch is taken from the lane. */
+  function newGroup(lane: Lane): Group {
+    let resolve: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const group: Group = { count: 0, done, resolve };
+    lane.group = group;
+    live.add(group);
+    return group;
   }
 
   /** Opens `lane`'s promise and hands it to its `waitUntil`. */
@@ -251,7 +294,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     lane.sending++;
     send(batch).then(() => {
       lane.sending--;
-      settle(lane, batch.events.length);
+      settle(lane, batch.groups);
       release();
       if (lane.pending.length > 0) enqueue(lane);
     });
@@ -266,24 +309,29 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const sized: { item: number; bytes: number }[] = [];
     const events: UsageEvent[] = [];
     const jsons: string[] = [];
+    const groups: Group[] = [];
     const tooLarge: UsageEvent[] = [];
-    let unserialisable = 0;
+    const unsendable: Group[] = []; // the groups of the events reported here, one entry per event
     let room = maxBatchBytes - ENVELOPE_BYTES;
     let taken = 0;
+    // the lane's new events start a new group: this one takes no more
+    lane.group = undefined;
     for (const event of lane.pending) {
       if (sized.length === maxBatch) break;
+      const group = lane.pendingGroups[taken] as Group;
       let json: string;
       try {
         json = JSON.stringify(event);
       } catch (cause) {
         report(new StoaDeliveryError("A usage event could not be serialised to JSON.", [event], { cause }));
-        unserialisable++;
+        unsendable.push(group);
         taken++;
         continue;
       }
       const bytes = utf8Length(json);
       if (ENVELOPE_BYTES + bytes > maxBatchBytes || bytes > MAX_EVENT_BYTES) {
         tooLarge.push(event);
+        unsendable.push(group);
         taken++;
         continue;
       }
@@ -293,9 +341,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
       sized.push({ item: events.length, bytes });
       events.push(event);
       jsons.push(json);
+      groups.push(group);
       taken++;
     }
     lane.pending.splice(0, taken);
+    lane.pendingGroups.splice(0, taken);
     if (tooLarge.length > 0) {
       report(
         new StoaDeliveryError(`${tooLarge.length} usage event(s) are too large to send.`, tooLarge, {
@@ -310,9 +360,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
         }),
       );
     }
-    if (tooLarge.length + unserialisable > 0) settle(lane, tooLarge.length + unserialisable);
+    if (unsendable.length > 0) settle(lane, unsendable);
     const first = packBatches(sized, maxBatch, maxBatchBytes)[0] ?? [];
-    return { events: events.slice(0, first.length), jsons: jsons.slice(0, first.length) };
+    return {
+      events: events.slice(0, first.length),
+      jsons: jsons.slice(0, first.length),
+      groups: groups.slice(0, first.length),
+    };
   }
 
   /** Delivers one batch; resolves once it is stored or reported. Never rejects. */
@@ -350,11 +404,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
           return SETTLED;
         }
         const lane = laneFor(waitUntil);
+        const group = lane.group ?? newGroup(lane);
+        group.count++;
         lane.pending.push(event);
+        lane.pendingGroups.push(group);
         lane.unsettled++;
         held++;
         if (lane.done === undefined) openLane(lane);
-        const delivered = lane.done ?? SETTLED;
+        const delivered = group.done;
         // a lane already sending waits for that delivery, unless a whole batch is ready
         if (lane.timer !== undefined || lane.queued) return delivered;
         if (lane.sending > 0 && lane.pending.length < maxBatch) return delivered;
@@ -366,9 +423,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
 
     async flush() {
-      const lanes = [...open];
-      for (const lane of lanes) if (lane.timer !== undefined) enqueue(lane);
-      await Promise.all(lanes.map((lane) => lane.done));
+      // the groups of the events added so far: each settles, however many events come after
+      const groups = [...live];
+      for (const lane of [...open]) if (lane.timer !== undefined) enqueue(lane);
+      await Promise.all(groups.map((group) => group.done));
     },
 
     get held() {

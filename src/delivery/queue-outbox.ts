@@ -230,7 +230,9 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
     },
 
     async flush() {
-      while (open.size > 0) await Promise.all(open);
+      // the hand-offs of the events added so far (each settles after its fall-back, if any): not the
+      // ones added while it waits, which a busy isolate never runs out of
+      await Promise.all([...open]);
       await fallback.flush();
     },
 

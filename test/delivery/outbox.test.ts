@@ -227,6 +227,66 @@ describe("flush", () => {
     expect(await stoaReceived(runId)).toHaveLength(1);
   });
 
+  it("resolves once the events added before it are stored, while more keep coming", async () => {
+    const runId = newRunId("flushbusy");
+    const { outbox, errors } = setup(runId);
+    await configureStoa(runId, { delayMs: 40 }); // each POST takes 40 ms: the lane is never empty
+    const added: UsageEvent[] = [];
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        const event = usageEvent();
+        added.push(event);
+        outbox.add(event);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const before = ids(added);
+    let flushed = false;
+    const flushing = outbox.flush().then(() => {
+      flushed = true;
+    });
+    // the producer goes on for 2 s; the flush must not wait for it
+    const deadline = new Promise((resolve) => setTimeout(resolve, 2000));
+    await Promise.race([flushing, deadline]);
+    const flushedInTime = flushed;
+    const storedAtFlush = ids(await stoaEvents(runId));
+    producing = false;
+    await producer;
+    await outbox.flush();
+    expect(flushedInTime).toBe(true);
+    expect(storedAtFlush).toEqual(expect.arrayContaining(before));
+    expect(ids(await stoaEvents(runId))).toEqual(ids(added));
+    expect(errors).toEqual([]);
+  });
+
+  it("settles each event's Delivered with its own batch, not when the lane next runs dry", async () => {
+    const runId = newRunId("delivered");
+    const { outbox, errors } = setup(runId);
+    await configureStoa(runId, { delayMs: 40 });
+    const first = usageEvent();
+    const delivered = outbox.add(first);
+    let settled = false;
+    void delivered.then(() => {
+      settled = true;
+    });
+    // more events keep the lane busy well past the first POST
+    const later: UsageEvent[] = [];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      const event = usageEvent();
+      later.push(event);
+      outbox.add(event);
+      if (settled) break;
+    }
+    expect(settled).toBe(true);
+    expect(ids(await stoaEvents(runId))).toContain(first.id);
+    await outbox.flush();
+    expect(ids(await stoaEvents(runId))).toEqual(ids([first, ...later]));
+    expect(errors).toEqual([]);
+  });
+
   it("also waits for the deliveries handed to a waitUntil", async () => {
     const runId = newRunId("flushwu");
     const { outbox } = setup(runId);

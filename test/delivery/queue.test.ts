@@ -99,6 +99,45 @@ describe("queue outbox", () => {
     expect(errors).toEqual([]);
   });
 
+  it("flush() resolves once the events added before it are queued, while more keep coming", async () => {
+    const runId = newRunId("qflushbusy");
+    const sent: QueueSendRequest[][] = [];
+    const slow = {
+      async sendBatch(messages: Iterable<QueueSendRequest>) {
+        await new Promise((resolve) => setTimeout(resolve, 30)); // each hand-off takes 30 ms
+        sent.push([...messages]);
+      },
+    };
+    const { outbox, errors } = setup(runId, slow as ReturnType<typeof producer>);
+    const added: UsageEvent[] = [];
+    let producing = true;
+    const production = (async () => {
+      while (producing) {
+        const event = usageEvent();
+        added.push(event);
+        outbox.add(event);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = added.length;
+    let flushed = false;
+    const flushing = outbox.flush().then(() => {
+      flushed = true;
+    });
+    await Promise.race([flushing, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    const flushedInTime = flushed;
+    const queuedAtFlush = sent.flat().length;
+    producing = false;
+    await production;
+    await outbox.flush();
+    expect(flushedInTime).toBe(true);
+    expect(queuedAtFlush).toBeGreaterThanOrEqual(before);
+    const queued = sent.flatMap((batch) => batch.flatMap((m) => (m.body as string).match(/"id":"[^"]+"/g) ?? []));
+    expect(queued).toHaveLength(added.length);
+    expect(errors).toEqual([]);
+  });
+
   it("when sendBatch throws, delivers directly, tells onError, and drops nothing", async () => {
     const runId = newRunId("qrefused");
     const { outbox, errors } = setup(runId, producer(true));
