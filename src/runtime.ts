@@ -42,6 +42,15 @@ export function detectRuntime(): RuntimeName {
 }
 
 /**
+ * Whether one request's I/O may serve another's: in Node and Bun, yes; in
+ * Workers it may not (a subrequest belongs to the request that made it), and
+ * the other runtimes are taken to be like Workers.
+ */
+export function requestsShareIo(runtime: RuntimeName = detectRuntime()): boolean {
+  return runtime === "node" || runtime === "bun";
+}
+
+/**
  * Reads an environment variable where the runtime has an environment
  * (`process.env`, `Deno.env`). Workers have none: pass values explicitly.
  */

@@ -24,9 +24,8 @@ import { checkQueueProducer } from "./delivery/queue-producer.ts";
 import { StoaConfigError, StoaConnectionError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { meteredFetch } from "./meter/fetch-loader.ts";
-import type { MeteredFetch } from "./meter/types.ts";
-import { UPSTREAM } from "./meter/types.ts";
-import { type FetchLike, globalFetch, readEnv, type WaitUntil } from "./runtime.ts";
+import { type MeteredFetch, UPSTREAM } from "./meter/types.ts";
+import { type FetchLike, globalFetch, readEnv, requestsShareIo, type WaitUntil } from "./runtime.ts";
 import type { CallAdmission, CallGate } from "./spend/call-gate.ts";
 import { loadingCallGate } from "./spend/gate-loader.ts";
 import { createTurns } from "./util/turns.ts";
@@ -90,7 +89,8 @@ export class Stoa {
       timeoutMs: Math.min(10_000, config.retryBudgetMs),
       retry: { budgetMs: Math.min(QUEUE_RETRY_BUDGET_MS, config.retryBudgetMs) },
     });
-    const direct = createOutbox({ api, onError: this.#onError });
+    // where requests may share I/O (Node, Bun), concurrent requests' events share batches
+    const direct = createOutbox({ api, onError: this.#onError, shareLanes: requestsShareIo() });
     this.#outbox =
       "outbox" in options
         ? loadingQueueOutbox({ producer: checkQueueProducer(options.outbox), fallback: direct, onError: this.#onError })

@@ -5,7 +5,9 @@
  * delivery is under way (retrying, say, while Stoa is down) wait for it and
  * go together in the next batch, instead of each task starting its own.
  * One lane per `waitUntil`, so a batch never mixes the I/O of two Workers
- * requests and each request's `waitUntil` keeps its own events alive. Never
+ * requests and each request's `waitUntil` keeps its own events alive; where
+ * requests may share I/O (`shareLanes`: Node, Bun), one lane for all, each
+ * `waitUntil` handed the promise of its own events' batches. Never
  * throws into the caller: what cannot be stored goes to `onError`, with the
  * events.
  */
@@ -44,6 +46,13 @@ export interface OutboxOptions {
   maxEvents?: number | undefined;
   /** Deliveries in flight at once (default 4). */
   maxConcurrent?: number | undefined;
+  /**
+   * One lane for every `waitUntil`: the events of concurrent requests share
+   * batches, and each `waitUntil` is handed the promise of its own events.
+   * Only where a request's I/O may serve another's (Node, Bun); never in
+   * Workers, where it may not. Default false.
+   */
+  shareLanes?: boolean | undefined;
 }
 
 /**
@@ -97,6 +106,8 @@ interface Group {
   count: number;
   done: Delivered;
   resolve: () => void;
+  /** Shared lanes: the `waitUntil` (or request context) last handed `done`, so that a run of its events hands it once. */
+  keptBy: object | undefined;
 }
 
 /** The events of one `waitUntil` (or none). */
@@ -119,8 +130,6 @@ interface Lane {
   queued: boolean;
   /** Deliveries of this lane in flight. */
   sending: number;
-  /** Whether `onError` was told that this lane's `waitUntil` throws. */
-  warned: boolean;
 }
 
 /**
@@ -135,6 +144,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
   const maxEvents = options.maxEvents ?? 10_000;
   const maxConcurrent = options.maxConcurrent ?? 4;
+  const shareLanes = options.shareLanes === true;
   if (typeof onError !== "function") {
     throw new StoaConfigError("createOutbox needs an `onError` function: it receives the events that were not stored.");
   }
@@ -165,6 +175,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let held = 0;
   /** Events refused in this task for want of room, reported together. */
   let overflow: UsageEvent[] = [];
+  /** Lanes (or, with shared lanes, `waitUntil`s) whose `waitUntil` threw, so that `onError` hears of it once. */
+  const warned = new WeakSet<object>();
 
   function newLane(waitUntil: WaitUntil | undefined): Lane {
     return {
@@ -178,7 +190,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
       timer: undefined,
       queued: false,
       sending: 0,
-      warned: false,
     };
   }
 
@@ -229,7 +240,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    const group: Group = { count: 0, done, resolve };
+    const group: Group = { count: 0, done, resolve, keptBy: undefined };
     lane.group = group;
     live.add(group);
     return group;
@@ -241,20 +252,38 @@ export function createOutbox(options: OutboxOptions): Outbox {
       lane.settle = resolve;
     });
     open.add(lane);
+    if (lane.waitUntil !== undefined) hand(lane.waitUntil, lane.done, lane);
+  }
+
+  /** Shared lanes: hands `group`'s promise to the call's `waitUntil` (else Vercel's request context), once per run of its events. */
+  function keepGroup(group: Group, waitUntil: WaitUntil | undefined): void {
+    if (typeof waitUntil === "function") {
+      if (group.keptBy === waitUntil) return;
+      group.keptBy = waitUntil;
+      hand(waitUntil, group.done, waitUntil);
+      return;
+    }
+    const vercel = vercelRequestContext();
+    if (vercel === undefined || group.keptBy === vercel) return;
+    group.keptBy = vercel;
+    hand((promise) => vercel.waitUntil(promise), group.done, vercel);
+  }
+
+  /** Hands `promise` to `waitUntil`; one that throws is reported once per `key`. */
+  function hand(waitUntil: WaitUntil, promise: Promise<void>, key: object): void {
     try {
-      lane.waitUntil?.(lane.done);
+      waitUntil(promise);
     } catch (cause) {
       // unbound (`ctx.waitUntil` passed as a bare function) or called after the request
       // ended: the delivery runs all the same, but the runtime may cut it off
-      if (!lane.warned) {
-        lane.warned = true;
-        report(
-          new StoaConfigError(
-            "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
-            { cause },
-          ),
-        );
-      }
+      if (warned.has(key)) return;
+      warned.add(key);
+      report(
+        new StoaConfigError(
+          "waitUntil threw when handed a usage delivery, which now runs outside it and may be cut off when the request ends. Pass it bound, e.g. `waitUntil: ctx.waitUntil.bind(ctx)`, for the request that is running.",
+          { cause },
+        ),
+      );
     }
   }
 
@@ -403,7 +432,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
           if (overflow.push(event) === 1) queueMicrotask(reportOverflow);
           return SETTLED;
         }
-        const lane = laneFor(waitUntil);
+        const lane = shareLanes ? detached : laneFor(waitUntil);
         const group = lane.group ?? newGroup(lane);
         group.count++;
         lane.pending.push(event);
@@ -411,6 +440,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         lane.unsettled++;
         held++;
         if (lane.done === undefined) openLane(lane);
+        if (shareLanes) keepGroup(group, waitUntil);
         const delivered = group.done;
         // a lane already sending waits for that delivery, unless a whole batch is ready
         if (lane.timer !== undefined || lane.queued) return delivered;

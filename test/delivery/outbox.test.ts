@@ -189,6 +189,33 @@ describe("lanes", () => {
     expect(errors).toEqual([]);
   });
 
+  it("with shareLanes, puts every waitUntil's events in one lane, each waitUntil handed its own events' promise", async () => {
+    const runId = newRunId("shared");
+    const api = createApiClient({ apiKey: FAKE_STOA_API_KEY, baseUrl: stoaBase(runId) });
+    const errors: Error[] = [];
+    const outbox = createOutbox({ api, onError: (e) => errors.push(e), shareLanes: true });
+    const a = recorder();
+    const b = recorder();
+    const throwing: WaitUntil = () => {
+      throw new Error("waitUntil called after the request ended");
+    };
+    const [e1, e2, e3, e4, e5] = usageEvents(5);
+    outbox.add(e1 as UsageEvent, a);
+    outbox.add(e2 as UsageEvent, a);
+    outbox.add(e3 as UsageEvent, b);
+    outbox.add(e4 as UsageEvent, throwing);
+    outbox.add(e5 as UsageEvent, throwing);
+    expect(a.promises).toHaveLength(1);
+    expect(b.promises).toHaveLength(1);
+    await a.promises[0];
+    expect(ids(await stoaEvents(runId))).toEqual(ids([e1, e2, e3, e4, e5] as UsageEvent[]));
+    await b.promises[0];
+    expect(await postedIds(runId)).toEqual([ids([e1, e2, e3, e4, e5] as UsageEvent[])]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(StoaConfigError);
+    expect(errors[0]?.message).toMatch(/^waitUntil threw when handed a usage delivery/);
+  });
+
   it("uses Vercel's request context when no waitUntil is given", async () => {
     const runId = newRunId("vercel");
     const { outbox } = setup(runId);
