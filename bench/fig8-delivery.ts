@@ -7,7 +7,9 @@
  * end of `stoa.flush()`, per event. Checks that the block made one POST.
  * The same for 500 calls, the contract's largest batch (what a busy isolate
  * sends), and for 50 calls delivered to an in-memory Stoa (the SDK's own
- * part: batching and serialising, without the runtime's HTTP client).
+ * part: batching and serialising, without the runtime's HTTP client). And
+ * the 50 calls as 50 requests, each with a `waitUntil` of its own: in Node
+ * their events share the POST all the same (`shareLanes`).
  */
 import OpenAI from "openai";
 import { Stoa } from "../src/index.ts";
@@ -54,21 +56,31 @@ export async function run(): Promise<Record<string, number>> {
   const opts = { apiKey: "x", baseURL: "https://api.openai.com/v1", maxRetries: 0 };
   const postsPerBlock: number[] = [];
 
-  async function block(calls: number, stoa: Stoa): Promise<number> {
+  /** `calls` concurrent calls; with `requests`, each with a `waitUntil` of its own (a request each), awaited instead of `flush()`. */
+  async function block(calls: number, stoa: Stoa, requests = false): Promise<number> {
     const before = posts;
+    const kept: Promise<unknown>[] = [];
+    const waitUntil = requests ? () => (promise: Promise<unknown>) => void kept.push(promise) : () => undefined;
     await Promise.all(
       Array.from({ length: calls }, async () => {
         const client = new OpenAI({
           ...opts,
           // no gate: this figure is the delivery alone (figures 2, 5 and 10 count the gate)
-          fetch: stoa.fetch({ provider: "openai", userId: "user_1", fetch: upstream, checkChargeability: false }),
+          fetch: stoa.fetch({
+            provider: "openai",
+            userId: "user_1",
+            fetch: upstream,
+            checkChargeability: false,
+            waitUntil: waitUntil(),
+          }),
         });
         const completion = await client.chat.completions.create({ ...chatRequest(false), stream: false });
         if (completion.usage?.completion_tokens !== 98) throw new Error("bad completion");
       }),
     );
     const start = cpuUs();
-    await stoa.flush();
+    if (requests) await Promise.all(kept);
+    else await stoa.flush();
     const cpu = cpuUs() - start;
     if (stoa !== inMemory) postsPerBlock.push(posts - before);
     return cpu / calls;
@@ -78,6 +90,7 @@ export async function run(): Promise<Record<string, number>> {
     {
       delivery: () => block(CALLS, stoa),
       busy: () => block(BUSY_CALLS, stoa),
+      requests: () => block(CALLS, stoa, true),
       own: () => block(CALLS, inMemory),
     },
     ROUNDS,
@@ -91,6 +104,7 @@ export async function run(): Promise<Record<string, number>> {
     deliveryCpuUsPerEvent: median(samples.delivery),
     deliveryCpuUsPerEventBatch500: median(samples.busy),
     deliveryOwnCpuUsPerEvent: median(samples.own),
+    deliveryCpuUsPerEventRequests: median(samples.requests),
     deliveryPostsPerBlock: batches,
   };
 }
