@@ -5,6 +5,7 @@ import { createOutbox } from "../../src/delivery/outbox.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError, StoaDeliveryError } from "../../src/errors.ts";
 import type { WaitUntil } from "../../src/runtime.ts";
 import type { UsageEvent } from "../../src/usage.ts";
+import { endsWithin, keepAdding } from "../support/busy.ts";
 import { fakeClock } from "../support/clock.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
@@ -258,33 +259,16 @@ describe("flush", () => {
     const runId = newRunId("flushbusy");
     const { outbox, errors } = setup(runId);
     await configureStoa(runId, { delayMs: 40 }); // each POST takes 40 ms: the lane is never empty
-    const added: UsageEvent[] = [];
-    let producing = true;
-    const producer = (async () => {
-      while (producing) {
-        const event = usageEvent();
-        added.push(event);
-        outbox.add(event);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
+    const traffic = keepAdding((event) => outbox.add(event));
     await new Promise((resolve) => setTimeout(resolve, 60));
-    const before = ids(added);
-    let flushed = false;
-    const flushing = outbox.flush().then(() => {
-      flushed = true;
-    });
-    // the producer goes on for 2 s; the flush must not wait for it
-    const deadline = new Promise((resolve) => setTimeout(resolve, 2000));
-    await Promise.race([flushing, deadline]);
-    const flushedInTime = flushed;
+    const before = ids(traffic.added);
+    const ended = await endsWithin(outbox.flush(), 2000); // the traffic goes on meanwhile
     const storedAtFlush = ids(await stoaEvents(runId));
-    producing = false;
-    await producer;
+    await traffic.stop();
     await outbox.flush();
-    expect(flushedInTime).toBe(true);
+    expect(ended).toBe(true);
     expect(storedAtFlush).toEqual(expect.arrayContaining(before));
-    expect(ids(await stoaEvents(runId))).toEqual(ids(added));
+    expect(ids(await stoaEvents(runId))).toEqual(ids(traffic.added));
     expect(errors).toEqual([]);
   });
 

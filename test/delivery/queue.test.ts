@@ -10,6 +10,7 @@ import { createOutbox } from "../../src/delivery/outbox.ts";
 import { consumeQueueBatch, type QueueMessage } from "../../src/delivery/queue-consumer.ts";
 import { CLOUDFLARE_QUEUE_LIMITS, createQueueOutbox, type QueueSendRequest } from "../../src/delivery/queue-outbox.ts";
 import { Stoa, StoaConfigError, StoaDeliveryError, type UsageEvent } from "../../src/index.ts";
+import { endsWithin, keepAdding } from "../support/busy.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, FAKE_STOA_API_KEY, stoaBase, stoaEvents, stoaReceived } from "../support/stoa.ts";
 import { usageEvent, usageEvents } from "../support/usage-event.ts";
@@ -109,32 +110,17 @@ describe("queue outbox", () => {
       },
     };
     const { outbox, errors } = setup(runId, slow as ReturnType<typeof producer>);
-    const added: UsageEvent[] = [];
-    let producing = true;
-    const production = (async () => {
-      while (producing) {
-        const event = usageEvent();
-        added.push(event);
-        outbox.add(event);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
+    const traffic = keepAdding((event) => outbox.add(event));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const before = added.length;
-    let flushed = false;
-    const flushing = outbox.flush().then(() => {
-      flushed = true;
-    });
-    await Promise.race([flushing, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    const flushedInTime = flushed;
+    const before = traffic.added.length;
+    const ended = await endsWithin(outbox.flush(), 2000); // the traffic goes on meanwhile
     const queuedAtFlush = sent.flat().length;
-    producing = false;
-    await production;
+    await traffic.stop();
     await outbox.flush();
-    expect(flushedInTime).toBe(true);
+    expect(ended).toBe(true);
     expect(queuedAtFlush).toBeGreaterThanOrEqual(before);
     const queued = sent.flatMap((batch) => batch.flatMap((m) => (m.body as string).match(/"id":"[^"]+"/g) ?? []));
-    expect(queued).toHaveLength(added.length);
+    expect(queued).toHaveLength(traffic.added.length);
     expect(errors).toEqual([]);
   });
 

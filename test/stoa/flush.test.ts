@@ -6,6 +6,7 @@
 import OpenAI from "openai";
 import { expect, it } from "vitest";
 import { StoaProvider } from "../../src/index.ts";
+import { endsWithin } from "../support/busy.ts";
 import { meterRun } from "../support/meter.ts";
 import { stoaEvents } from "../support/stoa.ts";
 
@@ -44,12 +45,7 @@ it("resolves while other requests keep streaming, after the events of the calls 
   })();
   await expect.poll(() => calls, { timeout: 5000, interval: 5 }).toBeGreaterThan(2);
   const callsBefore = calls;
-  let flushed = false;
-  const flushing = run.stoa.flush().then(() => {
-    flushed = true;
-  });
-  await Promise.race([flushing, sleep(3000)]);
-  const flushedInTime = flushed;
+  const flushedInTime = await endsWithin(run.stoa.flush(), 3000); // the traffic goes on meanwhile
   const storedAtFlush = (await stoaEvents(run.runId)).length;
   running = false;
   await traffic;
