@@ -4,8 +4,7 @@
  * provider bills it either way). The bounds of the meter's own reading live
  * here.
  */
-import type { PullSource } from "../streams/served-body.ts";
-import { servedBody } from "../streams/served-body.ts";
+import { type PullSource, servedBody } from "../streams/served-body.ts";
 import { guardSource } from "../streams/unread-body.ts";
 import type { Meter } from "./types.ts";
 
