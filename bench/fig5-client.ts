@@ -20,14 +20,18 @@ const BLOCK = 50;
 const BYTES = new TextEncoder().encode(COMPLETION_JSON);
 
 /**
- * The provider's answer as a network response is: a streamed body (one
- * chunk), not a string. A string body takes a shortcut in Node's fetch that
- * no network response has, and would make any re-served body look dearer.
+ * The provider's answer as a network response is in Node's fetch: a byte
+ * stream (`type: "bytes"`, as undici makes every response body) giving the
+ * JSON in one fresh chunk, not a string. A string body takes a shortcut that
+ * no network response has; a default (non-byte) stream left the byte-stream
+ * code a re-served body runs colder than it is in an app whose responses all
+ * come from the network (stop 6: about 50 µs of the first thousand calls).
  */
 async function upstream(): Promise<Response> {
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(BYTES);
+  const body = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      controller.enqueue(BYTES.slice()); // a byte stream takes the chunk's buffer: a fresh copy each time
       controller.close();
     },
   });

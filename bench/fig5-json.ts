@@ -1,7 +1,7 @@
 /**
  * Figure 5: added CPU of a non-streamed ~1 KB chat completion. The real
  * openai SDK over an in-memory upstream fetch that returns a JSON Response
- * with a streamed body, as a network response has,
+ * with a byte-stream body, as a network response has in Node's fetch,
  * metered (one usage event per call, delivered to an in-memory sink before
  * the next call, as a Workers request would, or once per block of 50)
  * versus unmetered, in interleaved blocks of calls, each variant in client
