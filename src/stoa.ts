@@ -170,7 +170,7 @@ export class Stoa {
       {
         emit: (event, waitUntil) => this.#outbox.add(event, waitUntil),
         onError: this.#onError,
-        track: (work) => this.#keepAlive(work, undefined),
+        track: (work, waitUntil) => this.#keepAlive(work, waitUntil),
       },
       {
         provider,

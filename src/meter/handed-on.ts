@@ -21,12 +21,13 @@ export const DRAIN_MS = 20_000;
 /** Milliseconds a metered body may go unread before the meter reads it itself (see `unreadGuard`). */
 const UNREAD_MS = 5_000;
 
-/** Background reading of a body: inside the call's `waitUntil`, and awaited by `flush()`. */
+/**
+ * Background reading of a body: inside the call's `waitUntil`, and awaited by
+ * `flush()`. A `waitUntil` that throws does not fail the app's call (the
+ * outbox reports it when the call's event is handed over).
+ */
 export function keepAlive({ sink, settings }: Meter): (work: Promise<unknown>) => void {
-  return (work) => {
-    settings.waitUntil?.(work);
-    sink.track(work);
-  };
+  return (work) => sink.track(work, settings.waitUntil);
 }
 
 /** The body the app reads, read by the meter itself if the app leaves it unread: the provider bills it either way. */

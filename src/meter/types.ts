@@ -26,8 +26,12 @@ export interface MeterSink {
   emit(event: UsageEvent, waitUntil: WaitUntil | undefined): Promise<unknown>;
   /** Hears of a call that could not be metered exactly. Never throws. */
   onError(error: Error): void;
-  /** Keeps background metering work (reading a cancelled or unread body) for `flush()` to await. */
-  track(work: Promise<unknown>): void;
+  /**
+   * Keeps background metering work (reading a cancelled or unread body) for
+   * `flush()` to await, and hands it to `waitUntil` when there is one. Never
+   * throws, even when `waitUntil` does (an unbound `ctx.waitUntil`).
+   */
+  track(work: Promise<unknown>, waitUntil: WaitUntil | undefined): void;
 }
 
 /** Per-call settings of a metering fetch. */

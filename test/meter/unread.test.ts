@@ -51,3 +51,35 @@ describe("a response the app never reads", { timeout: 30_000 }, () => {
     expect(run.errors).toEqual([]);
   });
 });
+
+describe("a waitUntil that throws (an unbound ctx.waitUntil)", { timeout: 30_000 }, () => {
+  it.concurrent("does not fail the call: the stream is read, billed once, and onError told once", async () => {
+    const run = await meterRun("throwing-wait");
+    let handed = 0;
+    // as workerd's ExecutionContext does: its method throws unless called on the context itself
+    const ctx = {
+      waitUntil(this: unknown, _promise: Promise<unknown>): void {
+        handed++;
+        if (this !== ctx) throw new TypeError("Illegal invocation");
+      },
+    };
+    const waitUntil = ctx.waitUntil; // passed unbound
+    const client = new OpenAI({
+      apiKey: PROVIDER_KEY,
+      baseURL: run.bases().openai,
+      maxRetries: 0,
+      fetch: run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u", waitUntil }),
+    });
+    const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text.length).toBeGreaterThan(0);
+    const events = await run.events();
+    expect(events.map((e) => [e.id, e.status, e.usage])).toEqual([
+      [`openai:chatcmpl-${run.runId}-1:req_${run.runId}_1`, "completed", OPENAI_CHAT_USAGE],
+    ]);
+    expect(handed).toBeGreaterThanOrEqual(2); // the unread guard's work, then the event's delivery
+    expect(run.errors.map((e) => e.name)).toEqual(["StoaConfigError"]);
+    expect((await providerRequests(run.runId)).map((r) => r.outcome)).toEqual(["completed"]);
+  });
+});
