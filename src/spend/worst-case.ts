@@ -37,11 +37,21 @@ const AUDIO_TYPES = new Set(["input_audio", "audio"]);
 /** Keys whose value is a request's own output limit, in every dialect we meter. */
 const OUTPUT_LIMIT_KEYS = ["max_completion_tokens", "max_output_tokens", "max_tokens", "maxOutputTokens", "maxTokens"];
 
-/** Nodes of a body walked at most: a request is bounded before it reaches us, this bounds our walk too. */
+/** Objects and arrays of a body walked at most: a request is bounded before it reaches us, this bounds our walk too. */
 const MAX_NODES = 100_000;
+/**
+ * The fewest bytes of JSON a part that counts as an attachment takes
+ * (`{"type":"file"}`): past `MAX_NODES`, the unwalked rest of a body is
+ * assumed to hold as many as its bytes allow, so that a cut walk never
+ * under-reserves.
+ */
+const MIN_ATTACHMENT_BYTES = 15;
 
-/** Reads the cost bounds of a parsed JSON request body. */
-export function requestBounds(body: Record<string, unknown>): RequestBounds {
+/**
+ * Reads the cost bounds of a parsed JSON request body of `bodyBytes` UTF-8
+ * bytes (which bound the attachments of a body too large to walk whole).
+ */
+export function requestBounds(body: Record<string, unknown>, bodyBytes = 0): RequestBounds {
   const generation = objectAt(body, "generationConfig") ?? objectAt(body, "generation_config");
   const inference = objectAt(body, "inferenceConfig");
   const outputLimit = limitOf(body) ?? (generation && limitOf(generation)) ?? (inference && limitOf(inference));
@@ -58,7 +68,8 @@ export function requestBounds(body: Record<string, unknown>): RequestBounds {
   while (stack.length > 0 && nodes++ < MAX_NODES) {
     const value = stack.pop();
     if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
+      // only objects and arrays are walked: a long array of numbers (token ids) costs no nodes
+      for (const item of value) if (typeof item === "object" && item !== null) stack.push(item);
       continue;
     }
     if (!isObject(value)) continue;
@@ -70,6 +81,7 @@ export function requestBounds(body: Record<string, unknown>): RequestBounds {
       if (typeof item === "object" && item !== null) stack.push(item);
     }
   }
+  if (stack.length > 0) attachments += Math.floor(bodyBytes / MIN_ATTACHMENT_BYTES); // cut short: assume the most
   return { outputLimit, answers, audioOutput, attachments, audioAttachments, webSearches: webSearchesOf(body) };
 }
 
@@ -129,7 +141,12 @@ function webSearchesOf(body: Record<string, unknown>): number {
     for (const tool of body.tools) {
       if (!isObject(tool)) continue;
       const type = typeof tool.type === "string" ? tool.type : "";
-      const search = type.startsWith("web_search") || isObject(tool.googleSearch) || isObject(tool.google_search);
+      const search =
+        type.startsWith("web_search") ||
+        isObject(tool.googleSearch) ||
+        isObject(tool.google_search) ||
+        isObject(tool.googleSearchRetrieval) ||
+        isObject(tool.google_search_retrieval);
       if (search) searches += positiveInt(tool.max_uses) ?? DEFAULT_SEARCH_LIMIT;
     }
   }

@@ -44,6 +44,9 @@ describe("requestBounds", () => {
     expect(requestBounds({ tools: [{ type: "web_search_preview" }] }).webSearches).toBe(DEFAULT_SEARCH_LIMIT);
     expect(requestBounds({ web_search_options: {} }).webSearches).toBe(DEFAULT_SEARCH_LIMIT);
     expect(requestBounds({ tools: [{ googleSearch: {} }, { type: "function", function: {} }] }).webSearches).toBe(10);
+    // Gemini 1.5's grounding tool
+    expect(requestBounds({ tools: [{ googleSearchRetrieval: {} }] }).webSearches).toBe(DEFAULT_SEARCH_LIMIT);
+    expect(requestBounds({ tools: [{ google_search_retrieval: {} }] }).webSearches).toBe(DEFAULT_SEARCH_LIMIT);
   });
 
   it("counts attachment parts in every dialect, audio apart", () => {
@@ -94,6 +97,18 @@ describe("requestBounds", () => {
     expect(requestBounds(bedrock)).toMatchObject({ attachments: 1, audioAttachments: 0 });
     const responses = { input: [{ role: "user", content: [{ type: "input_image", image_url: "https://x/y.png" }] }] };
     expect(requestBounds(responses)).toMatchObject({ attachments: 1 });
+  });
+
+  it("walks at most 100 000 objects, and then assumes the rest holds as many attachments as its bytes allow", () => {
+    // 100 000 text parts, then an image the walk never reaches
+    const parts: unknown[] = [{ type: "image_url", image_url: { url: "https://x/cat.png" } }];
+    for (let i = 0; i < 100_000; i++) parts.push({ type: "text", text: "a" });
+    const body = { messages: [{ role: "user", content: parts }] };
+    const bytes = new TextEncoder().encode(JSON.stringify(body)).byteLength;
+    expect(requestBounds(body, bytes).attachments).toBe(Math.floor(bytes / 15));
+    // a long array of numbers (token ids) is not walked part by part: nothing is assumed
+    const tokens = { input: Array.from({ length: 200_000 }, (_, i) => i % 50_000) };
+    expect(requestBounds(tokens, 1_000_000).attachments).toBe(0);
   });
 });
 
