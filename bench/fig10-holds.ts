@@ -78,7 +78,7 @@ const EVENT = {
     webSearchRequests: 0,
   },
 } as UsageEvent;
-const DELIVERED = Promise.resolve();
+const DELIVERED = Promise.resolve(true); // stored
 
 // round trips: 100 sequential calls on a fresh gate
 const counting = gate();

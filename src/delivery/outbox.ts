@@ -59,13 +59,17 @@ export interface OutboxOptions {
  * What `Outbox.add()` returns: resolves once the event is safely out of the
  * isolate's hands, that is stored by Stoa or handed to `onError` (in-memory
  * outbox), or durably in the queue (queue outbox; if the queue refused, once
- * direct delivery stored or reported it). In the in-memory outbox it settles
- * with the events added beside it before their lane's next batch was taken:
- * never later than the batches that carry them, however busy the lane stays.
- * Never rejects. The spend-hold book releases a hold once the `Delivered` of
- * each of its events has settled.
+ * direct delivery stored or reported it). It resolves to `true` when Stoa
+ * stored the event (and every event settling with it), `false` when it did
+ * not, or not yet: the event is in the queue, or was handed to `onError`. In
+ * the in-memory outbox it settles with the events added beside it before
+ * their lane's next batch was taken: never later than the batches that carry
+ * them, however busy the lane stays. Never rejects. The spend-hold book
+ * releases a hold once the `Delivered` of each of its events is `true`; a
+ * hold with an event not stored is left to expire, so that its reservation
+ * still stands when the event reaches Stoa later.
  */
-export type Delivered = Promise<void>;
+export type Delivered = Promise<boolean>;
 
 /** Queues usage events and delivers them in the background. */
 export interface Outbox {
@@ -86,7 +90,7 @@ export interface Outbox {
 }
 
 /** The `Delivered` of an event that is already reported. */
-const SETTLED: Delivered = Promise.resolve();
+const REPORTED: Delivered = Promise.resolve(false);
 
 /** Events on their way in one request, with their JSON and their groups in the same order. */
 interface Batch {
@@ -104,8 +108,10 @@ interface Batch {
 interface Group {
   /** Its events not yet stored or reported. */
   count: number;
+  /** Every event of it settled so far was stored. */
+  stored: boolean;
   done: Delivered;
-  resolve: () => void;
+  resolve: (stored: boolean) => void;
   /** Shared lanes: the `waitUntil` (or request context) last handed `done`, so that a run of its events hands it once. */
   keptBy: object | undefined;
 }
@@ -221,7 +227,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     for (const group of groups) {
       if (--group.count > 0) continue;
       live.delete(group);
-      group.resolve();
+      group.resolve(group.stored);
     }
     const count = groups.length;
     held -= count;
@@ -236,11 +242,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   /** A new group for `lane`'s events, taking them until a batch is taken from the lane. */
   function newGroup(lane: Lane): Group {
-    let resolve: () => void = () => {};
-    const done = new Promise<void>((r) => {
+    let resolve: (stored: boolean) => void = () => {};
+    const done = new Promise<boolean>((r) => {
       resolve = r;
     });
-    const group: Group = { count: 0, done, resolve, keptBy: undefined };
+    const group: Group = { count: 0, stored: true, done, resolve, keptBy: undefined };
     lane.group = group;
     live.add(group);
     return group;
@@ -270,7 +276,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   /** Hands `promise` to `waitUntil`; one that throws is reported once per `key`. */
-  function hand(waitUntil: WaitUntil, promise: Promise<void>, key: object): void {
+  function hand(waitUntil: WaitUntil, promise: Promise<unknown>, key: object): void {
     try {
       waitUntil(promise);
     } catch (cause) {
@@ -389,7 +395,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
         }),
       );
     }
-    if (unsendable.length > 0) settle(lane, unsendable);
+    if (unsendable.length > 0) {
+      for (const group of unsendable) group.stored = false;
+      settle(lane, unsendable);
+    }
     const first = packBatches(sized, maxBatch, maxBatchBytes)[0] ?? [];
     return {
       events: events.slice(0, first.length),
@@ -398,12 +407,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
     };
   }
 
-  /** Delivers one batch; resolves once it is stored or reported. Never rejects. */
-  async function send({ events, jsons }: Batch): Promise<void> {
+  /**
+   * Delivers one batch; resolves once it is stored or reported, the groups of
+   * the events not stored marked so. Never rejects.
+   */
+  async function send({ events, jsons, groups }: Batch): Promise<void> {
     let rejected: Rejection[];
     try {
       ({ rejected } = await postUsageEvents(api, events, crypto.randomUUID(), jsons));
     } catch (cause) {
+      for (const group of groups) group.stored = false;
       const why = cause instanceof Error ? cause.message : String(cause);
       report(
         new StoaDeliveryError(`${events.length} usage event(s) were not delivered to Stoa: ${why}`, events, { cause }),
@@ -411,7 +424,18 @@ export function createOutbox(options: OutboxOptions): Outbox {
       return;
     }
     if (rejected.length === 0) return;
+    notStored(events, groups, rejected);
     report(rejectionError(events, rejected));
+  }
+
+  /** Marks the groups of the rejected events (all of them, when a rejection names no id). */
+  function notStored(events: UsageEvent[], groups: Group[], rejected: Rejection[]): void {
+    const ids = new Set<unknown>();
+    for (const rejection of rejected) ids.add(rejection.id);
+    const all = ids.has(null) || ids.has(undefined);
+    for (let i = 0; i < events.length; i++) {
+      if (all || ids.has((events[i] as UsageEvent).id)) (groups[i] as Group).stored = false;
+    }
   }
 
   function reportOverflow(): void {
@@ -430,7 +454,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       try {
         if (held >= maxEvents) {
           if (overflow.push(event) === 1) queueMicrotask(reportOverflow);
-          return SETTLED;
+          return REPORTED;
         }
         const lane = shareLanes ? detached : laneFor(waitUntil);
         const group = lane.group ?? newGroup(lane);
@@ -448,7 +472,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         lane.timer = setTimeout(() => enqueue(lane), 0);
         return delivered;
       } catch {
-        return SETTLED; // add() never throws
+        return REPORTED; // add() never throws
       }
     },
 

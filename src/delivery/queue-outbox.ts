@@ -48,8 +48,8 @@ export interface QueueOutboxOptions {
 /** The events of one `waitUntil` waiting for their hand-off. */
 interface Pending {
   events: UsageEvent[];
-  done: Promise<void>;
-  resolve: () => void;
+  done: Delivered;
+  resolve: (stored: boolean) => void;
 }
 
 interface Lane {
@@ -60,8 +60,9 @@ interface Lane {
 
 /**
  * Creates the queue outbox. `add()` returns the event's {@link Delivered}:
- * it resolves once the event is in the queue, or, when the queue refused,
- * once direct delivery stored or reported it.
+ * it resolves once the event is in the queue (to `false`: Stoa has not
+ * stored it yet), or, when the queue refused, once direct delivery stored or
+ * reported it.
  *
  * The events a lane (one `waitUntil`) gets in one synchronous run share one
  * hand-off, made in a microtask: one `sendBatch`, one promise for
@@ -77,7 +78,7 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   const lanes = new WeakMap<object, Lane>();
   const detached: Lane = { waitUntil: undefined, pending: undefined, warned: false };
   /** Hand-offs not yet settled, for `flush()`. */
-  const open = new Set<Promise<void>>();
+  const open = new Set<Delivered>();
   let held = 0;
 
   function report(error: Error): void {
@@ -106,8 +107,8 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   }
 
   function open_(lane: Lane): Pending {
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => {
+    let resolve!: (stored: boolean) => void;
+    const done = new Promise<boolean>((r) => {
       resolve = r;
     });
     const pending: Pending = { events: [], done, resolve };
@@ -134,7 +135,7 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
   function hand(lane: Lane, pending: Pending): void {
     if (lane.pending === pending) lane.pending = undefined;
     const { events, done, resolve } = pending;
-    const work: Promise<void>[] = [];
+    const work: Delivered[] = [];
     const items: SerialisedEvent[] = [];
     for (const event of events) {
       let json: string;
@@ -154,13 +155,13 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
     if (items.length > 0) {
       for (const batch of batches(packMessages(items, limits.maxMessageBytes))) work.push(send(batch, lane.waitUntil));
     }
-    const settle = () => {
+    const settle = (stored: boolean) => {
       held -= events.length;
       open.delete(done);
-      resolve();
+      resolve(stored);
     };
-    if (work.length === 1) void (work[0] as Promise<void>).then(settle);
-    else void Promise.all(work).then(settle);
+    if (work.length === 1) void (work[0] as Delivered).then(settle);
+    else void Promise.all(work).then((each) => settle(each.every(Boolean)));
   }
 
   /** Groups messages into `sendBatch` calls within the limits. */
@@ -184,8 +185,8 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
     return out;
   }
 
-  /** One `sendBatch`; on refusal, direct delivery. Never rejects. */
-  function send(batch: PackedMessage[], waitUntil: WaitUntil | undefined): Promise<void> {
+  /** One `sendBatch` (its events queued, not yet stored: `false`); on refusal, direct delivery. Never rejects. */
+  function send(batch: PackedMessage[], waitUntil: WaitUntil | undefined): Delivered {
     const requests: QueueSendRequest[] = [];
     for (const message of batch) requests.push({ body: message.text, contentType: "text" });
     let sent: Promise<unknown>;
@@ -195,13 +196,13 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
       sent = Promise.reject(cause);
     }
     return Promise.resolve(sent).then(
-      () => undefined,
+      () => false,
       (cause: unknown) => refused(batch, waitUntil, cause),
     );
   }
 
   /** The queue refused `batch`: direct delivery, and `onError` is told. */
-  async function refused(batch: PackedMessage[], waitUntil: WaitUntil | undefined, cause: unknown): Promise<void> {
+  async function refused(batch: PackedMessage[], waitUntil: WaitUntil | undefined, cause: unknown): Delivered {
     const count = batch.reduce((n, message) => n + message.events.length, 0);
     const why = cause instanceof Error ? cause.message : String(cause);
     // no events attached: they are not lost, direct delivery has them (and reports them if it fails)
@@ -212,7 +213,10 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
         { cause },
       ),
     );
-    await Promise.all(batch.flatMap((message) => message.events.map((event) => fallback.add(event, waitUntil))));
+    const stored = await Promise.all(
+      batch.flatMap((message) => message.events.map((event) => fallback.add(event, waitUntil))),
+    );
+    return stored.every(Boolean);
   }
 
   return {
@@ -225,7 +229,7 @@ export function createQueueOutbox(options: QueueOutboxOptions): Outbox {
         held++;
         return pending.done;
       } catch {
-        return Promise.resolve(); // add() never throws
+        return Promise.resolve(false); // add() never throws
       }
     },
 

@@ -3,6 +3,7 @@
  * needs from its `Stoa` (`MeterSink`), its per-call settings, and a call as
  * it is known while its response is read.
  */
+import type { Delivered } from "../delivery/outbox.ts";
 import type { StoaProvider } from "../providers/index.ts";
 import type { FetchLike, WaitUntil } from "../runtime.ts";
 import type { CallAdmission, CallGate } from "../spend/call-gate.ts";
@@ -22,8 +23,8 @@ export interface MeteredFetch extends FetchLike {
 
 /** What a metering fetch needs from its `Stoa`. */
 export interface MeterSink {
-  /** Takes a finished event for delivery; the promise settles once it is stored or reported. Never throws. */
-  emit(event: UsageEvent, waitUntil: WaitUntil | undefined): Promise<unknown>;
+  /** Takes a finished event for delivery; the promise settles once it is stored (`true`) or not (see `Delivered`). Never throws. */
+  emit(event: UsageEvent, waitUntil: WaitUntil | undefined): Delivered;
   /** Hears of a call that could not be metered exactly. Never throws. */
   onError(error: Error): void;
   /**

@@ -12,6 +12,7 @@ import type { ChargeabilityGate } from "../gate/chargeability.ts";
 import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
 import type { UsageEvent } from "../usage.ts";
+import { unlessAborted } from "../util/abortable.ts";
 import type { Turns } from "../util/turns.ts";
 import { type Admission, createHoldBook } from "./hold-book.ts";
 import { createPriceCache } from "./price-cache.ts";
@@ -38,8 +39,8 @@ export type CallAdmission =
       allowed: true;
       /** The hold the call spends from, when it has one. */
       holdId: string | undefined;
-      /** Replaces the reservation by the event's cost; `delivered` settles when the event is stored or reported. */
-      settle(event: UsageEvent, delivered: Promise<unknown>): void;
+      /** Replaces the reservation by the event's cost; `delivered` settles when the event is stored (`true`) or not. */
+      settle(event: UsageEvent, delivered: Promise<boolean>): void;
       /** Gives the reservation back: the call made no event (it failed, or was not billed). */
       cancel(): void;
     }
@@ -72,7 +73,7 @@ export interface SpendGateOptions {
   chargeability: ChargeabilityGate;
   onError(error: Error): void;
   whenUnavailable: "allow" | "block";
-  /** Longest wait for the price table or a hold. */
+  /** Longest wait of a call for its admission: the price table and a hold together. */
   timeoutMs: number;
   /** Turns shared with the other requests made before a call. */
   turns: Turns;
@@ -144,7 +145,7 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
   /** The call's worst case, at `priced`'s rates. */
   function worstOf(priced: PriceTable, call: GatedCall): number {
     const rates = (call.model && priceRowFor(priced, call.provider, call.model)) || priced.fallback;
-    return worstCaseNanos(requestBounds(call.body), call.bodyBytes, rates, priced.fallback);
+    return worstCaseNanos(requestBounds(call.body, call.bodyBytes), call.bodyBytes, rates, priced.fallback);
   }
 
   /** The gate's answer for the hold book's; throws `signal`'s abort (the reservation given back). */
@@ -190,10 +191,13 @@ export function createSpendGate(options: SpendGateOptions): CallGate {
   /** A call that needs Stoa first: the price table, or a hold. */
   async function admitLater(call: GatedCall, signal: AbortSignal | null | undefined): Promise<CallAdmission> {
     if (!supported) return fallback.admit(call, signal);
-    const priced = await table();
+    const started = Date.now();
+    const priced = await unlessAborted(table(), signal);
     if (priced === "unsupported") return unsupported(call, signal);
     if (!("prices" in priced)) return priced;
-    const admission = await book.admit(call.userId, worstOf(priced, call), call.waitUntil);
+    // what the price table left of the call's time
+    const left = options.timeoutMs - (Date.now() - started);
+    const admission = await book.admit(call.userId, worstOf(priced, call), call.waitUntil, signal, left);
     return answer(admission, priced, call, signal);
   }
 

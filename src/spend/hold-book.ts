@@ -11,11 +11,12 @@
  * member, so the sum of every instance's reservations never exceeds what the
  * member has: this file only has to never spend past its own holds.
  */
-import { type GrantedHold, type RefusedHold, releaseHold, requestHold } from "../api/holds.ts";
+import { type GrantedHold, type HoldRequest, type RefusedHold, releaseHold, requestHold } from "../api/holds.ts";
 import type { ApiClient } from "../api/types.ts";
 import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError } from "../errors.ts";
 import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
+import { unlessAborted } from "../util/abortable.ts";
 import type { Turns } from "../util/turns.ts";
 import { nanosToUsd, usdToNanos } from "./price-table.ts";
 
@@ -30,7 +31,7 @@ export interface HoldBookOptions {
   holdUsd: number;
   /** Lifetime asked for each hold, 10 to 900 s. */
   holdTtlSeconds: number;
-  /** Longest wait for a hold request, a turn included. */
+  /** Longest wait of a call for its admission: turns, hold requests and other callers' requests included. */
   timeoutMs: number;
   /** Turns shared with the other requests made before a call. */
   turns: Turns;
@@ -48,7 +49,7 @@ export type Admission =
   | {
       kind: "held";
       holdId: string;
-      settle(costNanos: number, delivered: Promise<unknown>, waitUntil?: WaitUntil): void;
+      settle(costNanos: number, delivered: Promise<boolean>, waitUntil?: WaitUntil): void;
       cancel(): void;
     }
   /** Without a hold: Stoa was unavailable and `whenUnavailable` is `allow`, or the call cannot cost anything. */
@@ -61,11 +62,21 @@ export type Admission =
 /** The book. */
 export interface HoldBook {
   /**
-   * Reserves `worstNanos` for a call of `userId`. Throws only a
-   * `StoaConfigError`, when Stoa refuses the hold request itself (a 4xx other
-   * than 404, 408 and 429: a bad key), which is the app's to fix.
+   * Reserves `worstNanos` for a call of `userId`, within `timeoutMs` (the
+   * book's own unless given; past it the call is let through or blocked, as
+   * `whenUnavailable` says). Rejects
+   * with `signal`'s reason as soon as it aborts (a reservation that comes
+   * later is given back), and with a `StoaConfigError` when Stoa refuses the
+   * hold request itself (a 4xx other than 404, 408 and 429: a bad key),
+   * which is the app's to fix.
    */
-  admit(userId: string, worstNanos: number, waitUntil?: WaitUntil): Promise<Admission>;
+  admit(
+    userId: string,
+    worstNanos: number,
+    waitUntil?: WaitUntil,
+    signal?: AbortSignal | null,
+    timeoutMs?: number,
+  ): Promise<Admission>;
   /**
    * The same when it needs no request: `userId`'s hold is live and has room
    * (or the call cannot cost anything). Undefined otherwise: then `admit`.
@@ -85,6 +96,12 @@ interface Hold {
   open: number;
   /** Events settled under it and not yet delivered (or reported). */
   undelivered: number;
+  /**
+   * An event of it was not stored by Stoa (it is in a queue, or was reported):
+   * the hold is left to expire rather than released, so that the event, when
+   * it reaches Stoa, still spends from the reservation made for it.
+   */
+  kept: boolean;
   /** Local time after which no call starts under it. */
   retireAt: number;
   /** Local estimate of its expiry (never later than Stoa's). */
@@ -105,6 +122,13 @@ type Asked = { kind: "granted"; mine: Admission } | Exclude<Admission, { kind: "
 
 /** Rounds a call waits for holds that others asked for before it asks on its own. */
 const MAX_ATTEMPTS = 8;
+
+/**
+ * How long a hold request runs after its caller gave up on it: a hold granted
+ * that late is released at once instead of holding the user's money until it
+ * expires. The request keeps its turn until then.
+ */
+const LATE_GRANT_MS = 10_000;
 
 /** A refusal names what the call itself needed. */
 function withRequired(asked: Exclude<Asked, { kind: "granted" }>, worst: number): Exclude<Admission, { kind: "held" }> {
@@ -147,25 +171,32 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
 
   function releaseIfDone(hold: Hold, waitUntil: WaitUntil | undefined): void {
     if (!hold.retired || hold.open > 0 || hold.undelivered > 0 || hold.release !== undefined) return;
-    if (now() >= hold.expiresAt) {
-      hold.release = Promise.resolve(); // expired: Stoa has returned its unspent part itself
+    if (hold.kept || now() >= hold.expiresAt) {
+      // kept: an event naming it is still on its way (see `Hold.kept`); expired: Stoa has returned
+      // its unspent part itself. Either way Stoa frees it at its expiry.
+      hold.release = Promise.resolve();
       return;
     }
-    const work = releaseHold(options.api, hold.id).then(
+    hold.release = release(hold.id, waitUntil);
+  }
+
+  /** Releases hold `id` in the background (kept alive, awaited by `flush()`); a failure is reported. */
+  function release(id: string, waitUntil: WaitUntil | undefined): Promise<void> {
+    const work = releaseHold(options.api, id).then(
       () => undefined,
       (error: unknown) => {
         options.onError(
           new StoaConnectionError(
-            `Spend hold ${hold.id} could not be released; its unspent part returns to the balance when it expires.`,
+            `Spend hold ${id} could not be released; its unspent part returns to the balance when it expires.`,
             { cause: error instanceof StoaError ? error : undefined },
           ),
         );
       },
     );
-    hold.release = work;
     releases.add(work);
     void work.then(() => releases.delete(work));
     options.keepAlive(work, waitUntil);
+    return work;
   }
 
   /** A reservation from `owner`'s live hold when it has room, else undefined; a hold past its time retires. */
@@ -176,33 +207,35 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       retire(owner, hold, waitUntil);
       return undefined;
     }
-    return hold.amount - hold.committed >= worst ? reserve(hold, worst) : undefined;
+    return hold.amount - hold.committed >= worst ? reserve(hold, worst, waitUntil) : undefined;
   }
 
-  function reserve(hold: Hold, worst: number): Admission {
+  function reserve(hold: Hold, worst: number, waitUntil: WaitUntil | undefined): Admission {
     hold.committed += worst;
     hold.open++;
     let done = false;
     return {
       kind: "held",
       holdId: hold.id,
-      settle(cost, delivered, waitUntil) {
+      settle(cost, delivered, settleWaitUntil) {
         if (done) return;
         done = true;
         hold.committed += cost - worst;
         hold.open--;
         hold.undelivered++;
+        const keep = settleWaitUntil ?? waitUntil;
         const after = delivered.then(
-          () => undefined,
-          () => undefined,
+          (stored) => stored === true,
+          () => false,
         );
         options.keepAlive(
-          after.then(() => {
+          after.then((stored) => {
+            if (!stored) hold.kept = true;
             hold.undelivered--;
-            releaseIfDone(hold, waitUntil);
+            releaseIfDone(hold, keep);
             return hold.release;
           }),
-          waitUntil,
+          keep,
         );
       },
       cancel() {
@@ -210,14 +243,20 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
         done = true;
         hold.committed -= worst;
         hold.open--;
-        releaseIfDone(hold, undefined);
+        releaseIfDone(hold, waitUntil);
       },
     };
   }
 
-  /** Asks for a hold; the one request of `owner` in flight until it settles. */
-  function ask(owner: Account, userId: string, worst: number, waitUntil: WaitUntil | undefined): Promise<Asked> {
-    const asking = asked(owner, userId, worst, waitUntil).finally(() => {
+  /** Asks for a hold within `budgetMs`; the one request of `owner` in flight until it settles. */
+  function ask(
+    owner: Account,
+    userId: string,
+    worst: number,
+    waitUntil: WaitUntil | undefined,
+    budgetMs: number,
+  ): Promise<Asked> {
+    const asking = asked(owner, userId, worst, waitUntil, budgetMs).finally(() => {
       owner.asking = undefined; // before anyone waiting on it looks again
     });
     owner.asking = asking;
@@ -225,40 +264,51 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
     return asking;
   }
 
+  /** What a call gets when no hold could be had in time: let through or blocked, as `whenUnavailable` says. */
+  function unavailable(userId: string, worst: number, cause: unknown): Exclude<Asked, { kind: "granted" }> {
+    const allow = options.whenUnavailable === "allow";
+    options.onError(
+      new StoaConnectionError(
+        `A spend hold for user ${JSON.stringify(userId)} could not be had; the call was ${allow ? "allowed without one" : "blocked"} (whenUnavailable: "${options.whenUnavailable}").`,
+        { cause: cause instanceof StoaError ? cause : undefined },
+      ),
+    );
+    return allow
+      ? { kind: "unheld" }
+      : { kind: "refused", reason: "unavailable", requiredUsd: nanosToUsd(worst), availableUsd: undefined };
+  }
+
   async function asked(
     owner: Account,
     userId: string,
     worst: number,
     waitUntil: WaitUntil | undefined,
+    budgetMs: number,
   ): Promise<Asked> {
     const wanted = Math.max(usdToNanos(options.holdUsd), worst * 4);
+    const body: HoldRequest = {
+      minUsd: nanosToUsd(worst),
+      targetUsd: nanosToUsd(wanted),
+      ttlSeconds: options.holdTtlSeconds,
+    };
     const sentAt = now();
-    const left = await options.turns.take(options.timeoutMs);
+    const giveUpAt = Date.now() + budgetMs;
     let answer: GrantedHold | RefusedHold;
     try {
-      if (left <= 0) throw new StoaConnectionError(`No turn for a hold request within ${options.timeoutMs} ms.`);
-      answer = await requestHold(
-        options.api,
-        userId,
-        { minUsd: nanosToUsd(worst), targetUsd: nanosToUsd(wanted), ttlSeconds: options.holdTtlSeconds },
-        { timeoutMs: left },
-      );
+      answer = await holdWithin(userId, body, budgetMs, waitUntil);
+      const previous = owner.current;
+      if (!answer.granted && answer.reason === "insufficient_balance" && previous !== undefined && idle(previous)) {
+        // the user's own idle hold keeps back what this call needs: release it, then ask once more
+        retire(owner, previous, waitUntil);
+        if (await settlesWithin(previous.release, giveUpAt - Date.now())) {
+          answer = await holdWithin(userId, body, giveUpAt - Date.now(), waitUntil);
+        }
+      }
     } catch (error) {
       // a 2026-11-01 server: the caller falls back to the chargeability check (and says so)
       if (error instanceof StoaAPIError && error.status === 404) return { kind: "unsupported" };
       throwIfRefused(error, `A spend hold for user ${JSON.stringify(userId)}`, options.onError);
-      const allow = options.whenUnavailable === "allow";
-      options.onError(
-        new StoaConnectionError(
-          `A spend hold for user ${JSON.stringify(userId)} could not be had; the call was ${allow ? "allowed without one" : "blocked"} (whenUnavailable: "${options.whenUnavailable}").`,
-          { cause: error instanceof StoaError ? error : undefined },
-        ),
-      );
-      return allow
-        ? { kind: "unheld" }
-        : { kind: "refused", reason: "unavailable", requiredUsd: nanosToUsd(worst), availableUsd: undefined };
-    } finally {
-      if (left > 0) options.turns.give();
+      return unavailable(userId, worst, error);
     }
     if (!answer.granted) {
       return {
@@ -268,6 +318,7 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
         availableUsd: answer.availableUsd,
       };
     }
+    // from before the first request was sent: never later than Stoa's own expiry
     const expiresAt = sentAt + options.holdTtlSeconds * 1000;
     const hold: Hold = {
       id: answer.id,
@@ -275,6 +326,7 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       committed: 0,
       open: 0,
       undelivered: 0,
+      kept: false,
       retireAt: expiresAt - marginMs,
       expiresAt,
       retired: false,
@@ -282,7 +334,60 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
     };
     if (owner.current !== undefined) retire(owner, owner.current, waitUntil);
     owner.current = hold;
-    return { kind: "granted", mine: reserve(hold, worst) };
+    return { kind: "granted", mine: reserve(hold, worst, waitUntil) };
+  }
+
+  /** No call is open under `hold`, every event of it is stored, and it still holds money. */
+  function idle(hold: Hold): boolean {
+    return hold.open === 0 && hold.undelivered === 0 && !hold.kept && !hold.retired;
+  }
+
+  /**
+   * One hold request, answered within `ms` (a turn included) or given up with
+   * a `StoaConnectionError`. A given-up request runs on, keeping its turn, up
+   * to `LATE_GRANT_MS`: a hold it is granted is released at once.
+   */
+  async function holdWithin(
+    userId: string,
+    body: HoldRequest,
+    ms: number,
+    waitUntil: WaitUntil | undefined,
+  ): Promise<GrantedHold | RefusedHold> {
+    const left = ms > 0 ? await options.turns.take(ms) : 0;
+    if (left <= 0) throw new StoaConnectionError(`No turn for a hold request within ${Math.max(0, ms)} ms.`);
+    const request = requestHold(options.api, userId, body, { timeoutMs: Math.max(left, LATE_GRANT_MS) });
+    const giveTurn = () => options.turns.give();
+    void request.then(giveTurn, giveTurn);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), left);
+    });
+    try {
+      const answer = await Promise.race([request, late]);
+      if (answer !== undefined) return answer;
+    } finally {
+      clearTimeout(timer);
+    }
+    const dropped = request.then(
+      (answer) => (answer.granted ? release(answer.id, waitUntil) : undefined),
+      () => undefined,
+    );
+    options.keepAlive(dropped, waitUntil);
+    throw new StoaConnectionError(`Stoa did not answer a hold request within ${left} ms.`);
+  }
+
+  /** Whether `work` settles within `ms`. */
+  async function settlesWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+    if (work === undefined || ms <= 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([work.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   return {
@@ -290,25 +395,34 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       if (!(worst > 0)) return { kind: "unheld" }; // nothing to reserve: the call cannot cost anything
       return fromCurrent(account(userId), worst, waitUntil);
     },
-    async admit(userId, worst, waitUntil) {
+    async admit(userId, worst, waitUntil, signal, timeoutMs = options.timeoutMs) {
       if (!(worst > 0)) return { kind: "unheld" }; // nothing to reserve: the call cannot cost anything
       const owner = account(userId);
+      const giveUpAt = Date.now() + timeoutMs;
       for (let attempt = 1; ; attempt++) {
         const ready = fromCurrent(owner, worst, waitUntil);
         if (ready !== undefined) return ready;
+        const left = giveUpAt - Date.now();
+        if (left <= 0) {
+          const why = `No spend hold within ${Math.max(0, timeoutMs)} ms.`;
+          return unavailable(userId, worst, new StoaConnectionError(why));
+        }
 
         const shared = owner.asking;
         if (shared !== undefined) {
           // one request per user at a time: wait for it, then look again
           const askedFor = owner.askingFor;
-          const asked = await shared;
+          const asked = await unlessAborted(shared, signal);
           if (asked.kind === "granted") continue;
           // a refusal of no more than we need is ours too; an outage or a 2026-11-01 server is everyone's
           if (asked.kind !== "refused" || askedFor <= worst) return withRequired(asked, worst);
           if (attempt < MAX_ATTEMPTS) continue;
         }
         if (owner.asking !== undefined) continue; // another call asked first: wait for that one
-        const asked = await ask(owner, userId, worst, waitUntil);
+        // an abort gives back the reservation a grant made for this call
+        const asked = await unlessAborted(ask(owner, userId, worst, waitUntil, left), signal, (late) => {
+          if (late.kind === "granted" && late.mine.kind === "held") late.mine.cancel();
+        });
         return asked.kind === "granted" ? asked.mine : withRequired(asked, worst);
       }
     },
@@ -316,7 +430,8 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       for (const owner of accounts.values()) {
         if (owner.current !== undefined) retire(owner, owner.current, undefined);
       }
-      while (releases.size > 0) await Promise.all(releases);
+      // the releases under way now: not those that other calls start meanwhile, which a busy server never runs out of
+      await Promise.all([...releases]);
     },
   };
 }

@@ -356,6 +356,21 @@ describe("failures", () => {
     expect(clock.waits).toEqual([250, 500]);
   });
 
+  it("settles Delivered true for a batch stored whole, false for one with a rejected event or a failed POST", async () => {
+    const runId = newRunId("storedflag");
+    const { outbox } = setup(runId);
+    const stored = outbox.add(usageEvent());
+    await outbox.flush();
+    const good = outbox.add(usageEvent());
+    const bad = outbox.add(usageEvent({ occurredAt: "yesterday" })); // the same batch, so the same group
+    await outbox.flush();
+    expect([await stored, await good, await bad]).toEqual([true, false, false]);
+    const down = setup("", { baseUrl: CLOSED, budgetMs: 300 }).outbox;
+    const lost = down.add(usageEvent());
+    await down.flush();
+    expect(await lost).toBe(false);
+  });
+
   it("stores an event once after a 503, with the same key on both POSTs", async () => {
     const runId = newRunId("o503");
     await configureStoa(runId, { failures: [503] });

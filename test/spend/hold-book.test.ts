@@ -3,9 +3,11 @@
  * Stoa server: when holds retire, when they are released, and sharing.
  */
 import { describe, expect, it } from "vitest";
+import type { WaitUntil } from "../../src/runtime.ts";
 import { type Admission, createHoldBook, type HoldBookOptions } from "../../src/spend/hold-book.ts";
 import { createTurns } from "../../src/util/turns.ts";
 import { apiSetup } from "../support/api.ts";
+import { endsWithin } from "../support/busy.ts";
 import { newRunId } from "../support/provider.ts";
 import { configureStoa, stoaReceived } from "../support/stoa.ts";
 
@@ -16,6 +18,8 @@ async function setup(label: string, options: Partial<HoldBookOptions> = {}) {
   let t = 1_000_000;
   const errors: Error[] = [];
   const kept: Promise<unknown>[] = [];
+  /** The `waitUntil` each piece of kept work was handed with. */
+  const keptWith: (WaitUntil | undefined)[] = [];
   const book = createHoldBook({
     api,
     onError: (e) => errors.push(e),
@@ -24,7 +28,10 @@ async function setup(label: string, options: Partial<HoldBookOptions> = {}) {
     holdTtlSeconds: 120,
     timeoutMs: 2_000,
     turns: createTurns(),
-    keepAlive: (work) => kept.push(work),
+    keepAlive: (work, waitUntil) => {
+      kept.push(work);
+      keptWith.push(waitUntil);
+    },
     now: () => t,
     ...options,
   });
@@ -34,9 +41,11 @@ async function setup(label: string, options: Partial<HoldBookOptions> = {}) {
     );
   return {
     runId,
+    api,
     book,
     errors,
     kept,
+    keptWith,
     received,
     tick: (ms: number) => {
       t += ms;
@@ -86,7 +95,7 @@ describe("the hold book", () => {
   it("a settled call frees what it did not spend", async () => {
     const { book, received } = await setup("booksettle");
     for (let i = 0; i < 50; i++) {
-      held(await book.admit("ada", 0.05 * NANO)).settle(0.001 * NANO, Promise.resolve());
+      held(await book.admit("ada", 0.05 * NANO)).settle(0.001 * NANO, Promise.resolve(true));
     }
     // 50 × $0.001 spent of a $0.20 hold (4 × the worst case): one hold serves all fifty
     expect(await received("holds")).toHaveLength(1);
@@ -96,8 +105,8 @@ describe("the hold book", () => {
     const { book, received, tick, kept } = await setup("bookretire");
     const first = held(await book.admit("ada", 0.01 * NANO));
     let deliver: () => void = () => {};
-    const delivered = new Promise<void>((resolve) => {
-      deliver = resolve;
+    const delivered = new Promise<boolean>((resolve) => {
+      deliver = () => resolve(true);
     });
     first.settle(0.002 * NANO, delivered);
     tick(89_000); // 120 s hold, 30 s margin: still in use at 89 s
@@ -117,7 +126,7 @@ describe("the hold book", () => {
     const { book, received, kept } = await setup("bookrelease");
     const call = held(await book.admit("ada", 0.01 * NANO));
     let deliver: () => void = () => {};
-    call.settle(0.002 * NANO, new Promise<void>((resolve) => (deliver = resolve)));
+    call.settle(0.002 * NANO, new Promise<boolean>((resolve) => (deliver = () => resolve(true))));
     const flushed = book.flush();
     await flushed;
     expect(await received("release")).toHaveLength(0);
@@ -129,7 +138,7 @@ describe("the hold book", () => {
 
   it("does not release a hold that has expired: Stoa returned it already", async () => {
     const { book, received, tick } = await setup("bookexpired");
-    held(await book.admit("ada", 0.01 * NANO)).settle(0.001 * NANO, Promise.resolve());
+    held(await book.admit("ada", 0.01 * NANO)).settle(0.001 * NANO, Promise.resolve(true));
     tick(121_000);
     await book.flush();
     expect(await received("release")).toHaveLength(0);
@@ -158,5 +167,126 @@ describe("the hold book", () => {
     const { book, received } = await setup("bookfree");
     expect(await book.admit("ada", 0)).toEqual({ kind: "unheld" });
     expect(await received("holds")).toHaveLength(0);
+  });
+});
+
+describe("the hold book keeps its bounds", () => {
+  it("does not release a hold whose event Stoa has not stored (queued or reported): it expires holding it", async () => {
+    const { book, received, kept, errors } = await setup("bookqueued");
+    const call = held(await book.admit("ada", 0.01 * NANO));
+    call.settle(0.002 * NANO, Promise.resolve(false)); // in the queue: Stoa debits it later, from this hold
+    await book.flush();
+    await Promise.all(kept);
+    expect(await received("release")).toHaveLength(0);
+    expect(errors).toEqual([]);
+    // a hold whose events were all stored is released as before
+    const next = held(await book.admit("bob", 0.01 * NANO));
+    next.settle(0.002 * NANO, Promise.resolve(true));
+    await book.flush();
+    await Promise.all(kept);
+    expect((await received("release")).map((r) => r.path)).toEqual([`/v1/holds/${next.holdId}/release`]);
+  });
+
+  it("releases the user's own idle hold and asks again when it is what keeps the balance back", async () => {
+    const { runId, book, received, errors } = await setup("bookidle", { holdUsd: 0.5 });
+    await configureStoa(runId, { members: { ada: { balanceUsd: 0.6 } } });
+    const small = held(await book.admit("ada", 0.01 * NANO)); // a $0.50 hold of the $0.60
+    small.settle(0.01 * NANO, Promise.resolve(true));
+    // $0.55 does not fit the $0.49 left in the hold, nor the $0.10 outside it: the idle hold goes back first
+    const large = held(await book.admit("ada", 0.55 * NANO));
+    expect(large.holdId).not.toBe(small.holdId);
+    expect((await received("release")).map((r) => r.path)).toEqual([`/v1/holds/${small.holdId}/release`]);
+    const holds = await received("holds");
+    expect(holds.map((r) => (r.body as { minUsd: number }).minUsd)).toEqual([0.01, 0.55, 0.55]);
+    expect(errors).toEqual([]);
+  });
+
+  it("still refuses when the user's hold is busy: its calls hold the money", async () => {
+    const { runId, book, received } = await setup("bookbusy", { holdUsd: 0.5 });
+    await configureStoa(runId, { members: { ada: { balanceUsd: 0.6 } } });
+    const open = held(await book.admit("ada", 0.01 * NANO)); // still running
+    const refused = await book.admit("ada", 0.55 * NANO);
+    expect(refused).toEqual({ kind: "refused", reason: "insufficient_balance", requiredUsd: 0.55, availableUsd: 0.1 });
+    expect(await received("release")).toHaveLength(0);
+    open.cancel();
+  });
+
+  it("admits or gives up on every call within its timeout, however many wait for holds, and releases late grants", async () => {
+    const { runId, api, book, received, errors, kept } = await setup("bookslow", { timeoutMs: 300 });
+    await configureStoa(runId, { members: { ada: { balanceUsd: 100 } }, delayMs: 250 });
+    // $0.20 each: a $0.80 hold serves four, so twelve calls would need three hold requests one after another
+    const started = Date.now();
+    const took: number[] = [];
+    const admissions = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const admission = await book.admit("ada", 0.2 * NANO);
+        took.push(Date.now() - started);
+        return admission;
+      }),
+    );
+    expect(Math.max(...took)).toBeLessThan(550); // one after another, the last would wait 750 ms
+    expect(admissions.filter((a) => a.kind === "held")).toHaveLength(4);
+    expect(admissions.filter((a) => a.kind === "unheld")).toHaveLength(8);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.name === "StoaConnectionError")).toBe(true);
+    // the request given up on at 300 ms is granted at 500 ms: released, not left holding $0.80 for two minutes
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await Promise.all(kept);
+    const holds = await received("holds");
+    expect(holds).toHaveLength(2);
+    expect(await received("release")).toHaveLength(1);
+    const balance = (await api.request("GET", "/v1/members/ada/balance")) as { heldUsd: number };
+    expect(balance.heldUsd).toBe(0.8); // the first hold only, its four calls still open
+    for (const admission of admissions) if (admission.kind === "held") admission.cancel();
+  });
+
+  it("stops waiting when the call is aborted, and gives back the reservation a late grant makes", async () => {
+    const { runId, book, received, kept } = await setup("bookabort");
+    await configureStoa(runId, { delayMs: 200 });
+    const controller = new AbortController();
+    const admitting = book.admit("ada", 0.01 * NANO, undefined, controller.signal);
+    setTimeout(() => controller.abort(new Error("the app gave up")), 20);
+    const started = Date.now();
+    await expect(admitting).rejects.toThrow("the app gave up");
+    expect(Date.now() - started).toBeLessThan(150);
+    // the hold still comes: the aborted call's reservation is given back, so the next call spends from it
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await Promise.all(kept);
+    const next = held(await book.admit("ada", 0.1 * NANO)); // the whole $0.10 hold is free again
+    expect(await received("holds")).toHaveLength(1);
+    next.cancel();
+  });
+
+  it("flush() ends on a busy server: it waits for the releases under way, not for those other calls start", async () => {
+    const { runId, book, kept } = await setup("bookbusyflush");
+    const users = Array.from({ length: 60 }, (_, i) => `user_${i}`);
+    await configureStoa(runId, { members: Object.fromEntries(users.map((u) => [u, { balanceUsd: 1, paid: true }])) });
+    // a hold per user, each with a call still running; one more user's hold idle
+    const open = [];
+    for (const user of users) open.push(held(await book.admit(user, 0.01 * NANO)));
+    held(await book.admit("ada", 0.01 * NANO)).settle(0.01 * NANO, Promise.resolve(true));
+    await configureStoa(runId, { delayMs: 40 }); // each release takes 40 ms
+    const flushed = book.flush(); // retires every hold: ada's is released now, the others when their calls end
+    // other requests' calls end every 10 ms, each starting a release while the last ones run
+    const ending = (async () => {
+      for (const call of open) {
+        call.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const ended = await endsWithin(flushed, 300);
+    await ending;
+    await Promise.all(kept);
+    expect(ended).toBe(true);
+  });
+
+  it("gives back a cancelled reservation's release to the call's waitUntil", async () => {
+    const { book, keptWith, kept } = await setup("bookcancelwait");
+    const waitUntil: WaitUntil = () => {};
+    const call = held(await book.admit("ada", 0.01 * NANO, waitUntil));
+    await book.flush(); // retired while the call is open: released when it ends
+    call.cancel();
+    await Promise.all(kept);
+    expect(keptWith.at(-1)).toBe(waitUntil);
   });
 });

@@ -316,6 +316,40 @@ describe("settling", () => {
     expect(released).toBeGreaterThan(stored);
   });
 
+  it("with a queue outbox the hold is not released when the event is queued: the consumer's delivery spends from it", async () => {
+    const runId = newRunId("holdqueue");
+    await configureStoa(runId, { members: { ida: { balanceUsd: 1, paid: true } } });
+    const sent: string[] = [];
+    const outbox = {
+      sendBatch: async (messages: Iterable<{ body: unknown }>) =>
+        void sent.push(...[...messages].map((m) => String(m.body))),
+    };
+    const errors: Error[] = [];
+    const stoa = new Stoa({ apiKey: STOA_KEY, baseUrl: stoaBase(runId), outbox, onError: (e) => errors.push(e) });
+    const completion = await openai(stoa, runId, "ida").chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+    });
+    expect(completion.usage?.completion_tokens).toBe(OPENAI_CHAT_USAGE.outputTokens);
+    await stoa.flush();
+    // queued, not stored: releasing the $0.50 hold now would let the event be debited with nothing reserved for it
+    const received = (await stoaReceived(runId)).map((r) => r.path);
+    expect(received.filter((p) => p.endsWith("/release"))).toEqual([]);
+    expect(await balance(stoa, "ida")).toEqual({ balance: 1e9, held: 0.5e9, available: 0.5e9 });
+    // the consumer delivers the queued event: Stoa takes its cost from the hold, still live
+    const messages = sent.map((body, i) => ({ id: `m${i}`, attempts: 1, body, ack() {}, retry() {} }));
+    await stoa.handleQueue({ queue: "stoa-events", messages });
+    const events = await stoaEvents(runId);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.holdId).toMatch(/^hold_/);
+    expect(await balance(stoa, "ida")).toEqual({
+      balance: 1e9 - CALL_COST_NANOS,
+      held: 0.5e9 - CALL_COST_NANOS,
+      available: 0.5e9,
+    });
+    expect(errors).toEqual([]);
+  });
+
   it("a call the provider refuses (429) gives its reservation back and makes no event", async () => {
     const run = await meterRun("hold429", {}, true);
     await configureStoa(run.runId, { members: { lee: { balanceUsd: 1, paid: true } } });
