@@ -3,8 +3,8 @@
  * `ReadableStream` over a `PullSource`, served two ways.
  *
  * - The stream's `pull`: every native consumer (`new Response(body)`,
- *   `text()`, `clone()`, `tee()`, `pipeTo`/`pipeThrough`, BYOB readers, a
- *   reader released and then piped) reads through it.
+ *   `text()`, `clone()`, `tee()`, `pipeTo`/`pipeThrough`, a reader released
+ *   and then piped) reads through it.
  * - Instance-level overrides of `getReader()`, `values()` and
  *   `[Symbol.asyncIterator]` on this one body: a reader's `read()` calls the
  *   source directly, skipping the stream's per-chunk machinery (most of a JS
@@ -15,6 +15,10 @@
  * byte is read from upstream once whichever way the app reads. The first
  * read always goes through `pull`, which marks the stream as read (a read
  * body cannot be handed to `new Response()` again).
+ *
+ * It is a default stream, not a byte stream: its readers are default
+ * readers, and `getReader({ mode: "byob" })` throws a `TypeError`, as it
+ * does for any default stream. BYOB is not supported.
  */
 
 /** One read of a body: a chunk, or done. */
@@ -31,6 +35,12 @@ export interface PullSource {
   next<T>(settle: (result: ReadResult) => T, fail: (error: unknown) => T): Promise<T>;
   /** The app cancelled the body. */
   cancel(reason: unknown): Promise<void> | void;
+  /**
+   * The meter stops a read of its own that passed its `bound` (see
+   * `guardSource`): the body ends there, the upstream cancelled with
+   * `reason`. Without it, `cancel` stands in.
+   */
+  stop?(bound: "time" | "bytes", reason: unknown): Promise<void> | void;
 }
 
 /** A `settle` that keeps the result as it is. */
@@ -150,12 +160,16 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
         if (result.done) release?.();
         return result;
       },
-      fail(error: unknown): never {
+      fail(error: unknown): ReadResult {
         idle();
-        if (!over) {
-          over = true;
-          controller?.error(error);
+        if (over) {
+          // cancelled while the read was in flight: it ends as done, as a native read does, whatever
+          // the source's read then met (workerd fails a read pending at a cancel with its reason)
+          release?.();
+          return DONE;
         }
+        over = true;
+        controller?.error(error);
         release?.();
         throw error;
       },
@@ -187,7 +201,7 @@ export function servedBody(source: PullSource): ReadableStream<Uint8Array> {
   }
 
   function getReader(options?: { mode?: "byob" }): AnyReader {
-    // BYOB reads go through `pull`
+    // the stream's own answer: a BYOB reader of a default stream throws a TypeError
     if (options?.mode !== undefined)
       return (nativeGetReader as (o: { mode: "byob" }) => AnyReader).call(stream, options as { mode: "byob" });
     return lockedReader().reader;

@@ -50,15 +50,18 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
   const idle = setTimeout(readAhead, options.idleMs);
   options.keepAlive(settled);
 
-  function stop(bound: string): void {
+  function stop(bound: "time" | "bytes"): void {
     if (state !== "ahead") return;
     state = "done";
     kept.length = 0;
+    const limit = bound === "time" ? `${options.drainMs / 1000} s` : `${options.maxBytes} bytes`;
     failure = new StoaStreamError(
-      `The body was left unread for ${options.idleMs / 1000} s, and the meter's read-ahead passed its ${bound} bound; it was cancelled.`,
+      `The body was left unread for ${options.idleMs / 1000} s, and the meter's read-ahead passed its ${limit} bound; it was cancelled.`,
     );
-    // a pending read then ends as done; the meter bills the body as aborted
-    Promise.resolve(source.cancel(failure)).catch(() => {});
+    // a pending read then ends as done; the meter bills the body as aborted. A source that reads
+    // on after a cancel (a JSON body's) is stopped instead, so this bound is the last.
+    const ended = source.stop === undefined ? source.cancel(failure) : source.stop(bound, failure);
+    Promise.resolve(ended).catch(() => {});
   }
 
   /** Whether a bound stopped the read-ahead (a function: the state changes across awaits). */
@@ -69,7 +72,7 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
   async function readAhead(): Promise<void> {
     if (state !== "idle") return;
     state = "ahead";
-    const timer = setTimeout(() => stop(`${options.drainMs / 1000} s`), options.drainMs);
+    const timer = setTimeout(() => stop("time"), options.drainMs);
     let size = 0;
     try {
       while (state === "ahead") {
@@ -83,7 +86,7 @@ export function guardSource(source: PullSource, options: UnreadOptions): PullSou
         if (stopped()) break; // stopped while this read was in flight
         kept.push(result.value);
         size += result.value.length;
-        if (size > options.maxBytes) stop(`${options.maxBytes} bytes`);
+        if (size > options.maxBytes) stop("bytes");
       }
     } catch (error) {
       failure ??= error;

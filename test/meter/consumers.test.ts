@@ -261,6 +261,14 @@ describe("every consumer of a metered body", { timeout: 30_000 }, () => {
     expect(await onlyEvent(run)).toMatchObject({ status: "aborted" });
   });
 
+  it("a stream gives default readers only: a BYOB reader throws a TypeError, and the body reads on", async () => {
+    const run = await meterRun("consumer-byob");
+    const body = (await call(run, "sse")).body as ReadableStream<Uint8Array>;
+    expect(() => body.getReader({ mode: "byob" })).toThrow(TypeError);
+    expect(await readAll(body)).toBe(SSE_CUT);
+    expect(await onlyEvent(run)).toMatchObject({ status: "completed", estimated: false, usage: USAGE });
+  });
+
   it("a reader released with a read in flight: that chunk goes to the next reader, in order", async () => {
     const run = await meterRun("consumer-release");
     const body = (await call(run, "sse")).body as ReadableStream<Uint8Array>;

@@ -2,8 +2,10 @@
  * The collected body of a JSON response: what it keeps, and the bounds of
  * the read that goes on after the app cancels it.
  */
-import { describe, expect, it } from "vitest";
-import { type CollectedBody, collectBody } from "../../src/streams/collected-body.ts";
+import { describe, expect, it, vi } from "vitest";
+import { type CollectedBody, collectBody, collectSource } from "../../src/streams/collected-body.ts";
+import { servedBody } from "../../src/streams/served-body.ts";
+import { guardSource } from "../../src/streams/unread-body.ts";
 import { newRunId, providerBase, providerRequests } from "../support/provider.ts";
 
 const CHAT = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello" }] };
@@ -59,6 +61,84 @@ describe("collectBody after a cancel", () => {
     expect(collected.total).toBeLessThan(10_000_000);
     const [request] = await providerRequests(runId);
     expect(request?.outcome).toBe("cancelled");
+  });
+});
+
+describe("collectBody cancelled while the app's own read waits", () => {
+  it("ends as stopped, not as a complete body, when that read ends because the meter cancelled the upstream", async () => {
+    const runId = newRunId("collect-inflight");
+    let work: Promise<unknown> | undefined;
+    const done: CollectedBody[] = [];
+    const body = collectBody(await stalledBody(runId, 0), {
+      drainMs: 50,
+      onDone: (value) => done.push(value),
+      keepAlive: (promise) => {
+        work = promise;
+      },
+    });
+    const reader = body.getReader();
+    expect((await reader.read()).value).toHaveLength(16);
+    const waiting = reader.read(); // the body stalls: this read waits
+    await reader.cancel();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    await work;
+    expect(done).toEqual([{ ok: false, total: 16, stopped: "time" }]);
+    const [request] = await providerRequests(runId);
+    expect(request?.outcome).toBe("cancelled");
+  });
+});
+
+/** A JSON body that sends its first 18 bytes, then nothing, ever; `cancelled` is its cancel's reason. */
+function stalledSource() {
+  const state = { cancelled: undefined as unknown };
+  let sent = false;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (sent) return new Promise<void>(() => {});
+        sent = true;
+        controller.enqueue(new TextEncoder().encode('{"id":"x","usage":'));
+      },
+      cancel(reason) {
+        state.cancelled = reason;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, state };
+}
+
+describe("collectSource under the unread guard", () => {
+  it("ends when the guard's read-ahead passes its bound: the guard's stop starts no second read", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { stream, state } = stalledSource();
+      const done: CollectedBody[] = [];
+      const work: Promise<unknown>[] = [];
+      const collected = collectSource(stream.getReader(), {
+        drainMs: 20_000,
+        onDone: (value) => done.push(value),
+        keepAlive: (promise) => work.push(promise),
+      });
+      servedBody(
+        guardSource(collected, {
+          idleMs: 5_000,
+          maxBytes: 4 * 1024 * 1024,
+          drainMs: 20_000,
+          keepAlive: (promise) => work.push(promise),
+        }),
+      );
+      // 5 s unread, then 20 s of read-ahead on a body that stalls after its first 18 bytes
+      await vi.advanceTimersByTimeAsync(24_999);
+      expect(done).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(done).toEqual([{ ok: false, total: 18, stopped: "time", unread: true }]);
+      expect(state.cancelled).toBeInstanceOf(Error);
+      await Promise.all(work);
+      expect(work).toHaveLength(1); // the guard's; no background read of the body's own
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
