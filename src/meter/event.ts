@@ -90,6 +90,17 @@ function validGroups(usage: Partial<Usage>, bad: string[]): Partial<Usage> {
 }
 
 /**
+ * True when `buildEvent` will estimate the output counts of `reading`
+ * because one it reports is malformed or out of range: the estimate then
+ * comes from `reading.outputWeight`.
+ */
+export function outputMalformed(reading: Reading): boolean {
+  const bad: string[] = [];
+  validGroups({ ...reading.partial, ...reading.usage }, bad);
+  return bad.includes("outputTokens");
+}
+
+/**
  * Builds the usage event; `completed` when the provider reported final usage,
  * else an estimated `aborted`. Every number that leaves in the event is
  * checked here: a count that is not an integer from 0 to `MAX_TOKEN_COUNT`

@@ -6,11 +6,13 @@
 import { StoaStreamError } from "../errors.ts";
 import type { JsonRead } from "../providers/types.ts";
 import { concat } from "../streams/bytes.ts";
-import { type CollectedBody, collectSource } from "../streams/collected-body.ts";
-import { skim, tryParse } from "../streams/json-scan.ts";
+import { type CollectedBody, collectSource, EDGE_BYTES } from "../streams/collected-body.ts";
+import { type SkimKeys, skim, tryParse } from "../streams/json-scan.ts";
 import { prefixedReader } from "../streams/prefixed-reader.ts";
+import { isObj } from "../util/json.ts";
 import { emitEvent } from "./emit.ts";
 import { textWeightOf } from "./estimate.ts";
+import { outputMalformed } from "./event.ts";
 import { DRAIN_MS, handedOn, keepAlive, MAX_KEPT_BYTES, unreadGuard } from "./handed-on.ts";
 import type { Meter, OpenCall } from "./types.ts";
 
@@ -73,18 +75,18 @@ export async function meterJson(meter: Meter, response: Response, call: OpenCall
   return handedOn(response, unreadGuard(meter, body));
 }
 
-/** Meters a JSON body once it ended (or failed, or was cut short after the app cancelled it). */
+/** Meters a JSON body once it ended (or failed, or was cut short after the app cancelled it or left it unread). */
 function finishJson(meter: Meter, call: OpenCall, collected: CollectedBody): void {
   const { sink } = meter;
   if (!collected.ok && collected.stopped !== undefined) {
-    // the app cancelled and the rest would not come: the upstream is cancelled, bill an estimate
+    // the rest would not come: the upstream is cancelled, bill an estimate
     const bound =
       collected.stopped === "time" ? `within ${DRAIN_MS / 1000} s` : `within ${MAX_KEPT_BYTES / 1048576} MiB`;
-    sink.onError(
-      new StoaStreamError(
-        `The app cancelled a JSON body whose rest did not end ${bound}; it was cancelled upstream and the event is estimated.`,
-      ),
-    );
+    const what =
+      collected.unread === true
+        ? `The app left a JSON body unread, and the meter's read of it did not end ${bound}`
+        : `The app cancelled a JSON body whose rest did not end ${bound}`;
+    sink.onError(new StoaStreamError(`${what}; it was cancelled upstream and the event is estimated.`));
     emitEvent(meter, call, { outputWeight: 0 });
     return;
   }
@@ -94,37 +96,75 @@ function finishJson(meter: Meter, call: OpenCall, collected: CollectedBody): voi
     emitEvent(meter, call, { outputWeight: 0 });
     return;
   }
-  const json = readBody(collected.whole, collected.head, collected.tail, call.provider.jsonRead?.(call.facts.endpoint));
-  if (json === undefined) {
+  const { provider, facts } = call;
+  const keys = provider.skimKeys?.(facts.endpoint);
+  const body = readBody(collected, provider.jsonRead?.(facts.endpoint), keys);
+  if (body === undefined && collected.whole !== undefined) {
     call.admission.cancel();
     sink.onError(new StoaStreamError("A successful response was not JSON; no usage event was made."));
     return;
   }
-  const reading = call.provider.readJson(call.facts.endpoint, json);
+  if (body === undefined) {
+    // too large to keep, and its ends hold no usage: the provider billed it all the same
+    sink.onError(
+      new StoaStreamError(
+        `The response body was over ${MAX_KEPT_BYTES / 1048576} MiB and its usage was not in its first and last ${EDGE_BYTES / 1024} KiB; the event is estimated from its size.`,
+      ),
+    );
+    emitEvent(meter, call, { outputWeight: collected.total });
+    return;
+  }
+  const reading = provider.readJson(facts.endpoint, body.json);
+  const usageKey = keys?.usage ?? "usage";
   if (reading.usage === undefined) {
-    reading.outputWeight = textWeightOf(json);
+    reading.outputWeight = contentWeight(collected, body, usageKey);
     sink.onError(new StoaStreamError("The response reported no usage; the event is estimated."));
+  } else if (outputMalformed(reading)) {
+    reading.outputWeight = contentWeight(collected, body, usageKey); // `buildEvent` reports the fault
   }
   emitEvent(meter, call, reading);
 }
+
+/** A JSON body as metering read it: `skimmed` (only its ids and usage, see `skim`), or parsed whole. */
+interface ReadBody {
+  json: unknown;
+  skimmed: boolean;
+}
+
+/** A body that ended whole: kept whole, or (too large to keep) its first and last bytes. */
+type EndedBody = Extract<CollectedBody, { ok: true }>;
 
 const decoder = new TextDecoder();
 
 /**
  * What metering needs of a JSON body: parsed whole when the provider asks for
  * it (`Provider.jsonRead`); else, and always for a body too large to keep,
- * skimmed: `id` and `model` from its start (`model` from its end for
- * embeddings), the `usage` object from its end. Undefined when it is not JSON.
+ * skimmed for the keys the provider names (`Provider.skimKeys`): `id` and
+ * `model` from its start (or its end), the usage object from its end.
+ * Undefined when it is not JSON, or is too large to keep and its ends hold
+ * no usage.
  */
-function readBody(
-  whole: Uint8Array | undefined,
-  head: Uint8Array | undefined,
-  tail: Uint8Array | undefined,
-  read: JsonRead = "skim",
-): unknown {
-  if (whole !== undefined) {
-    const text = decoder.decode(whole);
-    return read === "whole" ? tryParse(text) : (skim(text, text) ?? tryParse(text));
+function readBody(body: EndedBody, read: JsonRead = "skim", keys?: SkimKeys): ReadBody | undefined {
+  if (body.whole === undefined) {
+    const skimmed = skim(decoder.decode(body.head), decoder.decode(body.tail), keys);
+    return skimmed === undefined ? undefined : { json: skimmed, skimmed: true };
   }
-  return skim(decoder.decode(head), decoder.decode(tail));
+  const text = decoder.decode(body.whole);
+  const skimmed = read === "skim" ? skim(text, text, keys) : undefined;
+  if (skimmed !== undefined) return { json: skimmed, skimmed: true };
+  const json = tryParse(text);
+  return json === undefined ? undefined : { json, skimmed: false };
+}
+
+/**
+ * The weight of a JSON body's content, to estimate its output from: its text
+ * strings (`textWeightOf`; a skimmed body is parsed whole for it) but those
+ * of its top-level `usageKey`, or its size when it was too large to keep.
+ */
+function contentWeight(body: EndedBody, read: ReadBody, usageKey: string): number {
+  if (body.whole === undefined) return body.total;
+  const json = read.skimmed ? tryParse(decoder.decode(body.whole)) : read.json;
+  if (!isObj(json) || !(usageKey in json)) return textWeightOf(json);
+  const { [usageKey]: _usage, ...content } = json;
+  return textWeightOf(content);
 }

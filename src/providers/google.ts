@@ -14,7 +14,7 @@
  * Not metered: `:countTokens` (free) and the embeddings methods, whose
  * responses carry no usage.
  */
-import { lastObject, tryParse } from "../streams/json-scan.ts";
+import { lastObject, type SkimKeys, tryParse } from "../streams/json-scan.ts";
 import type { Usage } from "../usage.ts";
 import { count, isObj, obj, str } from "../util/json.ts";
 import { type ChatDialect, openaiUsage, readChatStream } from "./openai.ts";
@@ -31,6 +31,12 @@ function audioOf(details: unknown): number {
   for (const entry of details) if (obj(entry).modality === "AUDIO") n += count(obj(entry).tokenCount);
   return n;
 }
+
+/**
+ * What a `GenerateContentResponse` too large to keep is skimmed for: its
+ * usage, model and id, all after its candidates.
+ */
+const GENERATE_KEYS: SkimKeys = { id: "responseId", model: "modelVersion", usage: "usageMetadata" };
 
 /** Maps a Gemini `usageMetadata` object to exclusive `Usage` fields (web searches left at 0). */
 export function geminiUsage(raw: unknown): Usage | undefined {
@@ -211,6 +217,9 @@ export const google: Provider = {
   },
   errorBody: (type, message) => ({ error: { code: 402, message, status: type } }),
   requestId: () => undefined, // Gemini sends none; the body's `responseId` identifies the response
+  // web searches are in the candidates: parsed whole, unless too large to keep
+  jsonRead: (endpoint) => (endpoint === "generate_content" ? "whole" : "skim"),
+  skimKeys: (endpoint) => (endpoint === "generate_content" ? GENERATE_KEYS : undefined),
   readJson(endpoint, json) {
     if (endpoint === "chat.completions") {
       const body = obj(json);

@@ -3,6 +3,7 @@
  * it adds to a request, and how it reads usage from a JSON body or a stream.
  */
 import type { EventStreamMessage } from "../streams/event-stream.ts";
+import type { SkimKeys } from "../streams/json-scan.ts";
 import type { Usage } from "../usage.ts";
 
 /** What a provider response told us, before it becomes a usage event. */
@@ -78,9 +79,11 @@ export interface PreparedBody {
 
 /**
  * How metering reads a JSON response body: `skim` takes `id` and `model` from
- * its start and the `usage` object from its end without parsing it all;
- * `whole` parses it (needed when usage depends on more than the `usage`
- * object, as the web searches in a Responses `output`).
+ * its start and the `usage` object from its end without parsing it all (the
+ * keys `Provider.skimKeys` names); `whole` parses it (needed when usage
+ * depends on more than the `usage` object, as the web searches in a
+ * Responses `output`). A body too large to keep (over 4 MiB) is skimmed
+ * either way.
  */
 export type JsonRead = "skim" | "whole";
 
@@ -125,6 +128,12 @@ export interface Provider {
   errorBody(type: string, message: string): unknown;
   /** How a JSON body of `endpoint` is read. Default `skim`. */
   jsonRead?(endpoint: string): JsonRead;
+  /**
+   * The top-level keys a JSON body of `endpoint` is skimmed for, when they are
+   * not `id`, `model` and `usage` (Gemini's `responseId`, `modelVersion` and
+   * `usageMetadata`). Default: those three.
+   */
+  skimKeys?(endpoint: string): SkimKeys | undefined;
   /** Reads a whole JSON response body. */
   readJson(endpoint: string, json: unknown): Reading;
   /** Starts reading an SSE response. */

@@ -181,31 +181,92 @@ export function tryParse(text: string): unknown {
 }
 
 /**
- * Skims a JSON response body for what metering needs without parsing it:
- * `id` and `model` from its `start`, `model` from its `end` when the start has
- * none (embeddings), and the top-level `usage` object from its `end` (a nested
- * one, as Groq's `x_groq.usage`, is not the body's usage). `start` and `end`
- * are the first and last characters of the body (the same text when it was
- * kept whole). Undefined when it is not an object or has no top-level `usage`
- * in `end`.
+ * The top-level keys a JSON response body is skimmed for (see `skim`): the
+ * string values of `id` and `model`, and the object value of `usage`. Key
+ * names, without their quotes.
  */
-export function skim(start: string, end: string): Record<string, unknown> | undefined {
-  if (start.charCodeAt(0) !== 123 || end.charCodeAt(end.length - 1) !== 125) return undefined;
-  const at = topLevelObjectValue(end, "usage");
+export interface SkimKeys {
+  readonly id: string;
+  readonly model: string;
+  readonly usage: string;
+}
+
+/** The keys of the OpenAI and Anthropic shape, and of every host that copies it. */
+const USAGE_KEYS: SkimKeys = { id: "id", model: "model", usage: "usage" };
+
+/**
+ * Skims a JSON response body for what metering needs without parsing it:
+ * the top-level `usage` object (`keys.usage`) from its `end` (a nested one,
+ * as Groq's `x_groq.usage`, is not the body's usage), and the `id` and
+ * `model` strings (`keys.id`, `keys.model`) from its `start`, where providers
+ * put them, else the top-level ones of its `end` (embeddings name the model
+ * last; Gemini its `responseId` and `modelVersion`). `start` and `end` are the
+ * first and last characters of the body (the same text when it was kept
+ * whole); blanks around the body, its keys and its values are allowed.
+ * Returns an object of those three keys, which a provider reads as it reads
+ * the whole body; undefined when the body is not an object or has no
+ * top-level usage object in `end`.
+ */
+export function skim(start: string, end: string, keys: SkimKeys = USAGE_KEYS): Record<string, unknown> | undefined {
+  if (start.charCodeAt(firstNonBlank(start)) !== 123 || end.charCodeAt(lastNonBlank(end)) !== 125) return undefined;
+  const at = topLevelObjectValue(end, keys.usage);
   const slice = at === -1 ? undefined : sliceObject(end, at);
   const usage = slice === undefined ? undefined : tryParse(slice);
   if (usage === undefined) return undefined;
-  return { id: firstString(start, '"id"'), model: firstString(start, '"model"') ?? lastString(end, '"model"'), usage };
+  return {
+    [keys.id]: edgeString(start, end, keys.id),
+    [keys.model]: edgeString(start, end, keys.model),
+    [keys.usage]: usage,
+  };
+}
+
+/** The index of the first character of `text` that is not a JSON blank. */
+function firstNonBlank(text: string): number {
+  let i = 0;
+  while (isBlank(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** The index of the last character of `text` that is not a JSON blank (-1 when there is none). */
+function lastNonBlank(text: string): number {
+  let i = text.length - 1;
+  while (i >= 0 && isBlank(text.charCodeAt(i))) i--;
+  return i;
+}
+
+/**
+ * The string value of `key` (unquoted) in a skimmed body: the first one in
+ * `start`, else the last top-level one in `end` (sought only when `end` is
+ * not the same text as `start`: a body kept whole has none then).
+ */
+function edgeString(start: string, end: string, key: string): string | undefined {
+  const quoted = `"${key}"`;
+  const first = firstString(start, quoted);
+  if (first !== undefined || end === start) return first;
+  const at = topLevelValue(end, key);
+  return at === -1 ? undefined : stringAt(end, at);
 }
 
 /**
  * Where the object value of the last top-level `"key":` of `text` starts (the
  * index of its `{`), or -1. `text` is the end of a JSON object (its last
- * character closes it), so depth is counted backwards from that end: a
- * scan over what follows the key, strings skipped (a `"` preceded by an odd
- * run of backslashes is escaped).
+ * character closes it, blanks after it aside), so depth is counted backwards
+ * from that end (see `topLevelValue`).
  */
 export function topLevelObjectValue(text: string, key: string): number {
+  const at = topLevelValue(text, key);
+  return text.charCodeAt(at) === 123 ? at : -1;
+}
+
+/**
+ * Where the value of the last top-level `"key":` of `text` starts, or -1.
+ * `text` is the end of a JSON object (its last character closes it, blanks
+ * after it aside), so depth is counted backwards from that end: a scan over
+ * what follows the key, strings skipped (a `"` preceded by an odd run of
+ * backslashes is escaped). An object value must be one that closed back to
+ * the top level.
+ */
+function topLevelValue(text: string, key: string): number {
   let depth = 0;
   let valueAt = -1; // the `{` of the last object closed back to depth 1
   for (let i = text.length - 1; i >= 0; i--) {
@@ -223,7 +284,7 @@ export function topLevelObjectValue(text: string, key: string): number {
       if (i < 0) return -1;
       if (depth === 1 && close - i - 1 === key.length && text.startsWith(key, i + 1)) {
         const value = valueStart(text, close + 1);
-        if (value !== -1 && value === valueAt) return value;
+        if (value !== -1 && (text.charCodeAt(value) !== 123 || value === valueAt)) return value;
       }
     }
   }
@@ -237,20 +298,23 @@ function escaped(text: string, at: number): boolean {
   return n % 2 === 1;
 }
 
-/** The first `"key":"…"` string value of `text` (an escape-free prefix of it), or undefined. */
+/**
+ * The first string value of `key` (quoted: `'"id"'`) in `text`, blanks
+ * around its colon allowed (an escape-free prefix of it), or undefined. An
+ * occurrence that is not followed by a colon and a string (a value such as
+ * `"role":"model"`, a number id) is passed over.
+ */
 function firstString(text: string, key: string): string | undefined {
-  return stringAt(text, text.indexOf(`${key}:"`), key);
+  for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + key.length)) {
+    const value = valueStart(text, at + key.length);
+    if (value !== -1 && text.charCodeAt(value) === 34) return stringAt(text, value);
+  }
+  return undefined;
 }
 
-/** The last `"key":"…"` string value of `text` (an escape-free prefix of it), or undefined. */
-function lastString(text: string, key: string): string | undefined {
-  return stringAt(text, text.lastIndexOf(`${key}:"`), key);
-}
-
-/** The string value of the `"key":"` found at `at`, up to the next quote; undefined when `at` is -1 or it does not close. */
-function stringAt(text: string, at: number, key: string): string | undefined {
-  if (at === -1) return undefined;
-  const start = at + key.length + 2;
-  const end = text.indexOf('"', start);
-  return end === -1 ? undefined : text.slice(start, end);
+/** The string whose opening quote is at `at`, up to the next quote; undefined when it is not a string or does not close. */
+function stringAt(text: string, at: number): string | undefined {
+  if (text.charCodeAt(at) !== 34) return undefined;
+  const end = text.indexOf('"', at + 1);
+  return end === -1 ? undefined : text.slice(at + 1, end);
 }

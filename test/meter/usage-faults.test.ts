@@ -79,6 +79,41 @@ describe("malformed token counts", () => {
     expect(run.errors).toHaveLength(1);
   });
 
+  it("estimates the output of a JSON body whose output count is malformed from the body's content", async () => {
+    const run = await meterRun("uf-json-output");
+    const bad: unknown[] = ["300", 1.5];
+    for (const completion of bad) {
+      const usage = { prompt_tokens: 10, completion_tokens: completion, total_tokens: 310 };
+      await openai(run, { usage, text: "english" }).chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: MESSAGES,
+      });
+    }
+    const events = await run.events();
+    expect(events).toHaveLength(bad.length);
+    for (const event of events) {
+      expect(event).toMatchObject({ status: "completed", estimated: true });
+      // the body's text strings weigh 2,578: the English paragraph (2,545) and "chat.completion", "stop",
+      // "default" and "fp_fake" (33); 4 a token. The well-formed input count is kept.
+      expect(event.usage).toEqual({
+        inputTokens: 10,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        audioInputTokens: 0,
+        outputTokens: 645,
+        audioOutputTokens: 0,
+        reasoningTokens: 0,
+        webSearchRequests: 0,
+      });
+    }
+    expect(streamErrors(run)).toEqual(
+      bad.map(
+        () =>
+          "The provider reported malformed usage (outputTokens, audioOutputTokens, reasoningTokens); the event is estimated.",
+      ),
+    );
+  });
+
   it("reads a missing or null count as 0, exactly", async () => {
     const run = await meterRun("uf-missing");
     const usage = {

@@ -81,3 +81,42 @@ describe("skim reads the top-level usage", () => {
     expect(topLevelObjectValue('"n":1},"x":{"usage":{"n":2}}}', "usage")).toBe(-1);
   });
 });
+
+describe("skim tolerates blanks and reads the keys a provider names", () => {
+  it("reads a body with blank lines before it, a newline after it and blanks around its colons", () => {
+    const body = { id: "chatcmpl-1", object: "chat.completion", model: "gpt-4o", usage: { prompt_tokens: 3 } };
+    const pretty = `\n\n${JSON.stringify(body, null, 2)}\n`;
+    expect(skim(pretty, pretty)).toEqual({ id: "chatcmpl-1", model: "gpt-4o", usage: { prompt_tokens: 3 } });
+    const spaced = '\r\n { "id" :\t"chatcmpl-2" , "model" : "m" , "usage" : { "prompt_tokens" : 4 } } \n';
+    expect(skim(spaced, spaced)).toEqual({ id: "chatcmpl-2", model: "m", usage: { prompt_tokens: 4 } });
+  });
+
+  it('passes over a string value that reads like the key (a role of "model")', () => {
+    const text = '{"id": "chatcmpl-3", "choices": [{"message": {"role": "model"}}], "model" : "m", "usage": {"n": 1}}';
+    expect(skim(text, text)).toEqual({ id: "chatcmpl-3", model: "m", usage: { n: 1 } });
+  });
+
+  it("reads Gemini's responseId, modelVersion and usageMetadata from the end of a long body", () => {
+    const keys = { id: "responseId", model: "modelVersion", usage: "usageMetadata" };
+    const head = '{\n  "candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBO';
+    const tail =
+      'AAAA"}}], "role": "model"}, "finishReason": "STOP", "index": 0}],\n  "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 1290},\n  "modelVersion": "gemini-2.5-flash-image",\n  "responseId": "r-1"\n}\n';
+    expect(skim(head, tail, keys)).toEqual({
+      responseId: "r-1",
+      modelVersion: "gemini-2.5-flash-image",
+      usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1290 },
+    });
+    // a nested key of the same name in the end is not the body's
+    const nested = '"x", "inner": {"responseId": "nested"}, "usageMetadata": {"promptTokenCount": 1}}';
+    expect(skim(head, nested, keys)).toEqual({
+      responseId: undefined,
+      modelVersion: undefined,
+      usageMetadata: { promptTokenCount: 1 },
+    });
+  });
+
+  it("still finds nothing in a body that is not one object", () => {
+    expect(skim(' [{"usage":{"n":1}}] ', ' [{"usage":{"n":1}}] ')).toBeUndefined();
+    expect(skim("<html>", '"usage":{"n":1}}</html>')).toBeUndefined();
+  });
+});
