@@ -27,7 +27,7 @@ function stream(eol: string): { full: string; expected: string } {
 /**
  * Runs `parts` through the metered body. Each part arrives a macrotask after
  * the one before, as network chunks do, unless `burst` (then all are there at
- * once and the meter may join them).
+ * once; the meter still hands each on as it came).
  */
 async function run(parts: Uint8Array[], burst = false): Promise<{ text: string; usage: unknown; reads: number }> {
   const reader = openai.readStream({ endpoint: "chat.completions", body: {}, stream: true, injectedUsage: true });
