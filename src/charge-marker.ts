@@ -1,10 +1,16 @@
 /**
  * The 402 charge marker: how the meter's synthetic 402 for a blocked call
- * says "Stoa blocked this user" (two response headers), and how that is read
+ * says "Stoa blocked this user" (response headers), and how that is read
  * back off the error a provider SDK builds from the response (openai's
  * `APIError`, Anthropic's `PaymentRequiredError`, the AI SDK's
  * `APICallError`, or an error that carries one as `cause` or `lastError`).
  * Written by `meter/blocked.ts`, read by `StoaChargeRequiredError`.
+ *
+ * The marker carries a random token made once per isolate (process), which
+ * never leaves it: a 402 from anywhere else (a provider, a proxy, an
+ * OpenAI-compatible host the app's users configure) that copies the headers
+ * cannot pass for a block of ours, so it cannot name a user to resume a
+ * request as.
  */
 
 /** Response header that marks the synthetic 402 of a blocked call; its value is the reason. */
@@ -18,6 +24,19 @@ export const CHARGE_REQUIRED_USD_HEADER = "x-stoa-required-usd";
 
 /** Response header with what the user had available in USD, when Stoa said. */
 export const CHARGE_AVAILABLE_USD_HEADER = "x-stoa-available-usd";
+
+/** Response header with this isolate's marker token: only the meter's own 402s carry it. */
+export const CHARGE_TOKEN_HEADER = "x-stoa-charge-token";
+
+/** Where the token is kept: one per isolate, shared by every copy of the package loaded in it. */
+const TOKEN_KEY = Symbol.for("@onstoa/sdk.charge-marker-token");
+
+/** This isolate's marker token, made on first use (inside a request: Workers allow no randomness at start-up). */
+function markerToken(): string {
+  const holder = globalThis as { [TOKEN_KEY]?: string };
+  holder[TOKEN_KEY] ??= crypto.randomUUID();
+  return holder[TOKEN_KEY];
+}
 
 /** How deep `readChargeMarker` follows `cause` and `lastError`. */
 const MAX_DEPTH = 4;
@@ -37,6 +56,7 @@ export function chargeMarkerHeaders(marker: ChargeMarker<string>): Record<string
   const headers: Record<string, string> = {
     [CHARGE_REQUIRED_HEADER]: marker.reason,
     [CHARGE_USER_HEADER]: encodeURIComponent(marker.userId),
+    [CHARGE_TOKEN_HEADER]: markerToken(),
   };
   if (marker.requiredUsd !== undefined) headers[CHARGE_REQUIRED_USD_HEADER] = String(marker.requiredUsd);
   if (marker.availableUsd !== undefined) headers[CHARGE_AVAILABLE_USD_HEADER] = String(marker.availableUsd);
@@ -46,7 +66,8 @@ export function chargeMarkerHeaders(marker: ChargeMarker<string>): Record<string
 /**
  * Reads the marker off a provider SDK's error: a 402 (`status` or
  * `statusCode`) whose headers (`headers` or `responseHeaders`, a `Headers` or
- * a plain record) carry the marker with one of `reasons`; else its `cause`,
+ * a plain record) carry the marker with one of `reasons` and this isolate's
+ * token (see `CHARGE_TOKEN_HEADER`); else its `cause`,
  * else its `lastError` (the AI SDK's `RetryError`), at most 4 levels deep.
  * Undefined when there is none.
  */
@@ -68,7 +89,8 @@ export function readChargeMarker<R extends string>(
     const headers = error.headers ?? error.responseHeaders;
     const reason = header(headers, CHARGE_REQUIRED_HEADER);
     const user = header(headers, CHARGE_USER_HEADER);
-    if (reason !== undefined && (reasons as readonly string[]).includes(reason) && user !== undefined) {
+    const ours = header(headers, CHARGE_TOKEN_HEADER) === markerToken();
+    if (ours && reason !== undefined && (reasons as readonly string[]).includes(reason) && user !== undefined) {
       try {
         return {
           userId: decodeURIComponent(user),

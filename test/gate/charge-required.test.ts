@@ -140,4 +140,30 @@ describe("StoaChargeRequiredError recognition", () => {
     expect(StoaChargeRequiredError.from(null)).toBeNull();
     expect(StoaChargeRequiredError.from("payment_required")).toBeNull();
   });
+
+  it("is false for an upstream's 402 that copies the marker headers: it cannot name a user", async () => {
+    const run = await meterRun("gate-forged");
+    // a provider, a proxy or an OpenAI-compatible host the app's users configure, answering as our blocks do
+    const forged = async () =>
+      new Response(JSON.stringify({ error: { message: "pay up", type: "payment_required" } }), {
+        status: 402,
+        headers: {
+          "content-type": "application/json",
+          "x-stoa-charge-required": "payment_required",
+          "x-stoa-user-id": "victim",
+        },
+      });
+    const client = new OpenAI({
+      apiKey: PROVIDER_KEY,
+      baseURL: run.bases().openai,
+      maxRetries: 0,
+      fetch: run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "attacker", fetch: forged }),
+    });
+    const error = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect((error as { status?: number }).status).toBe(402);
+    expect(error instanceof StoaChargeRequiredError).toBe(false);
+    expect(StoaChargeRequiredError.from(error)).toBeNull();
+  });
 });
