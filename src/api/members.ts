@@ -3,7 +3,7 @@
  * registration token the app signs with `STOA_REGISTRATION_SECRET`, and
  * `POST /v1/members`.
  */
-import { StoaConfigError } from "../errors.ts";
+import { StoaAPIError, StoaConfigError } from "../errors.ts";
 import { invalidResponse, optionalString, record } from "./read.ts";
 import type { ApiClient } from "./types.ts";
 import { checkUserId } from "./user-id.ts";
@@ -90,8 +90,12 @@ export async function registrationToken(
  * Registers the user as a Stoa member: `POST /v1/members` with a fresh
  * registration token. One token and one idempotency key per call, both reused
  * on each of its retries, so a retry after a lost answer gets the stored
- * answer instead of tripping the server's `jti` replay check. Registering a
- * known user returns its membership with `created: false`.
+ * answer instead of tripping the server's `jti` replay check. But Stoa counts
+ * a token's `jti` as used once the token passed its checks, even when the
+ * registration then failed (a 5xx, which is not stored), so a retry can be
+ * refused as a replay: a refused token is signed afresh once, under a new
+ * key (registration is idempotent by itself). Registering a known user
+ * returns its membership with `created: false`.
  *
  * @throws {StoaConfigError} as {@link registrationToken} does.
  * @throws {StoaAPIError} `invalid_registration_token` when the secret is wrong (or the clock far off).
@@ -102,11 +106,20 @@ export async function registerMember(api: ApiClient, input: RegisterMemberInput)
     throw new StoaConfigError("registerMember() needs { registrationSecret, userId, email, name?, avatarUrl? }.");
   }
   const { registrationSecret, userId, email, name, avatarUrl } = input;
-  const token = await registrationToken({ secret: registrationSecret, userId, email, name, avatarUrl });
-  const answer = await api.request("POST", "/v1/members", {
-    body: { registrationToken: token },
-    idempotencyKey: crypto.randomUUID(),
-  });
+  const claims = { secret: registrationSecret, userId, email, name, avatarUrl };
+  const register = async () =>
+    api.request("POST", "/v1/members", {
+      body: { registrationToken: await registrationToken(claims) },
+      idempotencyKey: crypto.randomUUID(),
+    });
+  let answer: unknown;
+  try {
+    answer = await register();
+  } catch (error) {
+    // a wrong secret is refused again, and that refusal is thrown
+    if (!(error instanceof StoaAPIError && error.apiCode === "invalid_registration_token")) throw error;
+    answer = await register();
+  }
   const v = record(answer);
   if (typeof v.membershipId !== "string" || typeof v.userId !== "string" || typeof v.created !== "boolean") {
     throw invalidResponse("a membership");

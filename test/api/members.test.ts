@@ -279,6 +279,30 @@ describe("registerMember", () => {
     expect(Object.keys(await stoaMembers(runId))).toEqual(["user_123"]);
   });
 
+  it("signs afresh once when a retry is refused as a replay: the token passed, then the registration failed", async () => {
+    const runId = newRunId("regreplay");
+    let attempts = 0;
+    // the first attempt reaches Stoa, which uses its jti and then fails (here: its answer is stored under
+    // another key, as if nothing was stored for ours) and answers 503; the retry repeats the token
+    const failingAfterUse: FetchLike = async (input, init) => {
+      if (++attempts > 1) return fetch(input, init);
+      const headers = new Headers(init?.headers);
+      headers.set("idempotency-key", "another-key");
+      const used = await fetch(input, { ...init, headers });
+      await used.body?.cancel();
+      return Response.json({ error: { type: "server_error", code: "server_error", message: "x" } }, { status: 503 });
+    };
+    const { api } = apiSetup(runId, { fetch: failingAfterUse });
+    const membership = await registerMember(api, { registrationSecret: SECRET, ...USER });
+    expect(membership).toEqual({ membershipId: expect.stringMatching(/^mem_/), userId: "user_123", created: false });
+    const received = await stoaReceived(runId);
+    expect(received).toHaveLength(3); // used, refused as a replay, a fresh token
+    const tokens = received.map((r) => (r.body as { registrationToken: string }).registrationToken);
+    expect(tokens[1]).toBe(tokens[0]);
+    expect(tokens[2]).not.toBe(tokens[0]);
+    expect(received[2]?.headers["idempotency-key"]).not.toBe(received[1]?.headers["idempotency-key"]);
+  });
+
   it("refuses an answer that is not a membership", async () => {
     const fake: FetchLike = async () => Response.json({ membershipId: "mem_1", userId: "u", created: "yes" });
     const { api } = apiSetup("", { fetch: fake, baseUrl: "https://stoa.test/api" });
