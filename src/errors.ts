@@ -18,7 +18,8 @@ export type StoaErrorCode =
   | "delivery_error"
   | "stream_error"
   | "charge_required"
-  | "store_full";
+  | "store_full"
+  | "store_error";
 
 /**
  * Base class of every error raised by `@onstoa/sdk`; each subclass declares
@@ -34,6 +35,8 @@ export type StoaErrorCode =
  *     case "delivery_error": return "events not stored";
  *     case "stream_error": return "metered by estimate";
  *     case "charge_required": return "send the user to pay";
+ *     case "store_full": return "the resume store refused a record";
+ *     case "store_error": return "the resume store failed";
  *   }
  * }
  * ```

@@ -4,7 +4,7 @@
  * charged; the question they asked is answered right after checkout.
  *
  * GET  /             sign-in form, or the chat page (the conversation so far, the available balance) when signed in;
- *                    `?payment=cancelled|used|expired` adds a note about a return from checkout
+ *                    `?payment=cancelled|used|expired|paid` adds a note about a return from checkout
  * POST /login        form `name` → cookie `uid` (the name as a slug), member registered with Stoa, 303 to /
  * POST /logout       clears the cookie, 303 to /
  * POST /chat         JSON `{message}` (or form `message`) → the answer, streamed:
@@ -81,6 +81,12 @@ app.get("/", async (c) => {
       options.flash = {
         kind: "warn",
         text: "That payment link has expired: nothing was charged. Send your question again.",
+      };
+      break;
+    case "paid":
+      options.flash = {
+        kind: "warn",
+        text: "Your payment went through, but the link expired before you came back. Send your question again.",
       };
       break;
     case "used":

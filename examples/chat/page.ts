@@ -162,7 +162,12 @@ async function ask(message) {
     headers: { "content-type": "application/json", accept: "text/plain" },
     body: JSON.stringify({ message }),
   });
-  if (response.status === 402) return blocked(turn, (await response.json()).checkoutUrl);
+  if (response.status === 402) {
+    const body = await response.json();
+    // no checkout: a positive balance too low for this question (balance_too_low)
+    if (body.checkoutUrl === null && body.error?.message) return end(turn, "error", el("p", "error", "error", body.error.message));
+    return blocked(turn, body.checkoutUrl);
+  }
   if (response.status === 401) return location.reload();
   if (!response.ok || !response.body) return end(turn, "error", el("p", "error", "error", await problem(response)));
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -38,6 +38,7 @@ export {
   type MemoryStoreOptions,
   memoryStore,
   type ResumeStore,
+  StoaStoreError,
   StoaStoreFullError,
 } from "./store.ts";
 

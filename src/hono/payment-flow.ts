@@ -139,13 +139,28 @@ export function wantsHtml(c: Context): boolean {
   return (c.req.header("accept") ?? "").includes("text/html");
 }
 
-/** A 4xx in the form the caller reads: a small HTML page for browsers, JSON otherwise. */
-export function problem(c: Context, status: 400 | 403 | 409, code: string, message: string, extra = {}): Response {
+/** The `error` of a 4xx JSON answer: a stable `code`, one sentence, and what else it carries (`reason`). */
+export interface ProblemError {
+  code: string;
+  message: string;
+  reason?: string;
+}
+
+/**
+ * A 4xx in the form the caller reads: a small HTML page with the message for
+ * browsers, `{ "error": error, ...extra }` otherwise.
+ */
+export function problem(
+  c: Context,
+  status: 400 | 402 | 403 | 409,
+  error: ProblemError,
+  extra: Record<string, unknown> = {},
+): Response {
   if (wantsHtml(c)) {
-    const text = message.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    const text = error.message.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
     return c.html(`<!doctype html><title>${status}</title><p>${text}</p>`, status);
   }
-  return c.json({ error: { code, message }, ...extra }, status);
+  return c.json({ error, ...extra }, status);
 }
 
 /** A minted `state`: the token, its `jti`, and how long a record for it must be kept. */
@@ -174,8 +189,15 @@ export async function mintState(flow: Flow, key: Uint8Array, userId: string, now
   return { token, jti, keepSeconds: exp - seconds + CLOCK_TOLERANCE_SECONDS };
 }
 
-/** A checked state, or why it is refused. */
-export type VerifiedState = { userId: string; jti: string } | { refused: "expired_state" | "invalid_state" };
+/**
+ * A checked state, or why it is refused. An expired state whose signature
+ * and other claims hold (as of its `iat`) still names its `userId`, so a
+ * late return can learn whether the payment went through; it never resumes.
+ */
+export type VerifiedState =
+  | { userId: string; jti: string }
+  | { refused: "invalid_state" }
+  | { refused: "expired_state"; userId?: string };
 
 /**
  * Checks a `state`: signature, audience, expiry, a lifetime of at most an hour.
@@ -185,18 +207,38 @@ export type VerifiedState = { userId: string; jti: string } | { refused: "expire
 export async function verifyState(flow: Flow, c: Context, token: string): Promise<VerifiedState> {
   const key = flow.secret(c);
   try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: ["HS256"],
-      audience: STATE_AUDIENCE,
-      requiredClaims: ["exp", "iat", "jti", "sub"],
-      maxTokenAge: MAX_TTL_SECONDS,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    });
-    if ((payload.exp as number) - (payload.iat as number) > MAX_TTL_SECONDS) return { refused: "invalid_state" };
-    return { userId: payload.sub as string, jti: payload.jti as string };
+    return (await checkState(key, token)) ?? { refused: "invalid_state" };
   } catch (error) {
-    return { refused: error instanceof errors.JWTExpired ? "expired_state" : "invalid_state" };
+    if (!(error instanceof errors.JWTExpired)) return { refused: "invalid_state" };
+    const iat = error.payload.iat;
+    if (typeof iat !== "number") return { refused: "expired_state" };
+    try {
+      // every check but expiry, as of when it was issued: a state that fails them names no one
+      const checked = await checkState(key, token, new Date(iat * 1000));
+      return checked === null ? { refused: "expired_state" } : { refused: "expired_state", userId: checked.userId };
+    } catch {
+      return { refused: "expired_state" };
+    }
   }
+}
+
+/**
+ * The user and `jti` of `token`, checked as of `now` (default: now); null
+ * for a state that would live over an hour.
+ *
+ * @throws {errors.JOSEError} for a state that fails a check (`JWTExpired` for one past its `exp`).
+ */
+async function checkState(key: Uint8Array, token: string, now?: Date): Promise<{ userId: string; jti: string } | null> {
+  const { payload } = await jwtVerify(token, key, {
+    algorithms: ["HS256"],
+    audience: STATE_AUDIENCE,
+    requiredClaims: ["exp", "iat", "jti", "sub"],
+    maxTokenAge: MAX_TTL_SECONDS,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    ...(now === undefined ? {} : { currentDate: now }),
+  });
+  if ((payload.exp as number) - (payload.iat as number) > MAX_TTL_SECONDS) return null;
+  return { userId: payload.sub as string, jti: payload.jti as string };
 }
 
 /** The store key of the record for `jti` and payment session `sessionId`. */

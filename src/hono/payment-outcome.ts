@@ -14,8 +14,13 @@ import { wantsHtml } from "./payment-flow.ts";
  * - `cancelled`: checkout ended without a payment; the session is still
  *   `open` (`payment_incomplete`). The pending action is kept: the same link
  *   resumes it once the session is paid.
- * - `expired`: the link's `state` expired (`expired_state`), or the session
- *   did (`payment_incomplete`, `session.status` `expired`).
+ * - `expired`: the link's `state` expired (`expired_state`; when the state
+ *   is genuine, its session was read and is not paid), or the session
+ *   expired (`payment_incomplete`, `session.status` `expired`).
+ * - `paid`: the link's `state` expired, but its session is `complete`
+ *   (`paid_not_resumed`): the payment went through, the blocked action was
+ *   not resumed (a state is never used past its lifetime), and the user's
+ *   cached chargeability was dropped, so doing it again goes through.
  * - `used`: the link already resumed its action (`state_used`): a reload, a
  *   second tab.
  * - `failed`: the link or session did not pass a check (`invalid_return`,
@@ -24,7 +29,7 @@ import { wantsHtml } from "./payment-flow.ts";
  */
 export interface PaymentOutcome {
   /** What happened, for the page a person sees. */
-  kind: "cancelled" | "expired" | "used" | "failed";
+  kind: "cancelled" | "expired" | "paid" | "used" | "failed";
   /** The HTTP status the default answer uses. */
   status: 400 | 403 | 409;
   /** The stable code of the JSON answer. */
@@ -32,6 +37,7 @@ export interface PaymentOutcome {
     | "invalid_return"
     | "invalid_session"
     | "expired_state"
+    | "paid_not_resumed"
     | "invalid_state"
     | "session_mismatch"
     | "user_mismatch"
@@ -40,7 +46,7 @@ export interface PaymentOutcome {
     | "invalid_target";
   /** One sentence for the person: no secrets, no ids. */
   message: string;
-  /** The user of the verified `state`; absent when the state did not verify. */
+  /** The user of the verified `state` (an expired one included); absent when the state did not verify. */
   userId?: string;
   /** The `stoa_session_id` of the return, when it was well-formed. */
   sessionId?: string;
@@ -51,6 +57,7 @@ export interface PaymentOutcome {
 const TITLES: Record<PaymentOutcome["kind"], string> = {
   cancelled: "Payment not completed",
   expired: "This payment link has expired",
+  paid: "Payment received",
   used: "Already done",
   failed: "This payment link did not work",
 };
@@ -58,6 +65,7 @@ const TITLES: Record<PaymentOutcome["kind"], string> = {
 const HINTS: Record<PaymentOutcome["kind"], string> = {
   cancelled: "Nothing was charged. You can go back and try again when you are ready.",
   expired: "Nothing was charged on this link. Go back and try again to get a new one.",
+  paid: "The payment is on your account. Go back to the app and do it again.",
   used: "This link has already taken you back once; what you asked for was answered then.",
   failed: "Nothing was resumed.",
 };

@@ -7,6 +7,7 @@
 import type { Context, Handler } from "hono";
 import type { PaymentSession } from "../api/payments.ts";
 import { StoaAPIError, StoaConfigError } from "../errors.ts";
+import type { Stoa } from "../stoa.ts";
 import { type PaymentFlowOptions, resolveFlow, resumeKey, stoaOf, verifyState } from "./payment-flow.ts";
 import { defaultRenderOutcome, type PaymentOutcome } from "./payment-outcome.ts";
 import { isLocalPath, readRecord, requestOf } from "./resume-record.ts";
@@ -39,8 +40,9 @@ export interface PaymentReturnOptions extends PaymentFlowOptions {
   onResume?: (c: Context, restored: RestoredAction) => Response | Promise<Response>;
   /**
    * Answers a return that resumes nothing: checkout cancelled (the session
-   * is still `open`), an expired link or session, a link already used, or
-   * one that failed its checks. Default {@link defaultRenderOutcome}: a small
+   * is still `open`), an expired link or session, a session paid on a link
+   * that expired meanwhile (`paid`), a link already used, or one that failed
+   * its checks. Default {@link defaultRenderOutcome}: a small
    * styled HTML page with a link back to the app for browsers
    * (`Accept: text/html`), `{"error":{"code","message"}}` for API clients,
    * with `outcome.status`. Call it from your own to keep some defaults.
@@ -65,7 +67,10 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,255}$/;
  * user's cached chargeability, and resumes: a GET is a 303 back to where it
  * was; other methods are rebuilt and handed to `onResume`. Anything else
  * resumes nothing and is answered by `renderOutcome` (default: a 4xx page or
- * JSON, see {@link defaultRenderOutcome}).
+ * JSON, see {@link defaultRenderOutcome}). A genuine `state` past its expiry
+ * resumes nothing either, but its session is still read: a payment that
+ * went through is reported as `paid` (`paid_not_resumed`), never as nothing
+ * charged.
  *
  * @throws {StoaConfigError} at set-up, for bad options or `onResume` without `currentUser`.
  *
@@ -99,37 +104,21 @@ export function paymentReturn(options: PaymentReturnOptions = {}): Handler {
     if (!SESSION_ID.test(sessionId)) return problem(c, failed(400, "invalid_session", "No such payment session."));
     const state = await verifyState(flow, c, token);
     if ("refused" in state) {
+      if (state.refused === "expired_state" && state.userId !== undefined) {
+        return lateReturn(c, stoa, state.userId, sessionId);
+      }
       return problem(
         c,
         state.refused === "expired_state"
-          ? {
-              kind: "expired",
-              status: 400,
-              code: "expired_state",
-              message: "This payment link has expired.",
-              sessionId,
-            }
+          ? { kind: "expired", status: 400, code: "expired_state", message: EXPIRED, sessionId }
           : failed(400, "invalid_state", "This payment link is not valid.", { sessionId }),
       );
     }
     const { userId, jti } = state;
-    const known = { userId, sessionId };
-    let session: PaymentSession;
-    try {
-      session = await stoa.getPaymentSession(sessionId);
-    } catch (error) {
-      if (error instanceof StoaAPIError && error.status === 404) {
-        return problem(c, failed(400, "invalid_session", "No such payment session.", known));
-      }
-      throw error;
-    }
-    if (session.userId !== userId) {
-      return problem(c, failed(403, "session_mismatch", "This payment belongs to another user.", known));
-    }
-    const withSession = { ...known, session };
-    if (options.currentUser !== undefined && (await options.currentUser(c)) !== userId) {
-      return problem(c, failed(403, "user_mismatch", "Sign in as the user who paid to continue.", withSession));
-    }
+    const checked = await checkSession(c, stoa, userId, sessionId);
+    if ("outcome" in checked) return problem(c, checked.outcome);
+    const { session } = checked;
+    const withSession = { userId, sessionId, session };
     if (session.status !== "complete") {
       const kind = session.status === "open" ? "cancelled" : session.status === "expired" ? "expired" : "failed";
       const message = `The payment is not complete (${session.status}).`;
@@ -158,7 +147,64 @@ export function paymentReturn(options: PaymentReturnOptions = {}): Handler {
     if (record.bodyDropped === true || options.onResume === undefined) return c.redirect(new URL("/", here).href, 303);
     return options.onResume(c, { request: requestOf(record, target), userId, sessionId, session });
   };
+
+  /**
+   * The session of a return, read from Stoa and checked: it exists, it is
+   * `userId`'s, and `userId` is the signed-in user (when `currentUser` is
+   * given); else the outcome that says which check failed.
+   */
+  async function checkSession(
+    c: Context,
+    stoa: Stoa,
+    userId: string,
+    sessionId: string,
+  ): Promise<{ session: PaymentSession } | { outcome: PaymentOutcome }> {
+    const known = { userId, sessionId };
+    let session: PaymentSession;
+    try {
+      session = await stoa.getPaymentSession(sessionId);
+    } catch (error) {
+      if (error instanceof StoaAPIError && error.status === 404) {
+        return { outcome: failed(400, "invalid_session", "No such payment session.", known) };
+      }
+      throw error;
+    }
+    if (session.userId !== userId) {
+      return { outcome: failed(403, "session_mismatch", "This payment belongs to another user.", known) };
+    }
+    if (options.currentUser !== undefined && (await options.currentUser(c)) !== userId) {
+      const message = "Sign in as the user who paid to continue.";
+      return { outcome: failed(403, "user_mismatch", message, { ...known, session }) };
+    }
+    return { session };
+  }
+
+  /**
+   * A return with a genuine `state` past its `exp`: nothing is resumed (a
+   * state is not used past its lifetime), but the session is read, so a
+   * payment that went through is reported as such (`paid_not_resumed`, and
+   * the user's cached chargeability dropped), never as nothing charged.
+   */
+  async function lateReturn(c: Context, stoa: Stoa, userId: string, sessionId: string): Promise<Response> {
+    const checked = await checkSession(c, stoa, userId, sessionId);
+    if ("outcome" in checked) return problem(c, checked.outcome);
+    const withSession = { userId, sessionId, session: checked.session };
+    if (checked.session.status !== "complete") {
+      return problem(c, { kind: "expired", status: 400, code: "expired_state", message: EXPIRED, ...withSession });
+    }
+    stoa.invalidateChargeability(userId);
+    return problem(c, {
+      kind: "paid",
+      status: 409,
+      code: "paid_not_resumed",
+      message:
+        "Your payment went through, but this link expired before you came back, so what you were doing was not resumed.",
+      ...withSession,
+    });
+  }
 }
+
+const EXPIRED = "This payment link has expired.";
 
 /** A `failed` outcome. */
 function failed(

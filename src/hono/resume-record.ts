@@ -51,7 +51,14 @@ export function isLocalPath(path: string): boolean {
   }
 }
 
-/** The record of the request in `c`; the body is read only when it fits `maxBodyBytes`. */
+/**
+ * The record of the request in `c`; the body is kept only when it fits
+ * `maxBodyBytes`. A body the app has not read is read only up to
+ * `maxBodyBytes + 1` bytes (a body with no `content-length` included), then
+ * dropped. A body the app read as form data is stored as Hono would hand it
+ * on, re-serialised, with the content type of those bytes (the multipart
+ * boundary changes).
+ */
 export async function recordOf(c: Context, maxBodyBytes: number): Promise<ResumeRecord> {
   const url = new URL(c.req.url);
   const record: ResumeRecord = { method: c.req.method, path: url.pathname + url.search };
@@ -60,14 +67,92 @@ export async function recordOf(c: Context, maxBodyBytes: number): Promise<Resume
   if (type !== undefined) record.contentType = type;
   const length = Number(c.req.header("content-length") ?? Number.NaN);
   if (length > maxBodyBytes) return { ...record, bodyDropped: true };
+  let body: { bytes: Uint8Array; type?: string | undefined } | null;
   try {
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    if (body.byteLength > maxBodyBytes) return { ...record, bodyDropped: true };
-    if (body.byteLength > 0) record.body = toBase64(body);
+    body = await bodyOf(c, maxBodyBytes);
   } catch {
-    record.bodyDropped = true; // consumed outside Hono's body cache
+    return { ...record, bodyDropped: true }; // consumed outside Hono's body cache
   }
+  if (body === null) return { ...record, bodyDropped: true };
+  if (body.type !== undefined) record.contentType = body.type;
+  if (body.bytes.byteLength > 0) record.body = toBase64(body.bytes);
   return record;
+}
+
+/**
+ * The request's body as it can be replayed, or null when it is over
+ * `maxBodyBytes`: Hono's cached copy when the app read it (form data
+ * re-serialised, with its new `type`), else the raw stream read up to
+ * `maxBodyBytes + 1` bytes.
+ *
+ * @throws {TypeError} when the body was consumed outside Hono's cache.
+ */
+async function bodyOf(c: Context, maxBodyBytes: number): Promise<{ bytes: Uint8Array; type?: string } | null> {
+  // the first cached form is the one read from the request; Hono derives the others from it
+  const first = Object.keys(c.req.bodyCache)[0];
+  let bytes: Uint8Array;
+  let type: string | undefined;
+  if (first !== undefined && first !== "formData") {
+    bytes = new Uint8Array(await c.req.arrayBuffer()); // the bytes read, or the text and JSON the app read
+  } else if (first === "formData") {
+    const encoded = encodeForm(await c.req.formData(), c.req.header("content-type"));
+    bytes = new Uint8Array(await encoded.arrayBuffer());
+    type = encoded.headers.get("content-type") ?? undefined;
+  } else {
+    const read = await readCapped(c.req.raw, maxBodyBytes);
+    if (read === null) return null;
+    bytes = read;
+    // what the app's own handlers would have cached, for `onChargeRequired`
+    (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(
+      bytes.slice().buffer as ArrayBuffer,
+    );
+  }
+  if (bytes.byteLength > maxBodyBytes) return null;
+  return type === undefined ? { bytes } : { bytes, type };
+}
+
+/**
+ * `form` as a body with its content type: URL-encoded when it came so and
+ * holds no files, else multipart (with a boundary of its own).
+ */
+function encodeForm(form: FormData, originalType: string | undefined): Response {
+  const urlEncoded = /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(originalType ?? "");
+  const entries = [...form.entries()];
+  if (urlEncoded && entries.every(([, value]) => typeof value === "string")) {
+    return new Response(new URLSearchParams(entries as [string, string][]));
+  }
+  return new Response(form);
+}
+
+/**
+ * The body of `request`, read until it ends or passes `max` bytes; null when
+ * it passed them (the rest is cancelled, never read).
+ *
+ * @throws {TypeError} when the body was already used.
+ */
+async function readCapped(request: Request, max: number): Promise<Uint8Array | null> {
+  if (request.bodyUsed) throw new TypeError("The request body was already used.");
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** A stored record, read back; null when it is not one (a custom store's garbage). */

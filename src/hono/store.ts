@@ -10,7 +10,9 @@ import { StoaConfigError, StoaError } from "../errors.ts";
 export interface ResumeStore {
   /**
    * Keeps `value` under `key` for `ttlSeconds`, replacing what was there.
-   * May throw `StoaStoreFullError` to refuse it.
+   * May throw `StoaStoreFullError` to refuse it (the payment is then refused
+   * too); anything else it throws is a failure: the payment still starts,
+   * without this record (`StoaStoreError` to `chargeRequired`'s `onError`).
    */
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   /**
@@ -35,6 +37,26 @@ export class StoaStoreFullError extends StoaError {
     );
     this.name = "StoaStoreFullError";
     this.limit = limit;
+  }
+}
+
+/**
+ * A store failed to keep a blocked request's record (a `put` threw anything
+ * but `StoaStoreFullError`: Workers KV refusing a second write to one key
+ * within a second, an outage). The payment still starts; that request is
+ * not resumed after it. `cause` is what the store threw.
+ */
+export class StoaStoreError extends StoaError {
+  override readonly code = "store_error" as const;
+
+  constructor(cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `The resume store failed to keep the blocked request (${why}): this request will not be resumed after payment.`,
+      "store_error",
+      { cause },
+    );
+    this.name = "StoaStoreError";
   }
 }
 

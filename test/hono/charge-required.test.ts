@@ -9,9 +9,11 @@ import OpenAI from "openai";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import {
   chargeRequired,
+  kvStore,
   memoryStore,
   meteredFetch,
   paymentReturn,
+  StoaStoreError,
   StoaStoreFullError,
   stoa,
 } from "../../src/hono/index.ts";
@@ -19,7 +21,7 @@ import { StoaChargeRequiredError, StoaConfigError } from "../../src/index.ts";
 import { meterRun, PROVIDER_KEY, STOA_KEY } from "../support/meter.ts";
 import { providerRequests } from "../support/provider.ts";
 import { completePaymentSession, configureStoa, stoaBase, stoaReceived } from "../support/stoa.ts";
-import { AS_U, blockedPage, buildApp, HTML, JSON_ACCEPT, returnPath, SECRET, sessionIdOf } from "./app.ts";
+import { AS_U, blockedPage, buildApp, fakeKv, HTML, JSON_ACCEPT, returnPath, SECRET, sessionIdOf } from "./app.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -273,5 +275,154 @@ describe("the default store", () => {
     expect(back.headers.get("location")).toBe("http://localhost/chat");
     const chat = await app.request("/chat", { headers: AS_U }, env);
     expect(chat.status).toBe(200);
+  });
+});
+
+describe("blocks a checkout cannot lift", () => {
+  it("answers 402 balance_too_low with the figures, no checkout and nothing stored, when a positive balance cannot cover the call", async () => {
+    const run = await meterRun("hono-lowbalance", {}, true);
+    await configureStoa(run.runId, { members: { u: { paid: true, balanceUsd: 0.001 } } });
+    const store = memoryStore();
+    const taken: (string | null)[] = [];
+    const t = buildApp(run, { store });
+    const json = await t.request("/chat", {
+      method: "POST",
+      headers: { ...JSON_ACCEPT, "content-type": "application/json", ...AS_U },
+      body: JSON.stringify({ message: "hi" }),
+    });
+    expect(json.status).toBe(402);
+    expect(await json.json()).toEqual({
+      error: {
+        code: "balance_too_low",
+        reason: "insufficient_balance",
+        message: "The balance does not cover this request: it needs up to $0.00984 and $0.001 is available.",
+      },
+      checkoutUrl: null,
+      // 16 384 output tokens at $0.60/MTok and the 67 bytes of the chat's body at $0.15/MTok
+      requiredUsd: 0.00984045,
+      availableUsd: 0.001,
+    });
+    const html = await t.request("/page", { headers: { ...HTML, ...AS_U } });
+    expect(html.status).toBe(402);
+    expect(html.headers.get("location")).toBeNull();
+    expect(await html.text()).toBe(
+      "<!doctype html><title>402</title><p>The balance does not cover this request: it needs up to $0.00984 and $0.001 is available.</p>",
+    );
+    expect(store.size).toBe(0);
+    // the app still sees the answer first
+    const own = buildApp(run, {
+      charge: {
+        onChargeRequired: (c, error, checkoutUrl) => {
+          taken.push(checkoutUrl);
+          return c.json({ reason: error.reason }, 402);
+        },
+      },
+    });
+    expect(await (await own.request("/page", { headers: { ...HTML, ...AS_U } })).json()).toEqual({
+      reason: "insufficient_balance",
+    });
+    expect(taken).toEqual([null]);
+    expect(await providerRequests(run.runId)).toEqual([]);
+  });
+
+  it("answers a suspended member 403 member_suspended, in JSON and HTML, without starting a checkout", async () => {
+    const run = await meterRun("hono-suspended", {}, true);
+    await configureStoa(run.runId, { members: { u: { paid: true, balanceUsd: 10, suspended: true } } });
+    const store = memoryStore();
+    const t = buildApp(run, { store });
+    const json = await t.request("/chat", {
+      method: "POST",
+      headers: { ...JSON_ACCEPT, "content-type": "application/json", ...AS_U },
+      body: JSON.stringify({ message: "hi" }),
+    });
+    expect(json.status).toBe(403);
+    expect(await json.json()).toEqual({
+      error: {
+        code: "member_suspended",
+        reason: "member_suspended",
+        message: "This account is suspended: a payment cannot lift that.",
+      },
+      checkoutUrl: null,
+    });
+    const html = await t.request("/page", { headers: { ...HTML, ...AS_U } });
+    expect(html.status).toBe(403);
+    expect(html.headers.get("location")).toBeNull();
+    expect(await html.text()).toContain("<p>This account is suspended: a payment cannot lift that.</p>");
+    const posts = (await stoaReceived(run.runId)).filter((r) => r.path === "/v1/payment-sessions");
+    expect(posts).toEqual([]);
+    expect(store.size).toBe(0);
+  });
+});
+
+describe("a resume record the store could not keep", () => {
+  /** A fake Workers KV that, like KV, refuses a second write to one key within a second. */
+  function throttledKv() {
+    const kv = fakeKv();
+    const last = new Map<string, number>();
+    return {
+      ...kv,
+      async put(key: string, value: string, options: { expirationTtl: number }) {
+        const now = Date.now();
+        if (now - (last.get(key) ?? Number.NEGATIVE_INFINITY) < 1000) {
+          throw new Error("KV PUT failed: 429 Too Many Requests");
+        }
+        last.set(key, now);
+        await kv.put(key, value, options);
+      },
+    };
+  }
+
+  it("still answers 402 to each concurrent blocked request of one user, and tells onError with a StoaStoreError", async () => {
+    const run = await meterRun("hono-kv-throttled", {}, true);
+    const kv = throttledKv();
+    const reported: unknown[] = [];
+    const t = buildApp(run, {
+      store: kvStore(kv),
+      charge: { onError: (error) => void reported.push(error) },
+    });
+    const act = () =>
+      t.request("/chat", {
+        method: "POST",
+        headers: { ...JSON_ACCEPT, "content-type": "application/json", ...AS_U },
+        body: JSON.stringify({ message: "hi" }),
+      });
+    const answers = await Promise.all([act(), act()]);
+    expect(answers.map((a) => a.status)).toEqual([402, 402]);
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as { checkoutUrl: string }[];
+    expect(new Set(bodies.map((b) => b.checkoutUrl)).size).toBe(1);
+    expect(kv.map.size).toBe(1);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeInstanceOf(StoaStoreError);
+    expect(reported[0]).toMatchObject({
+      code: "store_error",
+      message:
+        "The resume store failed to keep the blocked request (KV PUT failed: 429 Too Many Requests): this request will not be resumed after payment.",
+    });
+    expect((reported[0] as Error).cause).toEqual(new Error("KV PUT failed: 429 Too Many Requests"));
+  });
+});
+
+describe("a user blocked again just after paying", () => {
+  it("is not sent back to the completed checkout that Stoa's idempotency slot replays", async () => {
+    // one 2-minute idempotency slot and one half of the state's lifetime: the clock stands still in both
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.floor(Date.now() / 1_800_000) * 1_800_000 + 1000);
+    const run = await meterRun("hono-replayed", {}, true);
+    const t = buildApp(run);
+    // a stale "cannot be charged" (another isolate's) blocks the user again in the same slot
+    t.app.get("/stale", () => {
+      throw new StoaChargeRequiredError("u", "payment_required");
+    });
+    const { sessionId } = await blockedPage(run, t, "/page");
+    await completePaymentSession(run.runId, sessionId);
+    const again = await t.request("/stale", { headers: { ...HTML, ...AS_U } });
+    expect(again.headers.get("location")).toBeNull();
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain("Nothing is owed any more: try again.");
+    const json = await t.request("/stale", { headers: AS_U });
+    expect(await json.json()).toEqual({
+      error: { code: "retry", message: "Nothing is owed any more: try again." },
+      checkoutUrl: null,
+    });
   });
 });

@@ -3,7 +3,7 @@
  * replay, single use under concurrency, and one blocked chat that is paid
  * for and resumed.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   defaultRenderOutcome,
   kvStore,
@@ -13,7 +13,7 @@ import {
   type ResumeStore,
   STATE_AUDIENCE,
 } from "../../src/hono/index.ts";
-import { StoaConfigError } from "../../src/index.ts";
+import { StoaChargeRequiredError, StoaConfigError } from "../../src/index.ts";
 import { meterRun } from "../support/meter.ts";
 import { providerRequests } from "../support/provider.ts";
 import { completePaymentSession, configureStoa } from "../support/stoa.ts";
@@ -326,4 +326,163 @@ describe("paymentReturn() single use and odd input", () => {
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toBe("http://localhost/page?old=1");
   });
+});
+
+describe("paymentReturn() after the link expired", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A blocked POST /chat at the start of a state's lifetime, then the clock moved 16 minutes past its end. */
+  async function paidLate(label: string, pay: boolean) {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = Math.floor(Date.now() / 900_000) * 900_000 + 1000;
+    vi.setSystemTime(start);
+    const run = await meterRun(label, {}, true);
+    const seen: PaymentOutcome[] = [];
+    const t = buildApp(run, {
+      back: {
+        renderOutcome(c, outcome) {
+          seen.push(outcome);
+          return defaultRenderOutcome(c, outcome);
+        },
+      },
+    });
+    const blocked = await t.request("/chat", {
+      method: "POST",
+      headers: { ...HTML, "content-type": "application/json", ...AS_U },
+      body: JSON.stringify({ message: "hi" }),
+    });
+    const sessionId = sessionIdOf(blocked.headers.get("location") ?? "");
+    if (pay) await completePaymentSession(run.runId, sessionId);
+    const back = await returnPath(run, sessionId);
+    vi.setSystemTime(start + 1800_000 + 16 * 60_000); // the default state lives 1800 s
+    return { run, t, seen, sessionId, back };
+  }
+
+  it("reads the session, says the payment went through but nothing was resumed, and resumes nothing", async () => {
+    const { t, seen, sessionId, back } = await paidLate("hono-late-paid", true);
+    const page = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(page.status).toBe(409);
+    const html = await page.text();
+    expect(html).toContain('data-kind="paid" data-code="paid_not_resumed"');
+    expect(html).toContain("<h1>Payment received</h1>");
+    expect(html).toContain(
+      "<p>Your payment went through, but this link expired before you came back, so what you were doing was not resumed.</p>",
+    );
+    expect(html).not.toContain("Nothing was charged");
+    const json = await t.request(back, { headers: AS_U });
+    expect(json.status).toBe(409);
+    expect(await json.json()).toEqual({
+      error: {
+        code: "paid_not_resumed",
+        message:
+          "Your payment went through, but this link expired before you came back, so what you were doing was not resumed.",
+      },
+    });
+    expect(seen.map((o) => [o.kind, o.status, o.code, o.userId, o.sessionId, o.session?.status])).toEqual([
+      ["paid", 409, "paid_not_resumed", "u", sessionId, "complete"],
+      ["paid", 409, "paid_not_resumed", "u", sessionId, "complete"],
+    ]);
+    expect(t.resumed).toEqual([]);
+    // the paid user now goes through
+    expect((await t.request("/page", { headers: AS_U })).status).toBe(200);
+  });
+
+  it("still says expired when the session was not paid, and checks the session's user and the signed-in user", async () => {
+    const { run, t, seen, sessionId, back } = await paidLate("hono-late-unpaid", false);
+    const page = await t.request(back, { headers: { ...HTML, ...AS_U } });
+    expect(page.status).toBe(400);
+    expect(await page.text()).toContain('data-kind="expired" data-code="expired_state"');
+    const stranger = await t.request(back, { headers: { "x-user-id": "mallory" } });
+    expect(await stranger.json()).toEqual({
+      error: { code: "user_mismatch", message: "Sign in as the user who paid to continue." },
+    });
+    const theirs = await run.stoa.createPaymentSession({ userId: "other", returnUrl: "http://localhost/x" });
+    await completePaymentSession(run.runId, theirs.id);
+    const url = new URL(back, "http://localhost");
+    url.searchParams.set("stoa_session_id", theirs.id);
+    const other = await t.request(url.pathname + url.search, { headers: AS_U });
+    expect(await other.json()).toEqual({
+      error: { code: "session_mismatch", message: "This payment belongs to another user." },
+    });
+    expect(seen.map((o) => [o.kind, o.status, o.code, o.userId, o.sessionId, o.session?.status])).toEqual([
+      ["expired", 400, "expired_state", "u", sessionId, "open"],
+      ["failed", 403, "user_mismatch", "u", sessionId, "open"],
+      ["failed", 403, "session_mismatch", "u", theirs.id, undefined],
+    ]);
+    expect(t.resumed).toEqual([]);
+  });
+});
+
+describe("paymentReturn() request bodies", () => {
+  it("reads a body with no Content-Length only up to maxBodyBytes + 1, then drops it: back to /, nothing replayed", async () => {
+    const run = await meterRun("hono-chunked", {}, true);
+    const t = buildApp(run, { charge: { maxBodyBytes: 4096 } });
+    t.app.post("/upload", (c) => {
+      throw new StoaChargeRequiredError(c.req.header("x-user-id") ?? "", "payment_required");
+    });
+    let pulled = 0;
+    let cancelled = false;
+    const chunk = new Uint8Array(1024).fill(120);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === 1024) return controller.close(); // 1 MiB in all
+        pulled++;
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const blocked = await t.request("/upload", {
+      method: "POST",
+      headers: { ...HTML, "content-type": "application/octet-stream", ...AS_U },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(blocked.status).toBe(303);
+    // 5 KiB read (4096 + 1 bytes are passed in the 5th chunk), plus the one chunk Node's stream queues ahead
+    expect([5, 6]).toContain(pulled);
+    expect(cancelled).toBe(true);
+    const sessionId = sessionIdOf(blocked.headers.get("location") ?? "");
+    await completePaymentSession(run.runId, sessionId);
+    const response = await t.request(await returnPath(run, sessionId), { headers: { ...HTML, ...AS_U } });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://localhost/");
+    expect(t.resumed).toEqual([]);
+  });
+
+  for (const [name, makeBody] of [
+    [
+      "multipart",
+      () => {
+        const form = new FormData();
+        form.set("message", "été");
+        form.set("note", new File(["a file"], "note.txt", { type: "text/plain" }));
+        return form;
+      },
+    ],
+    ["urlencoded", () => new URLSearchParams({ message: "été", note: "a & b" })],
+  ] as const) {
+    it(`replays a ${name} form the app read with c.req.formData(): the stored type matches the stored bytes`, async () => {
+      const run = await meterRun(`hono-form-${name}`, {}, true);
+      const t = buildApp(run);
+      t.app.post("/form", async (c) => {
+        const form = await c.req.formData();
+        const note = form.get("note");
+        const fields = { message: form.get("message"), note: typeof note === "string" ? note : await note?.text() };
+        const balance = await c.var.stoa.getBalance(c.req.header("x-user-id") ?? "");
+        if (!balance.chargeable) throw new StoaChargeRequiredError(balance.userId, "payment_required");
+        return c.json(fields);
+      });
+      const blocked = await t.request("/form", { method: "POST", headers: { ...HTML, ...AS_U }, body: makeBody() });
+      expect(blocked.status).toBe(303);
+      const sessionId = sessionIdOf(blocked.headers.get("location") ?? "");
+      await completePaymentSession(run.runId, sessionId);
+      const response = await t.request(await returnPath(run, sessionId), { headers: { ...HTML, ...AS_U } });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ message: "été", note: name === "multipart" ? "a file" : "a & b" });
+    });
+  }
 });

@@ -4,6 +4,7 @@
  * code apart as `apiCode`, and an `onError` hook that may be async.
  */
 import { describe, expect, it, vi } from "vitest";
+import { StoaStoreError, StoaStoreFullError } from "../../src/hono/store.ts";
 import {
   Stoa,
   StoaAPIError,
@@ -27,6 +28,7 @@ function handled(error: StoaError): string {
     case "stream_error":
     case "charge_required":
     case "store_full":
+    case "store_error":
       return error.code;
     default: {
       const unreachable: never = error.code;
@@ -44,6 +46,8 @@ describe("error codes", () => {
       new StoaDeliveryError("d", []),
       new StoaStreamError("s"),
       new StoaChargeRequiredError("u", "payment_required"),
+      new StoaStoreFullError("records", 1),
+      new StoaStoreError(new Error("down")),
     ];
     expect(errors.map(handled)).toEqual([
       "config_error",
@@ -52,6 +56,8 @@ describe("error codes", () => {
       "delivery_error",
       "stream_error",
       "charge_required",
+      "store_full",
+      "store_error",
     ]);
     expect((errors[1] as StoaAPIError).apiCode).toBe("invalid_api_key");
     expect(new StoaAPIError("a", { status: 502 }).apiCode).toBeUndefined();
