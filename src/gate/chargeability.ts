@@ -8,6 +8,7 @@
 import { getChargeability } from "../api/chargeability.ts";
 import type { ApiClient } from "../api/types.ts";
 import { type ChargeRequiredReason, StoaConnectionError, StoaError } from "../errors.ts";
+import { unlessAborted } from "../util/abortable.ts";
 import { createTurns, type Turns } from "../util/turns.ts";
 import { throwIfRefused } from "./refused.ts";
 
@@ -124,7 +125,7 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
         );
         pending.set(userId, asked);
       }
-      return signal ? raceAbort(verdict, signal) : verdict;
+      return signal ? unlessAborted(verdict, signal) : verdict;
     },
     invalidate(userId) {
       generation++;
@@ -132,23 +133,4 @@ export function createChargeabilityGate(options: GateOptions): ChargeabilityGate
       pending.delete(userId);
     },
   };
-}
-
-/** `promise`, or the abort reason of `signal` if it fires first. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -5,6 +5,7 @@
  * origin, for configured paths and stored ones alike.
  */
 import type { Context } from "hono";
+import { concat } from "../streams/bytes.ts";
 
 /** What is needed to replay a blocked request, as stored. */
 export interface ResumeRecord {
@@ -146,13 +147,7 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array | n
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  return chunks.length === 0 ? new Uint8Array(0) : concat(chunks);
 }
 
 /** A stored record, read back; null when it is not one (a custom store's garbage). */
