@@ -8,15 +8,21 @@ import { emptyUsage, type Usage } from "../usage.ts";
 import { count, isObj, obj, str } from "../util/json.ts";
 import type { Provider, Reading, StreamReader } from "./types.ts";
 
-/** The fields of an Anthropic `usage` object that are present, as `Usage` fields. */
+/**
+ * The fields of an Anthropic `usage` object that carry a value, as `Usage`
+ * fields. A `null` count says nothing: a stream's `message_delta` (and
+ * Anthropic-compatible hosts) may send `"input_tokens": null`, which must not
+ * wipe out what `message_start` said (the SDK's own `MessageStream` keeps a
+ * field unless the new value is non-null).
+ */
 export function anthropicUsageFields(raw: unknown): Partial<Usage> {
   const usage = obj(raw);
   const fields: Partial<Usage> = {};
-  if ("input_tokens" in usage) fields.inputTokens = count(usage.input_tokens);
-  if ("cache_read_input_tokens" in usage) fields.cacheReadTokens = count(usage.cache_read_input_tokens);
-  if ("cache_creation_input_tokens" in usage) fields.cacheWriteTokens = count(usage.cache_creation_input_tokens);
-  if ("output_tokens" in usage) fields.outputTokens = count(usage.output_tokens);
-  if (isObj(usage.server_tool_use) && "web_search_requests" in usage.server_tool_use) {
+  if (usage.input_tokens != null) fields.inputTokens = count(usage.input_tokens);
+  if (usage.cache_read_input_tokens != null) fields.cacheReadTokens = count(usage.cache_read_input_tokens);
+  if (usage.cache_creation_input_tokens != null) fields.cacheWriteTokens = count(usage.cache_creation_input_tokens);
+  if (usage.output_tokens != null) fields.outputTokens = count(usage.output_tokens);
+  if (isObj(usage.server_tool_use) && usage.server_tool_use.web_search_requests != null) {
     fields.webSearchRequests = count(usage.server_tool_use.web_search_requests);
   }
   return fields;
