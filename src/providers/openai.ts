@@ -82,8 +82,23 @@ export interface ChatDialect {
 const OPENAI_CHAT: ChatDialect = { usage: (chunk) => openaiUsage(chunk.usage) };
 const OPENAI_CHAT_WITH_COST: ChatDialect = {
   usage: (chunk) => openaiUsage(chunk.usage),
-  costUsd: (chunk) => money(obj(chunk.usage).cost),
+  costUsd: (chunk) => reportedCost(chunk.usage),
 };
+
+/**
+ * The cost in USD a `usage` object reports (OpenRouter's `usage.cost`). With
+ * the app's own provider key (`is_byok: true`) `cost` is only the router's
+ * fee, and the provider's charge is `cost_details.upstream_inference_cost`:
+ * the call cost both.
+ */
+export function reportedCost(raw: unknown): number | undefined {
+  const usage = obj(raw);
+  const cost = money(usage.cost);
+  if (cost === undefined || usage.is_byok !== true) return cost;
+  const upstream = money(obj(usage.cost_details).upstream_inference_cost);
+  // summed in nano-dollars, the precision of the contract's money: 0.0005 + 0.0105 is 0.011, not 0.011000000000000001
+  return upstream === undefined ? cost : money(Math.round(cost * 1e9 + upstream * 1e9) / 1e9);
+}
 
 /**
  * Reads a chat completions SSE stream (OpenAI shape). `dialect` is `true` for

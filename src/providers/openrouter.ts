@@ -3,8 +3,8 @@
  * and its generation id.
  */
 
-import { money, obj, str } from "../util/json.ts";
-import { openaiErrorBody, openaiUsage, prepareChat, readChatStream } from "./openai.ts";
+import { obj, str } from "../util/json.ts";
+import { openaiErrorBody, openaiUsage, prepareChat, readChatStream, reportedCost } from "./openai.ts";
 import type { Provider, Reading } from "./types.ts";
 
 /** The OpenRouter provider. */
@@ -20,7 +20,7 @@ export const openrouter: Provider = {
     const body = obj(json);
     const reading: Reading = { id: str(body.id), model: str(body.model), outputWeight: 0 };
     reading.usage = openaiUsage(body.usage);
-    reading.costUsd = money(obj(body.usage).cost);
+    reading.costUsd = reportedCost(body.usage);
     return reading;
   },
   readStream: (facts) => readChatStream(facts, true),
