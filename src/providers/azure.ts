@@ -28,6 +28,8 @@ export const azure: Provider = {
   prepare: prepareChat,
   errorBody: openai.errorBody,
   requestId: (headers) => headers.get("x-request-id") ?? headers.get("apim-request-id") ?? undefined,
+  // a Responses body is parsed whole, for the web searches in its `output`
+  jsonRead: (endpoint) => openai.jsonRead?.(endpoint) ?? "skim",
   readJson: (endpoint, json) => openai.readJson(endpoint, json),
   readStream: (facts) => openai.readStream(facts),
 };

@@ -149,6 +149,9 @@ export const bedrock: Provider = {
   readJson(endpoint, json) {
     const body = obj(json);
     if (endpoint === "invoke") {
+      // Amazon Nova answers InvokeModel in the Converse shape (camelCase counts); Anthropic models in theirs
+      const usage = obj(body.usage);
+      if ("inputTokens" in usage || "outputTokens" in usage) return { usage: converseUsage(usage), outputWeight: 0 };
       return { id: str(body.id), model: str(body.model), usage: anthropicUsage(body.usage), outputWeight: 0 };
     }
     return { usage: converseUsage(body.usage), outputWeight: 0 };

@@ -43,6 +43,8 @@ export const xai: Provider = {
   },
   prepare: prepareChat,
   requestId: (headers) => headers.get("x-request-id") ?? undefined,
+  // a Responses body is parsed whole, for the web searches in its `output`
+  jsonRead: (endpoint) => (endpoint === "responses" ? "whole" : "skim"),
   readJson(endpoint, json) {
     const body = obj(json);
     if (endpoint === "responses") {

@@ -11,6 +11,18 @@ const DEPLOYMENT_CHAT = "/openai/deployments/my-gpt-4o/chat/completions";
 const AZURE_READ = usage({ inputTokens: 16, cacheReadTokens: 4, outputTokens: 9 });
 
 describe("azure", () => {
+  it("parses a Responses body whole, for the web searches in its output; chat is skimmed", () => {
+    expect(azure.jsonRead?.("responses")).toBe("whole");
+    expect(azure.jsonRead?.("chat.completions") ?? "skim").toBe("skim");
+    const body = {
+      id: "resp_1",
+      model: "gpt-4o",
+      output: [{ type: "web_search_call" }, { type: "web_search_call" }, { type: "message", content: [] }],
+      usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+    };
+    expect(azure.readJson("responses", body).usage?.webSearchRequests).toBe(2);
+  });
+
   it("meters chat, responses and embeddings on both path styles", () => {
     expect(azure.endpoint(DEPLOYMENT_CHAT)).toBe("chat.completions");
     expect(azure.endpoint("/openai/deployments/emb/embeddings")).toBe("embeddings");

@@ -101,6 +101,17 @@ describe("bedrock JSON", () => {
       outputWeight: 0,
     });
   });
+
+  it("reads an Amazon Nova Invoke body in its own (Converse) shape, not as Anthropic", () => {
+    const nova = {
+      output: { message: { role: "assistant", content: [{ text: "Hello" }] } },
+      stopReason: "end_turn",
+      usage: { inputTokens: 500, outputTokens: 300, totalTokens: 800, cacheReadInputTokenCount: 20 },
+    };
+    expect(bedrock.readJson("invoke", nova).usage).toEqual(
+      usage({ inputTokens: 500, outputTokens: 300, cacheReadTokens: 20 }),
+    );
+  });
 });
 
 describe("bedrock event streams", () => {

@@ -36,6 +36,11 @@ describe("xai chat", () => {
 });
 
 describe("xai responses", () => {
+  it("parses a Responses body whole (its output lists the searches); chat is skimmed", () => {
+    expect(xai.jsonRead?.("responses")).toBe("whole");
+    expect(xai.jsonRead?.("chat.completions")).toBe("skim");
+  });
+
   it("reads a JSON response as OpenAI Responses plus the cost", () => {
     const body = { id: "resp_x", model: "grok-4", output: [], usage: XAI_RESPONSES_USAGE };
     expect(xai.readJson("responses", body)).toEqual({
