@@ -68,19 +68,27 @@ function mergeUsage(into: Record<string, unknown>, snapshot: unknown): void {
   for (const [key, value] of Object.entries(snapshot)) if (value !== null && value !== undefined) into[key] = value;
 }
 
-/** The non-empty `webSearchQueries` of a response's candidates, or undefined when none has grounding. */
+/**
+ * The non-empty `webSearchQueries` of a response's first candidate (Google
+ * ignores empty ones for billing), or undefined when it lists none: a later
+ * chunk without queries leaves an earlier count as it was.
+ */
 function webSearches(candidates: unknown): number | undefined {
   if (!Array.isArray(candidates)) return undefined;
-  let found = false;
+  const queries = obj(obj(candidates[0]).groundingMetadata).webSearchQueries;
+  if (!Array.isArray(queries)) return undefined;
   let n = 0;
-  for (const candidate of candidates) {
-    const grounding = obj(candidate).groundingMetadata;
-    if (!isObj(grounding)) continue;
-    found = true;
-    const queries = grounding.webSearchQueries;
-    if (Array.isArray(queries)) for (const query of queries) if (str(query) !== undefined) n++;
-  }
-  return found ? n : undefined;
+  for (const query of queries) if (str(query)) n++;
+  return n > 0 ? n : undefined;
+}
+
+/**
+ * Web searches as Google bills them: each query on Gemini 3 and later, one
+ * per grounded prompt on Gemini 2.5 and older (provider-facts-more, 1.5).
+ */
+function billedSearches(queries: number, model: string | undefined): number {
+  const major = Number(model?.match(/^gemini-(\d+)/)?.[1] ?? Number.NaN);
+  return major >= 3 ? queries : Math.min(queries, 1);
 }
 
 /** Weighted characters of the generated parts of a response's candidates (text, thoughts, call arguments). */
@@ -153,7 +161,7 @@ function generateState() {
     settle(final: boolean): Reading {
       const usage = geminiUsage(merged);
       if (usage === undefined) return reading;
-      usage.webSearchRequests = searches;
+      usage.webSearchRequests = billedSearches(searches, reading.model);
       if (final ? sawUsage : finished && hasCounts(merged)) {
         reading.usage = usage;
         reading.partial = undefined;

@@ -153,16 +153,24 @@ describe("google streams", () => {
     expect(reading.usage).toEqual(usage({ inputTokens: 9, outputTokens: 30, reasoningTokens: 10 }));
   });
 
-  it("takes web searches from the last chunk with grounding", () => {
+  it("takes web searches from the last chunk that lists queries: per query on Gemini 3, one per prompt before", () => {
     const { facts } = factsFor(google, STREAM_PATH);
-    const { reading } = readEvents(google, facts, [
+    const grounded = (model: string) => [
       chunk({ promptTokenCount: 9, candidatesTokenCount: 1 }, { groundingMetadata: { webSearchQueries: ["a"] } }),
       chunk(
         { promptTokenCount: 9, candidatesTokenCount: 4 },
-        { finishReason: "STOP", groundingMetadata: { webSearchQueries: ["a", "b", ""] } },
-      ),
-    ]);
-    expect(reading.usage).toEqual(usage({ inputTokens: 9, outputTokens: 4, webSearchRequests: 2 }));
+        { groundingMetadata: { webSearchQueries: ["a", "b", ""] } },
+      ).replace("gemini-2.5-flash", model),
+      // grounding without queries (its sources, say) leaves the count as it was
+      chunk(
+        { promptTokenCount: 9, candidatesTokenCount: 4 },
+        { finishReason: "STOP", groundingMetadata: { groundingChunks: [] } },
+      ).replace("gemini-2.5-flash", model),
+    ];
+    const three = readEvents(google, facts, grounded("gemini-3-pro-preview")).reading;
+    expect(three.usage).toEqual(usage({ inputTokens: 9, outputTokens: 4, webSearchRequests: 2 }));
+    const twoFive = readEvents(google, facts, grounded("gemini-2.5-flash")).reading;
+    expect(twoFive.usage).toEqual(usage({ inputTokens: 9, outputTokens: 4, webSearchRequests: 1 }));
   });
 
   it("a stream cut before the finishing chunk reports its counts so far as partial", () => {
