@@ -269,7 +269,19 @@ describe("local Stoa server: settling events against holds", () => {
     await configureStoa(runId, { members: { ada: { paid: true, balanceUsd: 1 } } });
     const { body: h } = await hold(runId, "ada", { minUsd: 0.5 });
     const unpriced = usageEvent({ userId: "ada", provider: "acme", model: "m", requestedModel: "m" });
-    await send(runId, costing("ada", 0.1, "hold_unknown"), { ...unpriced, holdId: h.id });
+    // priced by its `model` alone: a priced requestedModel does not price an event whose model has no row
+    const misnamed = usageEvent({
+      userId: "ada",
+      provider: "openai",
+      model: "mystery-1",
+      requestedModel: "gpt-4o-mini",
+    });
+    await send(
+      runId,
+      costing("ada", 0.1, "hold_unknown"),
+      { ...unpriced, holdId: h.id },
+      { ...misnamed, holdId: h.id },
+    );
     expect(await balance(runId, "ada")).toMatchObject({ balanceUsd: 0.9, heldUsd: 0.5, availableUsd: 0.4 });
     const invalid = await send(runId, { ...costing("ada", 0.1), holdId: 7 });
     expect(invalid.body).toMatchObject({

@@ -41,7 +41,8 @@ export function createEvents(sql: Sql, prices: readonly PriceRow[], { debit }: M
       cost = nanosOf(e.costUsd);
       source = "provider";
     } else {
-      const price = findPrice(e.provider, e.model, prices) ?? findPrice(e.provider, e.requestedModel, prices);
+      // the event's `model` alone (the contract): an SDK that sends a wrong one must not be priced anyway
+      const price = findPrice(e.provider, e.model, prices);
       if (price !== undefined) {
         cost = costNanos(usage, price);
         source = "price_table";

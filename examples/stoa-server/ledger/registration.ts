@@ -13,7 +13,7 @@ export function createRegistration(sql: Sql, { member, addMember }: Members) {
   return {
     /** Whether `jti` is new (and not yet forgotten); records it until `until` (ms) when it is. */
     useJti(projectId: string, jti: string, until: number, now: number): boolean {
-      sql.all("DELETE FROM jtis WHERE until <= ?", now);
+      sql.all("DELETE FROM jtis WHERE project = ? AND until <= ?", projectId, now); // each project on its own clock
       if (sql.all("SELECT 1 FROM jtis WHERE project = ? AND jti = ?", projectId, jti).length > 0) return false;
       sql.all("INSERT INTO jtis (project, jti, until) VALUES (?, ?, ?)", projectId, jti, until);
       return true;
