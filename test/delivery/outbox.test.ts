@@ -282,9 +282,9 @@ describe("flush", () => {
     void delivered.then(() => {
       settled = true;
     });
-    // more events keep the lane busy well past the first POST
+    // more events keep the lane busy well past the first POST (up to 1.5 s: a loaded machine is slow to answer)
     const later: UsageEvent[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 100; i++) {
       await new Promise((resolve) => setTimeout(resolve, 15));
       const event = usageEvent();
       later.push(event);
