@@ -177,6 +177,18 @@ const REASONS: readonly string[] = [...CHARGE_REASONS, "unavailable"];
  * }
  * ```
  */
+/** A real `StoaChargeRequiredError` in `error`'s `cause` chain (at most 4 deep), as an SDK wraps what its fetch threw. */
+function wrapped(error: unknown): StoaChargeRequiredError | undefined {
+  let value = error;
+  for (let depth = 0; depth < 4 && typeof value === "object" && value !== null; depth++) {
+    value = (value as { cause?: unknown }).cause;
+    if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, value)) {
+      return value as StoaChargeRequiredError;
+    }
+  }
+  return undefined;
+}
+
 export class StoaChargeRequiredError extends StoaError {
   override readonly code = "charge_required" as const;
   /** The app's id of the user who cannot be charged. */
@@ -203,12 +215,17 @@ export class StoaChargeRequiredError extends StoaError {
     this.availableUsd = options?.availableUsd;
   }
 
-  /** True for real instances, and for provider-SDK errors made from the meter's synthetic 402. */
+  /**
+   * True for real instances, for provider-SDK errors made from the meter's
+   * synthetic 402, and for an SDK's error that wraps a real instance as its
+   * `cause` (Mistral's SDK, to which the meter throws the error itself).
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: a subclass must test its own prototype
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     // biome-ignore lint/complexity/noThisInStatic: only the class itself recognises SDK errors
-    return this === StoaChargeRequiredError && readChargeMarker(value, REASONS) !== undefined;
+    if (this !== StoaChargeRequiredError) return false;
+    return wrapped(value) !== undefined || readChargeMarker(value, REASONS) !== undefined;
   }
 
   /** The typed error for `error` (itself, or one rebuilt from a provider SDK's error), or null. */
@@ -216,6 +233,8 @@ export class StoaChargeRequiredError extends StoaError {
     if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, error)) {
       return error as StoaChargeRequiredError;
     }
+    const inner = wrapped(error);
+    if (inner !== undefined) return inner;
     const marker = readChargeMarker(error, REASONS);
     return marker === undefined
       ? null

@@ -6,10 +6,12 @@
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
 import Anthropic from "@anthropic-ai/sdk";
+import { HTTPClient, Mistral } from "@mistralai/mistralai";
 import { generateText, streamText } from "ai";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { type MeteredFetch, StoaChargeRequiredError, StoaError, StoaProvider } from "../../src/index.ts";
+import { FAKE } from "../meter/more-clients-support.ts";
 import { meterRun, PROVIDER_KEY } from "../support/meter.ts";
 import { providerRequests } from "../support/provider.ts";
 import { configureStoa, stoaReceived } from "../support/stoa.ts";
@@ -126,6 +128,24 @@ describe("a blocked user", () => {
     expect(response.status).toBe(404);
     const checks = (await stoaReceived(run.runId)).filter((r) => r.path.includes("/chargeability"));
     expect(checks).toEqual([]);
+  });
+});
+
+describe("a blocked call through Mistral's SDK (to which the meter throws the error itself)", () => {
+  it("is a StoaChargeRequiredError inside the SDK's own error, and from() gives its fields", async () => {
+    const run = await blockedRun("gate-mistral", "payment_required");
+    const meter = run.stoa.fetch({ provider: StoaProvider.Mistral, userId: "user_blocked" });
+    const client = new Mistral({
+      apiKey: PROVIDER_KEY,
+      serverURL: `${FAKE}/mistral`,
+      httpClient: new HTTPClient({ fetcher: (request) => meter(request) }),
+    });
+    const error = await client.chat
+      .complete({ model: "mistral-small-latest", messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(StoaError); // the SDK's own wrapper
+    expectBlocked(error, "payment_required");
+    expect(await providerRequests(run.runId)).toEqual([]);
   });
 });
 
