@@ -21,6 +21,7 @@ import { createOutbox, type Outbox } from "./delivery/outbox.ts";
 import type { HandleQueueOptions, QueueBatch } from "./delivery/queue-consumer.ts";
 import { loadingQueueOutbox } from "./delivery/queue-outbox-loader.ts";
 import { checkQueueProducer } from "./delivery/queue-producer.ts";
+import { vercelRequestContext } from "./delivery/wait-until.ts";
 import { StoaConfigError, StoaConnectionError, StoaDeliveryError, StoaError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { meteredFetch } from "./meter/fetch-loader.ts";
@@ -58,9 +59,13 @@ export class Stoa {
   readonly #onError: (error: Error) => void;
   readonly #pending = new Set<Promise<unknown>>();
 
-  /** @throws {StoaConfigError} when no API key is given or found in the environment. */
+  /** @throws {StoaConfigError} when no API key is given or found in the environment, or `onError` is not a function. */
   constructor(options: StoaOptions = {}) {
     const config = resolveConfig(options);
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      // a logger object, say: every report (events not delivered among them) would be lost in a TypeError
+      throw new StoaConfigError("onError must be a function, e.g. `onError: (error) => logger.error(error)`.");
+    }
     const hook = options.onError ?? logError;
     this.#onError = (error) => {
       // a failing hook, sync or async, must not break the app or delivery
@@ -142,7 +147,10 @@ export class Stoa {
     );
   }
 
-  /** Keeps background work for `flush()`, and inside the call's `waitUntil` when it has one. */
+  /**
+   * Keeps background work for `flush()`, and inside the call's `waitUntil`
+   * when it has one, else Vercel's request context's (as the outbox does).
+   */
   #keepAlive(work: Promise<unknown>, waitUntil: WaitUntil | undefined): void {
     const settled: Promise<unknown> = work.then(
       () => this.#pending.delete(settled),
@@ -150,7 +158,8 @@ export class Stoa {
     );
     this.#pending.add(settled);
     try {
-      waitUntil?.(settled);
+      if (waitUntil !== undefined) waitUntil(settled);
+      else vercelRequestContext()?.waitUntil(settled);
     } catch {
       // a waitUntil called after its request: flush() still awaits the work
     }

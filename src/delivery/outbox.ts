@@ -199,10 +199,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
     };
   }
 
+  /**
+   * The lane of a call: keyed by Vercel's request context when there is one
+   * (`@vercel/functions`' `waitUntil` is one function for every request, so
+   * it cannot tell requests apart; the context can), else by the `waitUntil`.
+   */
   function laneFor(waitUntil: WaitUntil | undefined): Lane {
-    if (typeof waitUntil === "function") return laneOf(waitUntil, waitUntil);
     const vercel = vercelRequestContext();
-    return vercel === undefined ? detached : laneOf(vercel, (promise) => vercel.waitUntil(promise));
+    if (vercel !== undefined) return laneOf(vercel, waitUntil ?? ((promise) => vercel.waitUntil(promise)));
+    return typeof waitUntil === "function" ? laneOf(waitUntil, waitUntil) : detached;
   }
 
   function laneOf(key: object, waitUntil: WaitUntil): Lane {
@@ -261,18 +266,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (lane.waitUntil !== undefined) hand(lane.waitUntil, lane.done, lane);
   }
 
-  /** Shared lanes: hands `group`'s promise to the call's `waitUntil` (else Vercel's request context), once per run of its events. */
+  /**
+   * Shared lanes: hands `group`'s promise to the call's `waitUntil` (else
+   * Vercel's request context), once per run of one request's events. A
+   * request is told apart by its Vercel context when there is one (see
+   * `laneFor`), else by its `waitUntil`.
+   */
   function keepGroup(group: Group, waitUntil: WaitUntil | undefined): void {
-    if (typeof waitUntil === "function") {
-      if (group.keptBy === waitUntil) return;
-      group.keptBy = waitUntil;
-      hand(waitUntil, group.done, waitUntil);
-      return;
-    }
     const vercel = vercelRequestContext();
-    if (vercel === undefined || group.keptBy === vercel) return;
-    group.keptBy = vercel;
-    hand((promise) => vercel.waitUntil(promise), group.done, vercel);
+    const key: object | undefined = vercel ?? waitUntil;
+    if (key === undefined || group.keptBy === key) return;
+    group.keptBy = key;
+    const keep = waitUntil ?? ((promise: Promise<unknown>) => vercel?.waitUntil(promise));
+    hand(keep, group.done, key);
   }
 
   /** Hands `promise` to `waitUntil`; one that throws is reported once per `key`. */

@@ -238,6 +238,61 @@ describe("lanes", () => {
   });
 });
 
+describe("lanes on Vercel", () => {
+  it("keeps a lane per request context when the waitUntil is @vercel/functions' one function for all", async () => {
+    const runId = newRunId("vercelfn");
+    const { outbox } = setup(runId);
+    const key = Symbol.for("@vercel/request-context");
+    const global = globalThis as { [key]?: unknown };
+    let current: { waitUntil: WaitUntil } | undefined;
+    global[key] = { get: () => current };
+    // as `waitUntil` of @vercel/functions: one module-level function handing to the current request
+    const waitUntil: WaitUntil = (promise) => current?.waitUntil(promise);
+    try {
+      const a = recorder();
+      const b = recorder();
+      const [e1, e2] = usageEvents(2);
+      current = { waitUntil: a };
+      outbox.add(e1 as UsageEvent, waitUntil);
+      current = { waitUntil: b };
+      outbox.add(e2 as UsageEvent, waitUntil);
+      // each request's own waitUntil keeps its own events
+      expect([a.promises.length, b.promises.length]).toEqual([1, 1]);
+      await Promise.all([...a.promises, ...b.promises]);
+      expect(ids(await stoaEvents(runId)).sort()).toEqual([e1?.id, e2?.id].sort());
+      expect(await stoaReceived(runId)).toHaveLength(2); // a POST each: no request's I/O serves another
+    } finally {
+      delete global[key];
+    }
+  });
+
+  it("with shared lanes (Node), hands each request context its own events' promise", async () => {
+    const runId = newRunId("vercelnode");
+    const api = createApiClient({ apiKey: FAKE_STOA_API_KEY, baseUrl: stoaBase(runId) });
+    const outbox = createOutbox({ api, onError: () => {}, shareLanes: true });
+    const key = Symbol.for("@vercel/request-context");
+    const global = globalThis as { [key]?: unknown };
+    let current: { waitUntil: WaitUntil } | undefined;
+    global[key] = { get: () => current };
+    const waitUntil: WaitUntil = (promise) => current?.waitUntil(promise);
+    try {
+      const a = recorder();
+      const b = recorder();
+      const [e1, e2] = usageEvents(2);
+      current = { waitUntil: a };
+      outbox.add(e1 as UsageEvent, waitUntil);
+      current = { waitUntil: b };
+      outbox.add(e2 as UsageEvent, waitUntil);
+      expect([a.promises.length, b.promises.length]).toEqual([1, 1]);
+      await Promise.all([...a.promises, ...b.promises]);
+      expect(ids(await stoaEvents(runId)).sort()).toEqual([e1?.id, e2?.id].sort());
+      expect(await stoaReceived(runId)).toHaveLength(1); // one lane in Node: one POST for both
+    } finally {
+      delete global[key];
+    }
+  });
+});
+
 describe("flush", () => {
   it("sends what waits for its timer, and resolves once it is stored", async () => {
     const runId = newRunId("flush");

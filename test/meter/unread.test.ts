@@ -83,3 +83,30 @@ describe("a waitUntil that throws (an unbound ctx.waitUntil)", { timeout: 30_000
     expect((await providerRequests(run.runId)).map((r) => r.outcome)).toEqual(["completed"]);
   });
 });
+
+describe("with no waitUntil on Vercel", { timeout: 30_000 }, () => {
+  it("hands the read of an unread body to Vercel's request context, as the events' delivery is", async () => {
+    const run = await meterRun("unread-vercel");
+    const key = Symbol.for("@vercel/request-context");
+    const global = globalThis as { [key]?: unknown };
+    const handed: Promise<unknown>[] = [];
+    const context = { waitUntil: (promise: Promise<unknown>) => void handed.push(promise) };
+    global[key] = { get: () => context };
+    try {
+      const meter = run.stoa.fetch({ provider: StoaProvider.OpenAI, userId: "u" });
+      const response = await meter(`${run.bases().openai}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: MESSAGES, stream: true }),
+      });
+      expect(response.status).toBe(200);
+      // the body is not read: the meter's guard is in the request's waitUntil from the start
+      expect(handed).toHaveLength(1);
+      for (let done = 0; done < handed.length; done++) await handed[done];
+      const events = await stoaEvents(run.runId);
+      expect(events.map((e) => [e.status, e.usage])).toEqual([["completed", OPENAI_CHAT_USAGE]]);
+    } finally {
+      delete global[key];
+    }
+  });
+});
