@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createApiClient } from "../../src/api/client.ts";
 import { DEFAULT_BASE_URL, resolveConfig } from "../../src/config.ts";
 import { StoaConfigError } from "../../src/errors.ts";
+import { Stoa } from "../../src/index.ts";
 import type { FetchLike } from "../../src/runtime.ts";
 import { globalFetch } from "../../src/runtime.ts";
 import { renderings } from "../support/api.ts";
@@ -69,5 +70,15 @@ describe("resolveConfig", () => {
       "https://stoa.test/api/v1/a",
       "https://stoa.test/api/v1/b",
     ]);
+  });
+});
+
+describe("new Stoa({ onError })", () => {
+  it("refuses an onError that is not a function: every report, undelivered events among them, would be lost", () => {
+    const logger = { error: () => {} };
+    const error = thrown(() => new Stoa({ apiKey: "sk_test", onError: logger as unknown as (e: Error) => void }));
+    expect(error).toBeInstanceOf(StoaConfigError);
+    expect(error.message).toBe("onError must be a function, e.g. `onError: (error) => logger.error(error)`.");
+    expect(new Stoa({ apiKey: "sk_test", onError: () => {} })).toBeInstanceOf(Stoa);
   });
 });
