@@ -47,10 +47,17 @@ export default async function handler(
     // the user cannot be charged (no provider call was made): send them to pay
     const blocked = StoaChargeRequiredError.from(error);
     if (blocked === null) throw error;
+    // a payment cannot lift a suspension
+    if (blocked.reason === "member_suspended")
+      return Response.json({ error: { code: "member_suspended" } }, { status: 403 });
     const payment = await stoa.createPaymentSession({ userId, returnUrl: new URL("/", request.url).href });
+    // no checkout: a balance above 0 that cannot cover this call (a retry is blocked the same way: 402),
+    // or a payment that landed meanwhile (409: try again)
+    const { reason, requiredUsd, availableUsd } = blocked;
+    const status = payment.checkoutUrl !== null || reason === "insufficient_balance" ? 402 : 409;
     return Response.json(
-      { error: { code: blocked.code, reason: blocked.reason }, checkoutUrl: payment.checkoutUrl },
-      { status: payment.checkoutUrl === null ? 409 : 402 },
+      { error: { code: blocked.code, reason }, checkoutUrl: payment.checkoutUrl, requiredUsd, availableUsd },
+      { status },
     );
   }
   const chunks = stream[Symbol.asyncIterator]();

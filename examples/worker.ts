@@ -77,9 +77,22 @@ function streamChat(openai: OpenAI, message: string) {
  * returns to this app's `/` with `stoa_session_id` added.
  */
 async function payFirst(stoa: Stoa, error: StoaChargeRequiredError, request: Request): Promise<Response> {
+  if (error.reason === "member_suspended") {
+    // a payment cannot lift a suspension
+    return Response.json(
+      { error: { code: "member_suspended", message: "This account is suspended." } },
+      { status: 403 },
+    );
+  }
   const payment = await stoa.createPaymentSession({ userId: error.userId, returnUrl: new URL("/", request.url).href });
   if (payment.checkoutUrl === null) {
-    // nothing is owed any more (a payment landed meanwhile): the client may try again
+    // no checkout: a balance above 0 that cannot cover this call (Stoa counts it as chargeable, so a
+    // retry is blocked the same way), or a payment that landed meanwhile (the client may try again)
+    if (error.reason === "insufficient_balance") {
+      const { requiredUsd, availableUsd } = error;
+      const message = "The balance cannot cover this call.";
+      return Response.json({ error: { code: "balance_too_low", message }, requiredUsd, availableUsd }, { status: 402 });
+    }
     return Response.json(
       { error: { code: "retry", message: "Nothing is owed any more: try again." } },
       { status: 409 },
