@@ -124,7 +124,7 @@ export interface StoaFetchOptions {
   provider: StoaProvider | `${StoaProvider}`;
   /** The app's own id of the user to bill: 1 to 256 UTF-16 code units of well-formed text, not `.` or `..`. */
   userId: string;
-  /** Keeps delivery alive after the response (Workers' `ctx.waitUntil`, Vercel's, Deno Deploy's). */
+  /** Keeps delivery alive after the response (Workers' `ctx.waitUntil`, Vercel's; Deno has none: call `stoa.flush()`). */
   waitUntil?: WaitUntil;
   /** Labels copied onto every event: at most 16 keys of ≤ 40 characters, values of ≤ 500 characters. */
   metadata?: Record<string, string>;

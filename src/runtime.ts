@@ -7,7 +7,11 @@
 /** The `fetch` signature this package accepts and hands out. */
 export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
-/** A `waitUntil` as Workers, Vercel and Deno Deploy hand it out. */
+/**
+ * A `waitUntil` as Workers (`ctx.waitUntil`) and Vercel hand it out. Deno
+ * and Deno Deploy have none per request: there, leave it out and call
+ * `stoa.flush()` when the server stops.
+ */
 export type WaitUntil = (promise: Promise<unknown>) => void;
 
 /**
@@ -21,22 +25,37 @@ export type RuntimeName = "workerd" | "edge-runtime" | "deno" | "bun" | "node" |
 
 interface RuntimeGlobals {
   navigator?: { userAgent?: string };
+  WebSocketPair?: unknown;
   EdgeRuntime?: unknown;
   Deno?: { env?: { get(name: string): string | undefined } };
   Bun?: unknown;
-  process?: { versions?: { node?: string }; env?: Record<string, string | undefined> };
+  process?: { release?: { name?: string }; env?: Record<string, string | undefined> };
   window?: unknown;
 }
 
 const g = globalThis as unknown as RuntimeGlobals;
 
-/** Detects the current runtime from its globals. */
+/**
+ * True in workerd: its user agent, or, where a Worker has no `navigator`
+ * (the `no_global_navigator` flag, or a date before 2022-03-21), its own
+ * global `WebSocketPair`. With `nodejs_compat` a Worker also has Node's
+ * `process`, so this is asked first.
+ */
+function isWorkerd(): boolean {
+  return g.navigator?.userAgent === "Cloudflare-Workers" || typeof g.WebSocketPair === "function";
+}
+
+/**
+ * Detects the current runtime from its globals: workerd first, Node only by
+ * `process.release.name` (Deno and Bun, which say "node" there too, are
+ * asked before), and `unknown` for what none of them recognises.
+ */
 export function detectRuntime(): RuntimeName {
-  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd";
+  if (isWorkerd()) return "workerd";
   if (typeof g.EdgeRuntime === "string") return "edge-runtime";
   if (g.Deno !== undefined) return "deno";
   if (g.Bun !== undefined) return "bun";
-  if (g.process?.versions?.node !== undefined) return "node";
+  if (g.process?.release?.name === "node") return "node";
   if (g.window !== undefined) return "browser";
   return "unknown";
 }
@@ -44,7 +63,8 @@ export function detectRuntime(): RuntimeName {
 /**
  * Whether one request's I/O may serve another's: in Node and Bun, yes; in
  * Workers it may not (a subrequest belongs to the request that made it), and
- * the other runtimes are taken to be like Workers.
+ * the other runtimes, an unrecognised one included, are taken to be like
+ * Workers.
  */
 export function requestsShareIo(runtime: RuntimeName = detectRuntime()): boolean {
   return runtime === "node" || runtime === "bun";
