@@ -13,7 +13,7 @@ export type { Membership } from "./api/members.ts";
 export type { PaymentSession, PaymentSessionInput, PaymentSessionStatus } from "./api/payments.ts";
 export type { ModelUsage, UsageSummary, UsageSummaryOptions } from "./api/usage-summary.ts";
 export type { RegisterMemberOptions, SpendOptions, StoaFetchOptions, StoaOptions } from "./config.ts";
-export { type DenoKvLike, type DenoKvOutboxOptions, denoKvOutbox } from "./delivery/deno-kv.ts";
+export { type DenoKvKeyPart, type DenoKvLike, type DenoKvOutboxOptions, denoKvOutbox } from "./delivery/deno-kv.ts";
 export type { Delivered } from "./delivery/outbox.ts";
 export type { HandleQueueOptions, QueueBatch, QueueMessage } from "./delivery/queue-consumer.ts";
 export type { QueueProducer, QueueSendRequest } from "./delivery/queue-producer.ts";

@@ -306,9 +306,11 @@ export class Stoa {
    * queue: delivers the batch's events to Stoa, acks each message whose
    * events Stoa stored or rejected (rejected events reach `onError`),
    * retries with a growing delay what failed, and acks (and reports) a
-   * message that is not a Stoa usage batch. Redelivery never bills twice.
-   * Never throws. Pass the consumer's `max_retries` so `onError` hears of
-   * the events of a message on its way to the dead-letter queue.
+   * message that is not a Stoa usage batch (or cannot be read). Redelivery
+   * never bills twice. Pass the consumer's `max_retries` so `onError` hears
+   * of the events of a message on its way to the dead-letter queue.
+   *
+   * @throws {StoaConfigError} for a `maxRetries` that is not an integer from 0 to 100, before any message is acked.
    *
    * @example
    * ```ts
@@ -328,7 +330,9 @@ export class Stoa {
    * The `kv.listenQueue` handler for `denoKvOutbox(kv)`: resolves `false`
    * for a value that is not a Stoa message (the app's own), `true` once its
    * events are stored or rejected (rejected events reach `onError`), and
-   * throws a `StoaDeliveryError` when Stoa failed, so that Deno retries it.
+   * throws a `StoaDeliveryError` when Stoa failed, so that Deno retries it
+   * (`onError` hears of each such attempt, with the events: it may hear of
+   * the same events more than once, and Stoa stores them once).
    * After Deno's last retry the message is kept under
    * `["stoa", "undelivered", …]`: pass each such value to this method again to replay it.
    */

@@ -20,7 +20,7 @@ import {
 import { StoaConfigError, StoaDeliveryError } from "../errors.ts";
 import { utf8Length } from "../streams/bytes.ts";
 import type { UsageEvent } from "../usage.ts";
-import { readQueueMessage } from "./queue-message.ts";
+import { QUEUE_MESSAGE_FORMAT, readQueueMessage } from "./queue-message.ts";
 
 /** One message of a Cloudflare `MessageBatch`, as far as Stoa uses it. */
 export interface QueueMessage {
@@ -41,9 +41,9 @@ export interface QueueBatch {
 /** Options of `stoa.handleQueue()`. */
 export interface HandleQueueOptions {
   /**
-   * The consumer's `max_retries` in wrangler.toml (default 3, Cloudflare's):
-   * a message that fails on its last attempt goes to the dead-letter queue,
-   * and `onError` hears of its events then.
+   * The consumer's `max_retries` in wrangler.toml, a whole number from 0 to
+   * 100 (default 3, Cloudflare's): a message that fails on its last attempt
+   * goes to the dead-letter queue, and `onError` hears of its events then.
    */
   maxRetries?: number;
   /**
@@ -124,12 +124,77 @@ function eventBytes(events: readonly UsageEvent[]): number {
   return bytes;
 }
 
+/** What reading one message came to: its events and their JSON bytes, not Stoa's, or unreadable. */
+type MessageRead =
+  | { kind: "events"; events: UsageEvent[]; bytes: number }
+  | { kind: "foreign" }
+  | { kind: "unreadable"; events: UsageEvent[]; cause: unknown };
+
+/**
+ * Reads one message's body and sizes its events, never throwing: a body
+ * that cannot be read (a `v8` body whose deserialisation fails) or an event
+ * JSON cannot carry (a BigInt, a cycle) makes it `unreadable`, with the
+ * events read so far.
+ */
+function readMessage(message: { readonly body: unknown }): MessageRead {
+  let events: UsageEvent[] | undefined;
+  try {
+    events = readQueueMessage(message.body);
+    return events === undefined ? { kind: "foreign" } : { kind: "events", events, bytes: eventBytes(events) };
+  } catch (cause) {
+    return { kind: "unreadable", events: events ?? [], cause };
+  }
+}
+
+/**
+ * The report of a message in Stoa's format that could not be read, with the
+ * events read from it: `what` names the message, `fate` says what became of
+ * it and how to keep it from happening.
+ */
+function unreadableError(
+  what: string,
+  read: { events: UsageEvent[]; cause: unknown },
+  fate: string,
+): StoaDeliveryError {
+  const why = read.cause instanceof Error ? `${read.cause.name}: ${read.cause.message}` : String(read.cause);
+  return new StoaDeliveryError(`${what} could not be read as a Stoa usage batch (${why}); ${fate}`, read.events, {
+    cause: read.cause,
+  });
+}
+
+/** Cloudflare's largest `max_retries`. */
+const MAX_QUEUE_RETRIES = 100;
+
+/**
+ * The `maxRetries` option, or Cloudflare's default 3.
+ *
+ * @throws {StoaConfigError} when it is not a whole number from 0 to 100 (a
+ * wrong one would silently keep `onError` from hearing of lost events).
+ */
+function checkMaxRetries(maxRetries: unknown): number {
+  if (maxRetries === undefined) return 3;
+  if (
+    typeof maxRetries === "number" &&
+    Number.isInteger(maxRetries) &&
+    maxRetries >= 0 &&
+    maxRetries <= MAX_QUEUE_RETRIES
+  ) {
+    return maxRetries;
+  }
+  throw new StoaConfigError(
+    "handleQueue({ maxRetries }) must be the consumer's max_retries from wrangler.toml, a whole number from 0 to 100; leave it out for Cloudflare's default, 3.",
+  );
+}
+
 /**
  * Handles a Cloudflare queue batch: acks each message whose events Stoa
  * stored or rejected (rejections reach `report`), retries with a delay each
  * message whose POST failed (on its last attempt `report` hears of its
  * events, which go to the dead-letter queue), and acks and reports a message
- * that is not a Stoa usage batch. Never throws.
+ * that is not a Stoa usage batch or cannot be read, while the others go on.
+ *
+ * @throws {StoaConfigError} for a bad `maxRetries`, before any message is
+ * acked or retried; otherwise never throws.
  */
 export async function consumeQueueBatch(
   api: ApiClient,
@@ -137,21 +202,19 @@ export async function consumeQueueBatch(
   report: (error: Error) => void,
   options: HandleQueueOptions = {},
 ): Promise<void> {
-  const maxRetries = options.maxRetries ?? 3;
+  const maxRetries = checkMaxRetries(options.maxRetries);
   const delayFor = options.retryDelaySeconds ?? defaultRetryDelaySeconds;
   const items: { message: QueueMessage; events: UsageEvent[]; bytes: number }[] = [];
   for (const message of batch.messages) {
-    const events = readQueueMessage(message.body);
-    if (events === undefined) {
-      report(
-        new StoaConfigError(
-          `Message ${message.id} on queue ${batch.queue} is not a Stoa usage batch; it was acked and dropped. Send only \`new Stoa({ outbox })\`'s messages to the queue that stoa.handleQueue() consumes.`,
-        ),
-      );
-      safely(() => message.ack());
+    const read = readMessage(message);
+    if (read.kind === "events") {
+      items.push({ message, events: read.events, bytes: read.bytes });
       continue;
     }
-    items.push({ message, events, bytes: eventBytes(events) });
+    report(
+      read.kind === "foreign" ? foreignMessageError(message, batch) : unreadableMessageError(message, batch, read),
+    );
+    safely(() => message.ack());
   }
   await Promise.all(
     groupForPosts(items).map(async (group) => {
@@ -180,6 +243,30 @@ export async function consumeQueueBatch(
   );
 }
 
+/** The hint for a queue that carries more than Stoa's messages. */
+const ONLY_STOA_MESSAGES = "Send only `new Stoa({ outbox })`'s messages to the queue that stoa.handleQueue() consumes.";
+
+/** The report of a message that is not a Stoa usage batch. */
+function foreignMessageError(message: QueueMessage, batch: QueueBatch): StoaConfigError {
+  return new StoaConfigError(
+    `Message ${message.id} on queue ${batch.queue} is not a Stoa usage batch; it was acked and dropped. ${ONLY_STOA_MESSAGES}`,
+  );
+}
+
+/** The report of a message that could not be read, with the events read from it. */
+function unreadableMessageError(
+  message: QueueMessage,
+  batch: QueueBatch,
+  read: { events: UsageEvent[]; cause: unknown },
+): StoaDeliveryError {
+  return unreadableError(
+    `Message ${message.id} on queue ${batch.queue}`,
+    read,
+    `it was acked and dropped, with what events could be read attached. ${ONLY_STOA_MESSAGES}`,
+  );
+}
+
+/** Runs an ack or retry, ignoring that the message was already acked or retried. */
 function safely(step: () => void): void {
   try {
     step();
@@ -191,22 +278,32 @@ function safely(step: () => void): void {
 /**
  * Delivers one Deno KV queue value. Resolves `false` when it is not a Stoa
  * message (the app's own), `true` once Stoa stored or rejected its events
- * (rejections reach `report`); throws a `StoaDeliveryError` when Stoa could
- * not be reached or refused the POST, so that Deno retries it.
+ * (rejections reach `report`) or when it is in Stoa's format but cannot be
+ * read (reported, not retried). When Stoa could not be reached or refused
+ * the POST, `report` hears of the events and the same `StoaDeliveryError`
+ * is thrown, so that Deno retries the message: Deno gives no attempt
+ * count, so `report` hears of every failed attempt, the last one included.
  */
 export async function consumeDenoQueueValue(
   api: ApiClient,
   value: unknown,
   report: (error: Error) => void,
 ): Promise<boolean> {
-  const events = readQueueMessage(value);
-  if (events === undefined) return false;
-  const outcome = await deliverEvents(api, events, report);
+  const read = readMessage({ body: value });
+  if (read.kind === "foreign") return false;
+  if (read.kind === "unreadable") {
+    const fate = `it was dropped, with what events could be read attached. Enqueue nothing else with a \`stoa\` field of "${QUEUE_MESSAGE_FORMAT}".`;
+    report(unreadableError("A Deno KV queue message", read, fate));
+    return true;
+  }
+  const outcome = await deliverEvents(api, read.events, report);
   if (outcome.ok) return true;
   const why = outcome.cause instanceof Error ? outcome.cause.message : String(outcome.cause);
-  throw new StoaDeliveryError(
-    `${events.length} usage event(s) were not delivered to Stoa (${why}); Deno will retry the message.`,
-    events,
+  const error = new StoaDeliveryError(
+    `${read.events.length} usage event(s) were not delivered to Stoa (${why}); Deno will retry the message, and after its last retry keeps it under denoKvOutbox()'s deadLetterPrefix (["stoa", "undelivered", …] by default). onError hears of every failed attempt, so it may hear of these events again.`,
+    read.events,
     { cause: outcome.cause },
   );
+  report(error);
+  throw error;
 }

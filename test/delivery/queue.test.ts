@@ -2,12 +2,13 @@
  * The queue outbox and consumer against the fake Stoa, with a recording
  * producer (sendBatch) and hand-made message batches: packing within
  * Cloudflare's limits, the fall-back when the queue refuses, ack/retry,
- * malformed messages, and redelivery that regroups messages.
+ * malformed and unreadable messages, the `maxRetries` option, redelivery
+ * that regroups messages, and Deno KV's consumer.
  */
 import { describe, expect, it } from "vitest";
 import { createApiClient } from "../../src/api/client.ts";
 import { createOutbox } from "../../src/delivery/outbox.ts";
-import { consumeQueueBatch, type QueueMessage } from "../../src/delivery/queue-consumer.ts";
+import { consumeDenoQueueValue, consumeQueueBatch, type QueueMessage } from "../../src/delivery/queue-consumer.ts";
 import { CLOUDFLARE_QUEUE_LIMITS, createQueueOutbox, type QueueSendRequest } from "../../src/delivery/queue-outbox.ts";
 import { Stoa, StoaConfigError, StoaDeliveryError, type UsageEvent } from "../../src/index.ts";
 import { endsWithin, keepAdding } from "../support/busy.ts";
@@ -226,5 +227,106 @@ describe("queue consumer", () => {
     expect((await new Stoa({ apiKey: FAKE_STOA_API_KEY, baseUrl: stoaBase(runId) }).getUsage("user_123")).events).toBe(
       4,
     );
+  });
+
+  it("handleQueue refuses a maxRetries Cloudflare's max_retries cannot be, before it touches a message", async () => {
+    const runId = newRunId("qmaxretries");
+    const queue = producer();
+    const { outbox } = setup(runId, queue);
+    outbox.add(usageEvent());
+    await outbox.flush();
+    const body = queue.batches[0]?.[0]?.body;
+    const errors: Error[] = [];
+    const stoa = new Stoa({ apiKey: FAKE_STOA_API_KEY, baseUrl: stoaBase(runId), onError: (e) => errors.push(e) });
+    for (const maxRetries of [Number.NaN, "10", 101, -1, 2.5, Number.POSITIVE_INFINITY, null]) {
+      const { batch, acked, retried } = batchOf([body]);
+      const thrown = await stoa.handleQueue(batch, { maxRetries: maxRetries as number }).catch((error) => error);
+      expect(thrown).toBeInstanceOf(StoaConfigError);
+      expect((thrown as StoaConfigError).message).toBe(
+        "handleQueue({ maxRetries }) must be the consumer's max_retries from wrangler.toml, a whole number from 0 to 100; leave it out for Cloudflare's default, 3.",
+      );
+      expect([acked, retried]).toEqual([[], []]);
+    }
+    expect(await stoaReceived(runId)).toEqual([]);
+    for (const maxRetries of [0, 100]) {
+      const { batch, acked } = batchOf([body]);
+      await stoa.handleQueue(batch, { maxRetries });
+      expect(acked).toEqual(["msg_0"]);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("acks and reports each message it cannot read (a v8 body with a BigInt, a body that throws), and delivers the others", async () => {
+    const runId = newRunId("qunreadable");
+    const queue = producer();
+    const { api, outbox } = setup(runId, queue);
+    const good = usageEvents(2);
+    for (const event of good) outbox.add(event);
+    await outbox.flush();
+    const foreign = { stoa: "usage-events/1", events: [{ id: "evt_bigint", tokens: 1n }] };
+    const { batch, acked, retried } = batchOf([foreign, queue.batches[0]?.[0]?.body]);
+    const broken: QueueMessage = {
+      id: "msg_broken",
+      attempts: 1,
+      get body(): unknown {
+        throw new TypeError("Could not deserialize the message body");
+      },
+      ack: () => void acked.push("msg_broken"),
+      retry: () => void retried.push({ id: "msg_broken", delaySeconds: undefined }),
+    };
+    const errors: Error[] = [];
+    await consumeQueueBatch(api, { ...batch, messages: [...batch.messages, broken] }, (error) => errors.push(error));
+    expect(acked.sort()).toEqual(["msg_0", "msg_1", "msg_broken"]);
+    expect(retried).toEqual([]);
+    expect(ids(await stoaEvents(runId))).toEqual(ids(good));
+    expect(errors.map((e) => e.message)).toEqual([
+      "Message msg_0 on queue stoa-events could not be read as a Stoa usage batch (TypeError: Do not know how to serialize a BigInt); it was acked and dropped, with what events could be read attached. Send only `new Stoa({ outbox })`'s messages to the queue that stoa.handleQueue() consumes.",
+      "Message msg_broken on queue stoa-events could not be read as a Stoa usage batch (TypeError: Could not deserialize the message body); it was acked and dropped, with what events could be read attached. Send only `new Stoa({ outbox })`'s messages to the queue that stoa.handleQueue() consumes.",
+    ]);
+    expect(errors.every((e) => e instanceof StoaDeliveryError)).toBe(true);
+    expect((errors[0] as StoaDeliveryError).events).toEqual(foreign.events);
+    expect((errors[1] as StoaDeliveryError).events).toEqual([]);
+  });
+});
+
+describe("Deno KV queue consumer", () => {
+  it("tells onError of each failed attempt, with the events, and throws the same error so that Deno retries", async () => {
+    const runId = newRunId("qdenofail");
+    await configureStoa(runId, { failures: Array.from({ length: 100 }, () => 503) });
+    const queue = producer();
+    const { api, outbox } = setup(runId, queue);
+    const events = usageEvents(2);
+    for (const event of events) outbox.add(event);
+    await outbox.flush();
+    const body = queue.batches[0]?.[0]?.body;
+    const errors: Error[] = [];
+    const thrown: unknown[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      thrown.push(await consumeDenoQueueValue(api, body, (error) => errors.push(error)).catch((error) => error));
+    }
+    expect(errors).toHaveLength(2);
+    expect(thrown).toEqual(errors);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(StoaDeliveryError);
+      expect((error as StoaDeliveryError).events).toEqual(events);
+      expect(error.message).toMatch(
+        /^2 usage event\(s\) were not delivered to Stoa \(.+\); Deno will retry the message, and after its last retry keeps it under denoKvOutbox\(\)'s deadLetterPrefix \(\["stoa", "undelivered", …\] by default\)\. onError hears of every failed attempt, so it may hear of these events again\.$/,
+      );
+    }
+    expect(await stoaEvents(runId)).toEqual([]);
+  });
+
+  it("reports a value in Stoa's format it cannot read and takes it as handled (true), so Deno does not retry it", async () => {
+    const runId = newRunId("qdenounreadable");
+    const { api } = setup(runId, producer());
+    const value = { stoa: "usage-events/1", events: [{ id: "evt_bigint", tokens: 1n }] };
+    const errors: Error[] = [];
+    expect(await consumeDenoQueueValue(api, value, (error) => errors.push(error))).toBe(true);
+    expect(await consumeDenoQueueValue(api, { hello: "app" }, (error) => errors.push(error))).toBe(false);
+    expect(errors.map((e) => e.message)).toEqual([
+      'A Deno KV queue message could not be read as a Stoa usage batch (TypeError: Do not know how to serialize a BigInt); it was dropped, with what events could be read attached. Enqueue nothing else with a `stoa` field of "usage-events/1".',
+    ]);
+    expect((errors[0] as StoaDeliveryError).events).toEqual(value.events);
+    expect(await stoaReceived(runId)).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The Deno KV outbox under the real Deno (node_modules/.bin/deno,
  * `--unstable-kv`, a KV file in a temp directory): events handed to KV's
- * queue while Stoa answers 503 are retried by Deno until Stoa is back, and
- * stored once.
+ * queue while Stoa answers 503 are retried by Deno until Stoa is back
+ * (`onError` told of each failed attempt), and stored once; `denoKvOutbox()` refuses the options `kv.enqueue` refuses.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -42,7 +42,7 @@ function runDeno(args: string[]): Promise<{ code: number | null; out: string; er
 }
 
 describe("Deno KV outbox", () => {
-  it("queues 5 events in KV while Stoa answers 503, Deno retries, and each is stored once", async () => {
+  it("queues 5 events in KV while Stoa answers 503, Deno retries, onError hears of each failure, and each is stored once", async () => {
     const runId = newRunId("denokv");
     // Stoa is down for 1.5 s: the consumer's first attempt (a 500 ms budget) fails for sure,
     // Deno retries after 200 ms each time, and a later attempt stores the events
@@ -63,7 +63,13 @@ describe("Deno KV outbox", () => {
       expect(code).toBe(0);
       const report = JSON.parse(out.trim().split("\n").at(-1) as string) as Record<string, unknown>;
       expect(report.foreign).toBe(0);
-      expect(report.errors).toEqual([]);
+      // onError heard of each failed attempt (Deno gives no attempt count), and of nothing else
+      expect(report.errors).toHaveLength(report.thrown as number);
+      for (const message of report.errors as string[]) {
+        expect(message).toMatch(
+          /^\d usage event\(s\) were not delivered to Stoa \(.+\); Deno will retry the message, and after its last retry keeps it under denoKvOutbox\(\)'s deadLetterPrefix/,
+        );
+      }
       // one message per request: each request's events go to the queue as it ends
       expect(report.stored).toBe(5);
       expect(report.handled).toBeGreaterThanOrEqual(1);
@@ -78,4 +84,30 @@ describe("Deno KV outbox", () => {
     expect(posts.length).toBeGreaterThanOrEqual(3);
     expect(posts.every((p) => (p.body as { events: unknown[] }).events.length >= 1)).toBe(true);
   }, 60_000);
+
+  it("denoKvOutbox() refuses at once each backoffSchedule and deadLetterPrefix that Deno's kv.enqueue refuses", async () => {
+    const { code, out, err } = await runDeno(["test/node-only/deno/kv-options.ts"]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const ok = { stoa: "ok", deno: "ok" };
+    const refused = { stoa: "StoaConfigError", deno: "TypeError" };
+    expect(JSON.parse(out.trim())).toEqual({
+      "backoffSchedule 5 delays": ok,
+      "backoffSchedule 6 delays": refused,
+      "backoffSchedule empty": ok,
+      "backoffSchedule 0 and 1 hour": ok,
+      "backoffSchedule 1 hour + 1 ms": refused,
+      "backoffSchedule negative": refused,
+      "backoffSchedule NaN": refused,
+      "backoffSchedule Infinity": refused,
+      "backoffSchedule string": refused,
+      // Deno truncates a fraction; the outbox asks for whole milliseconds
+      "backoffSchedule fraction": { stoa: "StoaConfigError", deno: "ok" },
+      "deadLetterPrefix every key part": ok,
+      "deadLetterPrefix empty prefix": ok,
+      "deadLetterPrefix null": refused,
+      "deadLetterPrefix object": refused,
+      "deadLetterPrefix ArrayBuffer": refused,
+    });
+  }, 30_000);
 });

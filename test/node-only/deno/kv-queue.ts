@@ -25,7 +25,8 @@ const stoa = new Stoa({
   outbox: denoKvOutbox(kv, { backoffSchedule: [200, 200, 200, 200, 200] }),
   onError: (error) => {
     errors.push(error.message);
-    done.resolve(); // reported: stop waiting
+    // each failed attempt is reported, and Deno retries it: wait on; anything else, stop waiting
+    if (!/Deno will retry the message/.test(error.message)) done.resolve();
   },
 });
 let handled = 0;
