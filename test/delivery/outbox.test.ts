@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createApiClient } from "../../src/api/client.ts";
 import { ENVELOPE_BYTES, MAX_BATCH_BYTES } from "../../src/api/usage-events.ts";
-import { createOutbox } from "../../src/delivery/outbox.ts";
+import { createOutbox, type Outbox } from "../../src/delivery/outbox.ts";
 import { StoaAPIError, StoaConfigError, StoaConnectionError, StoaDeliveryError } from "../../src/errors.ts";
 import type { WaitUntil } from "../../src/runtime.ts";
 import type { UsageEvent } from "../../src/usage.ts";
@@ -239,57 +239,50 @@ describe("lanes", () => {
 });
 
 describe("lanes on Vercel", () => {
-  it("keeps a lane per request context when the waitUntil is @vercel/functions' one function for all", async () => {
-    const runId = newRunId("vercelfn");
-    const { outbox } = setup(runId);
+  /**
+   * Two requests, each in its own Vercel request context, adding an event
+   * through `@vercel/functions`' `waitUntil`: one module-level function that
+   * hands to the current request. Returns what each request's own
+   * `waitUntil` was handed, once both events are stored.
+   */
+  async function twoRequests(outbox: Outbox): Promise<{ a: number; b: number; events: UsageEvent[] }> {
     const key = Symbol.for("@vercel/request-context");
     const global = globalThis as { [key]?: unknown };
     let current: { waitUntil: WaitUntil } | undefined;
     global[key] = { get: () => current };
-    // as `waitUntil` of @vercel/functions: one module-level function handing to the current request
     const waitUntil: WaitUntil = (promise) => current?.waitUntil(promise);
     try {
       const a = recorder();
       const b = recorder();
-      const [e1, e2] = usageEvents(2);
+      const events = usageEvents(2);
       current = { waitUntil: a };
-      outbox.add(e1 as UsageEvent, waitUntil);
+      outbox.add(events[0] as UsageEvent, waitUntil);
       current = { waitUntil: b };
-      outbox.add(e2 as UsageEvent, waitUntil);
-      // each request's own waitUntil keeps its own events
-      expect([a.promises.length, b.promises.length]).toEqual([1, 1]);
+      outbox.add(events[1] as UsageEvent, waitUntil);
+      const handed = { a: a.promises.length, b: b.promises.length };
       await Promise.all([...a.promises, ...b.promises]);
-      expect(ids(await stoaEvents(runId)).sort()).toEqual([e1?.id, e2?.id].sort());
-      expect(await stoaReceived(runId)).toHaveLength(2); // a POST each: no request's I/O serves another
+      return { ...handed, events };
     } finally {
       delete global[key];
     }
+  }
+
+  it("keeps a lane per request context when the waitUntil is @vercel/functions' one function for all", async () => {
+    const runId = newRunId("vercelfn");
+    const { a, b, events } = await twoRequests(setup(runId).outbox);
+    // each request's own waitUntil keeps its own events
+    expect([a, b]).toEqual([1, 1]);
+    expect(ids(await stoaEvents(runId)).sort()).toEqual(ids(events).sort());
+    expect(await stoaReceived(runId)).toHaveLength(2); // a POST each: no request's I/O serves another
   });
 
   it("with shared lanes (Node), hands each request context its own events' promise", async () => {
     const runId = newRunId("vercelnode");
     const api = createApiClient({ apiKey: FAKE_STOA_API_KEY, baseUrl: stoaBase(runId) });
-    const outbox = createOutbox({ api, onError: () => {}, shareLanes: true });
-    const key = Symbol.for("@vercel/request-context");
-    const global = globalThis as { [key]?: unknown };
-    let current: { waitUntil: WaitUntil } | undefined;
-    global[key] = { get: () => current };
-    const waitUntil: WaitUntil = (promise) => current?.waitUntil(promise);
-    try {
-      const a = recorder();
-      const b = recorder();
-      const [e1, e2] = usageEvents(2);
-      current = { waitUntil: a };
-      outbox.add(e1 as UsageEvent, waitUntil);
-      current = { waitUntil: b };
-      outbox.add(e2 as UsageEvent, waitUntil);
-      expect([a.promises.length, b.promises.length]).toEqual([1, 1]);
-      await Promise.all([...a.promises, ...b.promises]);
-      expect(ids(await stoaEvents(runId)).sort()).toEqual([e1?.id, e2?.id].sort());
-      expect(await stoaReceived(runId)).toHaveLength(1); // one lane in Node: one POST for both
-    } finally {
-      delete global[key];
-    }
+    const { a, b, events } = await twoRequests(createOutbox({ api, onError: () => {}, shareLanes: true }));
+    expect([a, b]).toEqual([1, 1]);
+    expect(ids(await stoaEvents(runId)).sort()).toEqual(ids(events).sort());
+    expect(await stoaReceived(runId)).toHaveLength(1); // one lane in Node: one POST for both
   });
 });
 
