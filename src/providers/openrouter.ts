@@ -11,7 +11,13 @@ import type { Provider, Reading } from "./types.ts";
 export const openrouter: Provider = {
   id: "openrouter",
   endpoint: (pathname) => (pathname.endsWith("/chat/completions") ? "chat.completions" : undefined),
-  prepare: prepareChat,
+  // OpenRouter sends usage in every stream (its docs: `include_usage` is deprecated and has no
+  // effect), so the app gets that chunk with or without the meter: it is asked for (harmless where
+  // it still matters) but never hidden; @openrouter/ai-sdk-provider reads its usage and cost from it
+  prepare(facts, text) {
+    const prepared = prepareChat(facts, text);
+    return prepared && { ...prepared, injectedUsage: false };
+  },
   requestId: (headers) => headers.get("x-generation-id") ?? undefined,
   // the body's `gen-…` id is the generation id the header carries
   requestIdFromResponseId: true,

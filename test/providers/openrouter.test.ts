@@ -37,3 +37,18 @@ describe("openrouter cost", () => {
     expect(openrouter.readJson("chat.completions", { usage }).costUsd).toBe(0.0105);
   });
 });
+
+describe("openrouter streams", () => {
+  it("asks for usage but hides no chunk: OpenRouter sends its usage chunk to the app anyway", () => {
+    const { facts, sent } = factsFor(openrouter, "/api/v1/chat/completions", { model: "openai/gpt-4o", stream: true });
+    expect(JSON.parse(sent ?? "")).toMatchObject({ stream_options: { include_usage: true } });
+    expect(facts.injectedUsage).toBe(false);
+    const { reading, dropped } = readEvents(openrouter, facts, [
+      JSON.stringify({ id: "gen-3", model: "openai/gpt-4o", choices: [{ index: 0, delta: { content: "hi" } }] }),
+      JSON.stringify({ id: "gen-3", model: "openai/gpt-4o", choices: [], usage: { ...USAGE, cost: 0.0105 } }),
+      "[DONE]",
+    ]);
+    expect(dropped).toEqual([]);
+    expect(reading.costUsd).toBe(0.0105);
+  });
+});
