@@ -64,46 +64,59 @@ export function chargeMarkerHeaders(marker: ChargeMarker<string>): Record<string
 }
 
 /**
- * Reads the marker off a provider SDK's error: a 402 (`status` or
- * `statusCode`) whose headers (`headers` or `responseHeaders`, a `Headers` or
- * a plain record) carry the marker with one of `reasons` and this isolate's
- * token (see `CHARGE_TOKEN_HEADER`); else its `cause`,
- * else its `lastError` (the AI SDK's `RetryError`), at most 4 levels deep.
- * Undefined when there is none.
+ * The first thing `find` finds in an error's chain: the error itself, else
+ * its `cause`, else its `lastError` (the AI SDK's `RetryError`), at most 4
+ * levels deep. How an SDK's error is searched for a block of ours.
  */
-export function readChargeMarker<R extends string>(
-  value: unknown,
-  reasons: readonly R[],
-  depth = 0,
-): ChargeMarker<R> | undefined {
+export function inErrorChain<T>(value: unknown, find: (error: object) => T | undefined, depth = 0): T | undefined {
   if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return undefined;
-  const error = value as {
+  const found = find(value);
+  if (found !== undefined) return found;
+  const { cause, lastError } = value as { cause?: unknown; lastError?: unknown };
+  return inErrorChain(cause, find, depth + 1) ?? inErrorChain(lastError, find, depth + 1);
+}
+
+/**
+ * The marker of one error: a 402 (`status` or `statusCode`) whose headers
+ * (`headers` or `responseHeaders`, a `Headers` or a plain record) carry the
+ * marker with one of `reasons` and this isolate's token (see
+ * `CHARGE_TOKEN_HEADER`). Undefined when it carries none.
+ */
+export function markerOf<R extends string>(error: object, reasons: readonly R[]): ChargeMarker<R> | undefined {
+  const {
+    status,
+    statusCode,
+    headers: own,
+    responseHeaders,
+  } = error as {
     status?: unknown;
     statusCode?: unknown;
     headers?: unknown;
     responseHeaders?: unknown;
-    cause?: unknown;
-    lastError?: unknown;
   };
-  if (error.status === 402 || error.statusCode === 402) {
-    const headers = error.headers ?? error.responseHeaders;
-    const reason = header(headers, CHARGE_REQUIRED_HEADER);
-    const user = header(headers, CHARGE_USER_HEADER);
-    const ours = header(headers, CHARGE_TOKEN_HEADER) === markerToken();
-    if (ours && reason !== undefined && (reasons as readonly string[]).includes(reason) && user !== undefined) {
-      try {
-        return {
-          userId: decodeURIComponent(user),
-          reason: reason as R,
-          requiredUsd: usd(header(headers, CHARGE_REQUIRED_USD_HEADER)),
-          availableUsd: usd(header(headers, CHARGE_AVAILABLE_USD_HEADER)),
-        };
-      } catch {
-        return undefined;
-      }
-    }
+  if (status !== 402 && statusCode !== 402) return undefined;
+  const headers = own ?? responseHeaders;
+  const reason = header(headers, CHARGE_REQUIRED_HEADER);
+  const user = header(headers, CHARGE_USER_HEADER);
+  const ours = header(headers, CHARGE_TOKEN_HEADER) === markerToken();
+  if (!ours || reason === undefined || !(reasons as readonly string[]).includes(reason) || user === undefined) {
+    return undefined;
   }
-  return readChargeMarker(error.cause, reasons, depth + 1) ?? readChargeMarker(error.lastError, reasons, depth + 1);
+  try {
+    return {
+      userId: decodeURIComponent(user),
+      reason: reason as R,
+      requiredUsd: usd(header(headers, CHARGE_REQUIRED_USD_HEADER)),
+      availableUsd: usd(header(headers, CHARGE_AVAILABLE_USD_HEADER)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the marker off a provider SDK's error, or an error in its chain (see `inErrorChain`, `markerOf`). */
+export function readChargeMarker<R extends string>(value: unknown, reasons: readonly R[]): ChargeMarker<R> | undefined {
+  return inErrorChain(value, (error) => markerOf(error, reasons));
 }
 
 /** A header of a `Headers` or of a plain record with lowercase names. */

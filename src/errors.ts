@@ -4,7 +4,7 @@
  * `switch (error.code)` is exhaustive. The Stoa API's own error code travels
  * apart, as `StoaAPIError.apiCode`.
  */
-import { readChargeMarker } from "./charge-marker.ts";
+import { type ChargeMarker, inErrorChain, markerOf } from "./charge-marker.ts";
 import type { UsageEvent } from "./usage.ts";
 
 /**
@@ -153,7 +153,7 @@ export const CHARGE_REASONS = ["payment_required", "insufficient_balance", "memb
 /** Why a user cannot be charged: the contract's reasons, or `unavailable` when the check failed and the app chose to block. */
 export type ChargeRequiredReason = (typeof CHARGE_REASONS)[number] | "unavailable";
 
-const REASONS: readonly string[] = [...CHARGE_REASONS, "unavailable"];
+const REASONS: readonly ChargeRequiredReason[] = [...CHARGE_REASONS, "unavailable"];
 
 /**
  * The user cannot be charged, so the provider was not called. Start a
@@ -177,18 +177,6 @@ const REASONS: readonly string[] = [...CHARGE_REASONS, "unavailable"];
  * }
  * ```
  */
-/** A real `StoaChargeRequiredError` in `error`'s `cause` chain (at most 4 deep), as an SDK wraps what its fetch threw. */
-function wrapped(error: unknown): StoaChargeRequiredError | undefined {
-  let value = error;
-  for (let depth = 0; depth < 4 && typeof value === "object" && value !== null; depth++) {
-    value = (value as { cause?: unknown }).cause;
-    if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, value)) {
-      return value as StoaChargeRequiredError;
-    }
-  }
-  return undefined;
-}
-
 export class StoaChargeRequiredError extends StoaError {
   override readonly code = "charge_required" as const;
   /** The app's id of the user who cannot be charged. */
@@ -224,26 +212,34 @@ export class StoaChargeRequiredError extends StoaError {
     // biome-ignore lint/complexity/noThisInStatic: a subclass must test its own prototype
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     // biome-ignore lint/complexity/noThisInStatic: only the class itself recognises SDK errors
-    if (this !== StoaChargeRequiredError) return false;
-    return wrapped(value) !== undefined || readChargeMarker(value, REASONS) !== undefined;
+    return this === StoaChargeRequiredError && blockIn(value) !== undefined;
   }
 
   /** The typed error for `error` (itself, or one rebuilt from a provider SDK's error), or null. */
   static from(error: unknown): StoaChargeRequiredError | null {
-    if (Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, error)) {
-      return error as StoaChargeRequiredError;
-    }
-    const inner = wrapped(error);
-    if (inner !== undefined) return inner;
-    const marker = readChargeMarker(error, REASONS);
-    return marker === undefined
-      ? null
-      : new StoaChargeRequiredError(marker.userId, marker.reason as ChargeRequiredReason, {
-          cause: error,
-          requiredUsd: marker.requiredUsd,
-          availableUsd: marker.availableUsd,
-        });
+    const found = blockIn(error);
+    if (found === undefined) return null;
+    if (isBlock(found)) return found;
+    return new StoaChargeRequiredError(found.userId, found.reason, {
+      cause: error,
+      requiredUsd: found.requiredUsd,
+      availableUsd: found.availableUsd,
+    });
   }
+}
+
+/** A real `StoaChargeRequiredError` (not an SDK error the class only recognises). */
+function isBlock(value: unknown): value is StoaChargeRequiredError {
+  return Function.prototype[Symbol.hasInstance].call(StoaChargeRequiredError, value);
+}
+
+/**
+ * A block in `error`'s chain: a real instance (itself, or wrapped as a
+ * `cause` by an SDK whose fetch threw it, as Mistral's does), or the marker
+ * of the meter's synthetic 402 on an SDK's error.
+ */
+function blockIn(error: unknown): StoaChargeRequiredError | ChargeMarker<ChargeRequiredReason> | undefined {
+  return inErrorChain(error, (value) => (isBlock(value) ? value : markerOf(value, REASONS)));
 }
 
 /** The message of a charge-required error: no secrets, a hint. */

@@ -22,13 +22,14 @@ import type { HandleQueueOptions, QueueBatch } from "./delivery/queue-consumer.t
 import { loadingQueueOutbox } from "./delivery/queue-outbox-loader.ts";
 import { checkQueueProducer } from "./delivery/queue-producer.ts";
 import { vercelRequestContext } from "./delivery/wait-until.ts";
-import { StoaConfigError, StoaConnectionError, StoaDeliveryError, StoaError } from "./errors.ts";
+import { StoaConfigError, StoaConnectionError } from "./errors.ts";
 import { type ChargeabilityGate, createChargeabilityGate } from "./gate/chargeability.ts";
 import { meteredFetch } from "./meter/fetch-loader.ts";
 import { type MeteredFetch, UPSTREAM } from "./meter/types.ts";
 import { type FetchLike, globalFetch, readEnv, requestsShareIo, type WaitUntil } from "./runtime.ts";
 import type { CallAdmission, CallGate } from "./spend/call-gate.ts";
 import { loadingCallGate } from "./spend/gate-loader.ts";
+import { logError, quietly } from "./util/hook.ts";
 import { createTurns } from "./util/turns.ts";
 
 /** A provider SDK client that can be rebuilt with another fetch (openai ≥ 5, @anthropic-ai/sdk ≥ 0.50). */
@@ -66,18 +67,8 @@ export class Stoa {
       // a logger object, say: every report (events not delivered among them) would be lost in a TypeError
       throw new StoaConfigError("onError must be a function, e.g. `onError: (error) => logger.error(error)`.");
     }
-    const hook = options.onError ?? logError;
-    this.#onError = (error) => {
-      // a failing hook, sync or async, must not break the app or delivery
-      try {
-        const returned: unknown = hook(error);
-        if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
-          (returned as PromiseLike<unknown>).then(undefined, () => {});
-        }
-      } catch {
-        // swallowed: see above
-      }
-    };
+    // a failing hook, sync or async, must not break the app or delivery
+    this.#onError = quietly(options.onError ?? logError);
     const api = createApiClient({
       apiKey: config.apiKey,
       baseUrl: config.baseUrl,
@@ -367,10 +358,3 @@ const UNGATED: CallAdmission = { allowed: true, holdId: undefined, settle: () =>
 
 /** One queue delivery's retry budget: the queue's own retries take over after it. */
 const QUEUE_RETRY_BUDGET_MS = 5_000;
-
-/** The default `onError`: one line, no secrets, the number of events it carries. */
-function logError(error: Error): void {
-  const code = error instanceof StoaError ? ` (${error.code})` : "";
-  const events = error instanceof StoaDeliveryError ? ` [${error.events.length} usage events attached]` : "";
-  console.error(`[stoa] ${error.name}${code}: ${error.message}${events}`);
-}

@@ -7,6 +7,7 @@ import type { Context, ErrorHandler } from "hono";
 import type { PaymentSession, PaymentSessionInput } from "../api/payments.ts";
 import { StoaChargeRequiredError, StoaError } from "../errors.ts";
 import type { Stoa } from "../stoa.ts";
+import { logError, quietly } from "../util/hook.ts";
 import {
   mintState,
   type PaymentFlowOptions,
@@ -59,11 +60,6 @@ const honoDefault: ErrorHandler = (error, c) => {
   return c.text("Internal Server Error", 500);
 };
 
-/** The default `onError`: one line, no secrets. */
-function logError(error: StoaError): void {
-  console.error(`[stoa] ${error.name} (${error.code}): ${error.message}`);
-}
-
 /**
  * An `app.onError` handler: a charge-required error (also inside a provider
  * SDK's error) starts a payment session. A browser navigation
@@ -101,7 +97,7 @@ function logError(error: StoaError): void {
 export function chargeRequired(options: ChargeRequiredOptions = {}): ErrorHandler {
   const flow = resolveFlow(options);
   const fallback = options.fallback ?? honoDefault;
-  const onError = options.onError ?? logError;
+  const report = quietly(options.onError ?? logError);
   return async function chargeRequired(error, c) {
     const blocked = StoaChargeRequiredError.from(error);
     if (blocked === null) return fallback(error, c);
@@ -112,18 +108,6 @@ export function chargeRequired(options: ChargeRequiredOptions = {}): ErrorHandle
       return fallback(failure instanceof Error ? failure : new Error(String(failure)), c);
     }
   };
-
-  /** Tells `onError`; a hook that throws or rejects changes nothing. */
-  function report(c: Context, error: StoaError): void {
-    try {
-      const returned: unknown = onError(error, c);
-      if (typeof (returned as PromiseLike<unknown> | null)?.then === "function") {
-        (returned as PromiseLike<unknown>).then(undefined, () => {});
-      }
-    } catch {
-      // ignored: see above
-    }
-  }
 
   /** A suspended member: no payment session, since paying cannot lift it. */
   async function suspended(c: Context, blocked: StoaChargeRequiredError): Promise<Response> {
@@ -177,7 +161,7 @@ export function chargeRequired(options: ChargeRequiredOptions = {}): ErrorHandle
       now = await stoa.getPaymentSession(session.id);
     } catch (error) {
       if (!(error instanceof StoaError)) throw error;
-      report(c, error);
+      report(error, c);
       return session;
     }
     if (now.status === "open") return session;
@@ -196,7 +180,7 @@ export function chargeRequired(options: ChargeRequiredOptions = {}): ErrorHandle
       await store.put(key, JSON.stringify(record), ttl);
     } catch (failure) {
       if (failure instanceof StoaStoreFullError) throw failure;
-      report(c, new StoaStoreError(failure));
+      report(new StoaStoreError(failure), c);
     }
   }
 }

@@ -17,6 +17,7 @@ import { type ChargeRequiredReason, StoaAPIError, StoaConnectionError, StoaError
 import { throwIfRefused } from "../gate/refused.ts";
 import type { WaitUntil } from "../runtime.ts";
 import { unlessAborted } from "../util/abortable.ts";
+import { LATE, within } from "../util/time-limit.ts";
 import type { Turns } from "../util/turns.ts";
 import { nanosToUsd, usdToNanos } from "./price-table.ts";
 
@@ -300,7 +301,8 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
       if (!answer.granted && answer.reason === "insufficient_balance" && previous !== undefined && idle(previous)) {
         // the user's own idle hold keeps back what this call needs: release it, then ask once more
         retire(owner, previous, waitUntil);
-        if (await settlesWithin(previous.release, giveUpAt - Date.now())) {
+        const left = giveUpAt - Date.now();
+        if (previous.release !== undefined && left > 0 && (await within(previous.release, left)) !== LATE) {
           answer = await holdWithin(userId, body, giveUpAt - Date.now(), waitUntil);
         }
       }
@@ -358,36 +360,14 @@ export function createHoldBook(options: HoldBookOptions): HoldBook {
     const request = requestHold(options.api, userId, body, { timeoutMs: Math.max(left, LATE_GRANT_MS) });
     const giveTurn = () => options.turns.give();
     void request.then(giveTurn, giveTurn);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), left);
-    });
-    try {
-      const answer = await Promise.race([request, late]);
-      if (answer !== undefined) return answer;
-    } finally {
-      clearTimeout(timer);
-    }
+    const answer = await within(request, left);
+    if (answer !== LATE) return answer;
     const dropped = request.then(
       (answer) => (answer.granted ? release(answer.id, waitUntil) : undefined),
       () => undefined,
     );
     options.keepAlive(dropped, waitUntil);
     throw new StoaConnectionError(`Stoa did not answer a hold request within ${left} ms.`);
-  }
-
-  /** Whether `work` settles within `ms`. */
-  async function settlesWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-    if (work === undefined || ms <= 0) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
-    try {
-      return await Promise.race([work.then(() => true), late]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   return {
